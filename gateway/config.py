@@ -1,0 +1,164 @@
+"""Settings, read once from the environment into one frozen object.
+
+Nothing here is read at import time: `Settings.from_env()` is called by `create_app`
+(or by a test with its own mapping), so each app gets the settings it was given.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENVIRONMENTS = ("development", "production")
+LANGUAGES = ("ar", "fr")
+EMBEDDED_DATABASE_URL = "sqlite:///" + str(Path(__file__).resolve().parent.parent / "instance" / "hirfa.db")
+EMBEDDED_REDIS_URL = "fakeredis://"
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or wrong; the message names it."""
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, not {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    database_url: str = EMBEDDED_DATABASE_URL
+    redis_url: str = EMBEDDED_REDIS_URL
+    secret_key: str = "dev-secret-key-not-for-production"
+    ussd_callback_key: str = "dev-callback-key"
+    ussd_allowed_ips: tuple[str, ...] = ()
+    trusted_proxies: int = 0
+    ussd_service_codes: tuple[str, ...] = ()
+    default_language: str = "ar"
+    phone_regions: tuple[str, ...] = ("MA",)
+    session_ttl_seconds: int = 300
+    identification_max_failures: int = 3
+    identification_lockout_hours: int = 24
+    amo_waiting_months: int = 3
+    amo_suspend_after_unpaid: int = 3
+    redis_prefix: str = "hirfa:"
+    load_demo_data: bool = False
+    log_level: str = "INFO"
+    # Screen budgets by aggregator: (all-GSM-7 characters, any other characters).
+    screen_budgets: Mapping[str, tuple[int, int]] = field(
+        default_factory=lambda: {"africastalking": (160, 80)}
+    )
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def uses_embedded_redis(self) -> bool:
+        return self.redis_url.startswith("fakeredis")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        hirfa_env = env.get("HIRFA_ENV", "development").strip() or "development"
+        production = hirfa_env == "production"
+
+        def text(name: str, default: str) -> str:
+            value = env.get(name, "").strip()
+            # In production a secret never falls back to the development default.
+            return value or ("" if production else default)
+
+        base = cls()
+        settings = cls(
+            env=hirfa_env,
+            database_url=normalise_database_url(text("DATABASE_URL", base.database_url)),
+            redis_url=text("REDIS_URL", base.redis_url),
+            secret_key=text("SECRET_KEY", base.secret_key),
+            ussd_callback_key=text("USSD_CALLBACK_KEY", base.ussd_callback_key),
+            ussd_allowed_ips=_split(env.get("USSD_ALLOWED_IPS", "")),
+            trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
+            ussd_service_codes=_split(env.get("USSD_SERVICE_CODES", "")),
+            default_language=env.get("DEFAULT_LANGUAGE", "ar").strip() or "ar",
+            phone_regions=tuple(r.upper() for r in _split(env.get("PHONE_REGIONS", "MA"))) or ("MA",),
+            session_ttl_seconds=_int(env, "USSD_SESSION_TTL_SECONDS", 300),
+            identification_max_failures=_int(env, "IDENTIFICATION_MAX_FAILURES", 3),
+            identification_lockout_hours=_int(env, "IDENTIFICATION_LOCKOUT_HOURS", 24),
+            amo_waiting_months=_int(env, "AMO_WAITING_MONTHS", 3),
+            amo_suspend_after_unpaid=_int(env, "AMO_SUSPEND_AFTER_UNPAID", 3),
+            redis_prefix=env.get("REDIS_PREFIX", "hirfa:").strip() or "hirfa:",
+            load_demo_data=_bool(env, "LOAD_DEMO_DATA", False),
+            log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse settings that would be wrong or unsafe; name the setting at fault."""
+        if self.env not in ENVIRONMENTS:
+            raise SettingsError(f"HIRFA_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}")
+        if self.default_language not in LANGUAGES:
+            raise SettingsError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}")
+        if self.trusted_proxies < 0:
+            raise SettingsError("TRUSTED_PROXIES must be 0 or more")
+        if self.session_ttl_seconds < 30:
+            raise SettingsError("USSD_SESSION_TTL_SECONDS must be at least 30")
+        for ip in self.ussd_allowed_ips:
+            try:
+                ipaddress.ip_network(ip, strict=False)
+            except ValueError:
+                raise SettingsError(f"USSD_ALLOWED_IPS has an invalid address: {ip!r}") from None
+        if not self.is_production:
+            return
+        for name, value in (
+            ("DATABASE_URL", self.database_url),
+            ("REDIS_URL", self.redis_url),
+            ("SECRET_KEY", self.secret_key),
+            ("USSD_CALLBACK_KEY", self.ussd_callback_key),
+        ):
+            if not value:
+                raise SettingsError(f"{name} is required when HIRFA_ENV=production")
+        if self.uses_embedded_database:
+            raise SettingsError("DATABASE_URL: production refuses the embedded SQLite database")
+        if self.uses_embedded_redis:
+            raise SettingsError("REDIS_URL: production refuses the in-process fakeredis stand-in")
+        if self.load_demo_data:
+            raise SettingsError("LOAD_DEMO_DATA: production refuses demo data")
+        if len(self.secret_key) < 32:
+            raise SettingsError("SECRET_KEY must be at least 32 characters in production")
+        if len(self.ussd_callback_key) < 24:
+            raise SettingsError("USSD_CALLBACK_KEY must be at least 24 characters in production")
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever scheme the operator wrote."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

@@ -1,0 +1,56 @@
+"""Database engine and the per-request SQLAlchemy session. The edges commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.config import Settings
+
+EXTENSION = "hirfa.sessionmaker"
+
+
+def make_engine(settings: Settings) -> Engine:
+    url = settings.database_url
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+        return engine
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=2,
+        # A hop must answer fast: never wait long for a connection or a statement.
+        connect_args={"connect_timeout": 2, "options": "-c statement_timeout=5000"},
+    )
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    app.extensions[EXTENSION] = sessionmaker(make_engine(settings), expire_on_commit=False)
+    app.teardown_appcontext(_close_session)
+
+
+def get_db() -> Session:
+    """The session of the current request or command, opened on first use."""
+    if "db" not in g:
+        g.db = current_app.extensions[EXTENSION]()
+    session: Session = g.db
+    return session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session: Session | None = g.pop("db", None)
+    if session is not None:
+        session.close()

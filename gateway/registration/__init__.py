@@ -1,0 +1,1 @@
+"""Artisans, the RNA register, phone links and AMO status (domain services, no Flask)."""

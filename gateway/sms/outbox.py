@@ -1,0 +1,54 @@
+"""Queue an SMS as an outbox row in the caller's transaction (sent after commit)."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.orm import Session
+
+from gateway.logs import mask_phone
+from menus.i18n import N_, Translator
+from menus.paging import is_gsm7
+from models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+MAX_SEGMENTS = 2
+
+TEMPLATES = {
+    "rna_registration_help": N_(
+        "Hirfa: to join the national register of handicrafts (RNA), go with your CIN to the "
+        "chamber of crafts of your province. Registration opens the way to AMO."
+    ),
+    "phone_linked": N_("Hirfa: this phone is now linked to your artisan file. Dial {code} to see your AMO."),
+    "phone_unlinked": N_(
+        "Hirfa: your artisan file was linked to a new phone ending {tail}. "
+        "If it was not you, call your chamber of crafts."
+    ),
+}
+
+
+def segments(text: str) -> tuple[int, str]:
+    """How many SMS segments `text` takes, and the encoding it needs."""
+    if is_gsm7(text):
+        return (1 if len(text) <= 160 else -(-len(text) // 153)), "gsm7"
+    return (1 if len(text) <= 70 else -(-len(text) // 67)), "ucs2"
+
+
+def render(template: str, language: str, **values: object) -> str:
+    return Translator(language)(TEMPLATES[template], **values)
+
+
+def queue_sms(db: Session, *, recipient: str, language: str, template: str, **values: object) -> OutboxMessage:
+    """Add the message to the outbox; it leaves with the transaction's commit."""
+    body = render(template, language, **values)
+    count, encoding = segments(body)
+    if count > MAX_SEGMENTS:
+        raise ValueError(f"SMS {template!r} in {language!r} takes {count} segments")
+    message = OutboxMessage(
+        recipient=recipient, language=language, template=template, body=body,
+        segments=count, encoding=encoding, state="pending", attempts=0,
+    )
+    db.add(message)
+    log.info("sms queued", extra={"template": template, "recipient": mask_phone(recipient)})
+    return message

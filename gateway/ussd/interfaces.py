@@ -1,0 +1,64 @@
+"""What every aggregator adapter and session store provides."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from menus.paging import Budget
+
+
+class InvalidRequest(ValueError):
+    """A callback with missing or malformed fields: answered 400, nothing touched."""
+
+
+@dataclass(frozen=True)
+class Hop:
+    session_id: str
+    phone: str  # E.164
+    service_code: str
+    network_code: str
+    text: str
+
+
+@dataclass(frozen=True)
+class SessionEnd:
+    session_id: str
+    phone: str
+    service_code: str
+    network_code: str
+    status: str
+    duration_ms: int | None
+    hops_count: int | None
+    error_message: str | None
+    cost: str | None
+    reported_at: dt.datetime | None
+
+
+class UssdAdapter(Protocol):
+    """One aggregator's wire protocol. A new aggregator is a new module with `adapter`."""
+
+    name: str
+    budget: Budget
+
+    def parse_hop(self, form: Mapping[str, str]) -> Hop:
+        """Read a hop callback; raise InvalidRequest on missing or malformed fields."""
+
+    def parse_session_end(self, form: Mapping[str, str]) -> SessionEnd:
+        """Read an end-of-session notification; raise InvalidRequest when malformed."""
+
+    def new_inputs(self, previous_text: str | None, text: str) -> list[str]:
+        """What the user typed since the last hop (`previous_text`; None: first hop)."""
+
+    def render(self, text: str, final: bool) -> str:
+        """The response body for a screen."""
+
+
+class SessionStore(Protocol):
+    """Live USSD session records, shared by every process."""
+
+    def load(self, aggregator: str, session_id: str) -> dict[str, Any] | None: ...
+
+    def save(self, aggregator: str, session_id: str, record: dict[str, Any]) -> None: ...

@@ -1,0 +1,100 @@
+"""One USSD hop: load the session, work out the new input, run the menu, save.
+
+Per hop: one Redis GET and one pipelined SET; a repeated request (same session,
+same text) gets the stored reply byte for byte and runs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+
+from gateway.config import Settings
+from gateway.ussd.interfaces import Hop, SessionStore, UssdAdapter
+from menus.engine import Context, Engine, Reply
+from menus.i18n import N_, Translator
+
+UNAVAILABLE = N_("Service unavailable. Please try again later.")
+NOT_MOROCCAN = N_("This service is for Moroccan mobile numbers.")
+UNKNOWN_CODE = N_("Unknown service code.")
+
+
+@dataclass(frozen=True)
+class HopAnswer:
+    body: str
+    screen: str
+    final: bool
+    language: str | None
+    replayed: bool = False
+
+
+def bilingual(message: str) -> str:
+    """A message for a caller whose language we do not know yet: Arabic, then French."""
+    return "\n".join(Translator(language)(message) for language in ("ar", "fr"))
+
+
+def phone_allowed(phone: str, regions: tuple[str, ...]) -> bool:
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.region_code_for_number(number) in regions
+
+
+class HopService:
+    def __init__(self, *, adapter: UssdAdapter, store: SessionStore, engine: Engine, settings: Settings) -> None:
+        self.adapter = adapter
+        self.store = store
+        self.engine = engine
+        self.settings = settings
+
+    def refusal(self, hop: Hop) -> HopAnswer | None:
+        """A polite END for callers we do not serve, before any state is touched."""
+        codes = self.settings.ussd_service_codes
+        if codes and hop.service_code not in codes:
+            return HopAnswer(self.adapter.render(bilingual(UNKNOWN_CODE), True), "refused", True, None)
+        if not phone_allowed(hop.phone, self.settings.phone_regions):
+            return HopAnswer(self.adapter.render(bilingual(NOT_MOROCCAN), True), "refused", True, None)
+        return None
+
+    def answer(self, hop: Hop, *, context: Callable[[], Context], commit: Callable[[], None],
+               seen: Callable[[str], None] = lambda language: None) -> HopAnswer:
+        """Answer `hop`. `seen` learns the caller's language as soon as it is known,
+        so that a failure later in the hop can still be answered in it."""
+        record = self.store.load(self.adapter.name, hop.session_id)
+        if record is not None and record.get("phone") != hop.phone:
+            record = None  # a session id never carries state across phones
+        if record is not None:
+            state: dict[str, Any] = record["state"]
+            seen(state["lang"])
+            if record["text"] == hop.text:
+                return HopAnswer(record["reply"], record["screen"], record["final"], state["lang"], replayed=True)
+            inputs = self.adapter.new_inputs(record["text"], hop.text)
+        else:
+            inputs = self.adapter.new_inputs(None, hop.text)
+
+        ctx = context()
+        reply: Reply
+        if record is None:
+            reply, state = self.engine.start(ctx)
+            seen(state["lang"])
+        else:
+            reply = Reply(text=record["reply"], final=record["final"], screen=record["screen"])
+        for value in inputs:
+            if reply.final:
+                break
+            reply, state = self.engine.step(ctx, state, value)
+        commit()
+        body = self.adapter.render(reply.text, reply.final)
+        self.store.save(self.adapter.name, hop.session_id, {
+            "phone": hop.phone, "text": hop.text, "reply": body,
+            "screen": reply.screen, "final": reply.final, "state": state,
+        })
+        return HopAnswer(body, reply.screen, reply.final, state["lang"])
+
+    def unavailable(self, language: str | None) -> str:
+        text = Translator(language)(UNAVAILABLE) if language else bilingual(UNAVAILABLE)
+        return self.adapter.render(text, True)

@@ -1,0 +1,1 @@
+"""Blueprints only: parse, call a service, render."""

@@ -1,0 +1,124 @@
+"""USSD callbacks: `/ussd/<aggregator>` hops and `/ussd/<aggregator>/events`."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from flask import Blueprint, Response, abort, request
+from sqlalchemy.exc import IntegrityError
+
+from gateway.db import get_db
+from gateway.logs import mask_phone
+from gateway.metrics import ERRORS, HOP_SECONDS, HOPS, REJECTED
+from gateway.ussd.adapters import load_adapter
+from gateway.ussd.interfaces import InvalidRequest, UssdAdapter
+from gateway.ussd.service import HopService
+from gateway.web.auth import callback_refusal
+from gateway.wiring import hirfa, menu_context
+from menus.artisan import ARTISAN_MENU
+from models import UssdSessionOutcome
+
+log = logging.getLogger(__name__)
+bp = Blueprint("ussd", __name__)
+
+
+def _plain(body: str, status: int = 200) -> Response:
+    return Response(body, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _authorised_adapter(aggregator: str, endpoint: str) -> UssdAdapter:
+    adapter = load_adapter(aggregator)
+    if adapter is None:
+        abort(404)
+    reason = callback_refusal(hirfa().settings)
+    if reason is not None:
+        REJECTED.labels(endpoint, reason).inc()
+        log.warning("callback refused", extra={"endpoint": endpoint, "reason": reason})
+        abort(403)
+    return adapter
+
+
+@bp.post("/ussd/<aggregator>")
+def hop(aggregator: str) -> Response:
+    adapter = _authorised_adapter(aggregator, "hop")
+    try:
+        parsed = adapter.parse_hop(request.form)
+    except InvalidRequest as error:
+        REJECTED.labels("hop", "invalid").inc()
+        return _plain(str(error), 400)
+
+    app = hirfa()
+    service = HopService(adapter=adapter, store=app.session_store, engine=ARTISAN_MENU, settings=app.settings)
+    refusal = service.refusal(parsed)
+    if refusal is not None:
+        return _plain(refusal.body)
+
+    started = time.perf_counter()
+    language: list[str] = []
+    screen = "unknown"
+    try:
+        answer = service.answer(
+            parsed,
+            context=lambda: menu_context(parsed, adapter),
+            commit=lambda: get_db().commit(),
+            seen=language.append,
+        )
+        screen = answer.screen
+        body = answer.body
+        HOPS.labels(adapter.name, screen, "end" if answer.final else "con").inc()
+    except Exception:
+        correlation_id = uuid.uuid4().hex
+        log.exception("hop failed", extra={"correlation_id": correlation_id, "phone": mask_phone(parsed.phone),
+                                           "session": parsed.session_id[-12:]})
+        _rollback_quietly()
+        ERRORS.labels(adapter.name, screen, "exception").inc()
+        body = service.unavailable(language[-1] if language else None)
+    HOP_SECONDS.labels(adapter.name, screen).observe(time.perf_counter() - started)
+    return _plain(body)
+
+
+@bp.post("/ussd/<aggregator>/events")
+def session_event(aggregator: str) -> Response:
+    adapter = _authorised_adapter(aggregator, "events")
+    try:
+        event = adapter.parse_session_end(request.form)
+    except InvalidRequest as error:
+        REJECTED.labels("events", "invalid").inc()
+        return _plain(str(error), 400)
+    app = hirfa()
+    record = None
+    try:
+        record = app.session_store.load(adapter.name, event.session_id)
+    except Exception:  # the outcome is still worth keeping without our side of it
+        log.warning("session store unavailable for an end-of-session event", exc_info=True)
+    state = record.get("state", {}) if record else {}
+    values = dict(
+        phone=event.phone, service_code=event.service_code, network_code=event.network_code,
+        status=event.status, duration_ms=event.duration_ms, hops_count=event.hops_count,
+        last_screen=record.get("screen") if record else None, language=state.get("lang"),
+        error_message=event.error_message, cost=event.cost, reported_at=event.reported_at,
+    )
+    db = get_db()
+    for _attempt in range(2):  # a duplicate notification racing us: update instead
+        outcome = db.query(UssdSessionOutcome).filter_by(aggregator=adapter.name, session_id=event.session_id).first()
+        if outcome is None:
+            db.add(UssdSessionOutcome(aggregator=adapter.name, session_id=event.session_id, **values))
+        else:
+            for key, value in values.items():
+                setattr(outcome, key, value)
+        try:
+            db.commit()
+            break
+        except IntegrityError:
+            db.rollback()
+    return _plain("OK")
+
+
+def _rollback_quietly() -> None:
+    try:
+        get_db().rollback()
+    except Exception:
+        log.warning("rollback failed", exc_info=True)
+

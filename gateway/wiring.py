@@ -1,0 +1,48 @@
+"""What `create_app` builds once per app, and the per-hop menu context."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+from flask import current_app
+
+from gateway.config import Settings
+from gateway.db import get_db
+from gateway.registration.service import RegistryService, local_today
+from gateway.ussd.interfaces import Hop, SessionStore, UssdAdapter
+from menus.engine import Context
+from menus.ports import Ports
+
+EXTENSION = "hirfa"
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Hirfa:
+    settings: Settings
+    redis: redis.Redis
+    session_store: SessionStore
+    clock: Callable[[], dt.datetime] = utc_now
+
+
+def hirfa() -> Hirfa:
+    container: Hirfa = current_app.extensions[EXTENSION]
+    return container
+
+
+def menu_context(hop: Hop, adapter: UssdAdapter) -> Context:
+    app = hirfa()
+    registry = RegistryService(db=get_db(), settings=app.settings, clock=app.clock, service_code=hop.service_code)
+    return Context(
+        phone=hop.phone,
+        ports=Ports(registry=registry),
+        budget=adapter.budget,
+        today=local_today(app.clock()),
+        default_language=app.settings.default_language,
+    )

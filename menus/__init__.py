@@ -1,0 +1,1 @@
+"""The USSD conversation: screens, transitions, texts and paging. No HTTP, SQL or Redis."""

@@ -1,0 +1,202 @@
+"""The artisan's menu (option numbers are a contract: see DESIGN.md)."""
+
+from __future__ import annotations
+
+import re
+
+from menus.engine import Context, End, Engine, Go, Home, Invalid, Screen, Session, Step, View
+from menus.i18n import N_, Translator
+from menus.ports import IdentifyOutcome, RegistrationStatus
+
+LANGUAGE_SAVED = N_("Language saved.")
+CIN_PATTERN = re.compile(r"^[A-Z]{1,2}[0-9]{1,7}$")
+
+TRADES = {
+    "pottery": N_("Pottery and ceramics"),
+    "weaving": N_("Weaving and carpets"),
+    "leather": N_("Leather"),
+    "wood": N_("Woodwork"),
+    "metal": N_("Metalwork"),
+    "jewellery": N_("Jewellery"),
+    "embroidery": N_("Embroidery"),
+    "tailoring": N_("Traditional tailoring"),
+    "basketry": N_("Basketry"),
+    "zellige": N_("Zellige and stone"),
+    "plaster": N_("Plaster carving"),
+    "building": N_("Traditional building"),
+    "other": N_("Other crafts"),
+}
+
+RNA_STATUSES = {
+    "registered": N_("registered"),
+    "pending": N_("being processed"),
+    "struck_off": N_("struck off"),
+}
+
+
+def mask_tail(value: str, keep: int = 4) -> str:
+    """Last digits only, behind a short fixed mask (a screen has no room to spare)."""
+    return "**" + value[-keep:] if len(value) > keep else value
+
+
+class MainMenu:
+    OPTIONS = (
+        N_("1 My registration"),
+        N_("2 Pay AMO"),
+        N_("3 My reimbursements"),
+        N_("4 Cash points"),
+        N_("5 Help and services"),
+        N_("6 Language"),
+    )
+
+    def render(self, ctx: Context, session: Session, t: Translator) -> View:
+        return View([t("Hirfa - AMO for artisans")] + [t(option) for option in self.OPTIONS])
+
+    def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
+        if value == "1":
+            return _identified(ctx, session, "status", t)
+        if value in ("2", "3"):
+            return _identified(ctx, session, "coming_soon", t)
+        if value in ("4", "5"):
+            return Go("coming_soon")
+        if value == "6":
+            return Go("language")
+        return Invalid()
+
+
+def _identified(ctx: Context, session: Session, target: str, t: Translator) -> Step:
+    """Go to `target` when the phone is linked; else identify first."""
+    if session.artisan_id is not None:
+        return Go(target)
+    if ctx.ports.registry.identification_locked(ctx.phone):
+        return End([t("Identification is locked for 24 hours after 3 failed tries. Please try again later.")])
+    return Go("identify_cin", {"next": target})
+
+
+class ComingSoon:
+    def render(self, ctx: Context, session: Session, t: Translator) -> View:
+        return View([t("This service is coming soon.")])
+
+    def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
+        return Invalid()
+
+
+class IdentifyCin:
+    def render(self, ctx: Context, session: Session, t: Translator) -> View:
+        return View([t("Your phone is not linked yet."), t("Enter your CIN number (e.g. AB123456):")])
+
+    def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
+        cin = re.sub(r"[\s.-]", "", value).upper()
+        if not CIN_PATTERN.match(cin):
+            return Invalid(N_("A CIN is 1 or 2 letters then digits."))
+        return Go("identify_year", {"cin": cin, "next": session.params.get("next", "status")})
+
+
+class IdentifyYear:
+    def render(self, ctx: Context, session: Session, t: Translator) -> View:
+        return View([t("Enter your year of birth (e.g. 1980):")])
+
+    def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
+        if not (value.isdigit() and len(value) == 4 and 1900 <= int(value) <= ctx.today.year):
+            return Invalid(N_("Enter 4 digits, e.g. 1980."))
+        result = ctx.ports.registry.identify(
+            phone=ctx.phone, cin=session.params["cin"], birth_year=int(value), language=session.language
+        )
+        next_screen = str(session.params.get("next", "status"))
+        if result.outcome is IdentifyOutcome.MATCHED:
+            session.artisan_id = result.artisan_id
+            session.data["stack"] = [session.stack[0]]
+            return Go(next_screen, notice=t("Your phone is now linked to your file."))
+        if result.outcome is IdentifyOutcome.UNKNOWN_CIN:
+            return Go("not_in_rna", replace=True)
+        if result.outcome is IdentifyOutcome.MISMATCH and result.tries_left > 0:
+            session.stack.pop()
+            return Go(
+                "identify_cin",
+                {"next": next_screen},
+                replace=True,
+                notice=t("CIN and year of birth do not match. Tries left: {n}", n=result.tries_left),
+            )
+        return End([t("Identification is locked for 24 hours after 3 failed tries. Please try again later.")])
+
+
+class NotInRna:
+    def render(self, ctx: Context, session: Session, t: Translator) -> View:
+        return View([
+            t("You are not in the national register of handicrafts (RNA)."),
+            t("Register with your CIN at the chamber of crafts of your province."),
+            t("1 Receive this by SMS"),
+        ])
+
+    def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
+        if value != "1":
+            return Invalid()
+        ctx.ports.registry.send_registration_help(phone=ctx.phone, language=session.language)
+        return End([t("We will send you an SMS. Thank you.")])
+
+
+class Status:
+    def render(self, ctx: Context, session: Session, t: Translator) -> View:
+        status = ctx.ports.registry.registration_status(session.artisan_id or 0)
+        if status is None:
+            return View([t("Your file could not be found. Please dial again.")], final=True)
+        trade = TRADES.get(status.trade)
+        lines = [
+            t("RNA: {status} no. {number}", status=t(RNA_STATUSES.get(status.rna_status, status.rna_status)),
+              number=mask_tail(status.rna_number)),
+            t("Trade: {trade}", trade=t(trade) if trade else status.trade),
+            amo_line(status, t),
+        ]
+        if status.paid_through:
+            lines.append(t("Paid up to {month}", month=t.month(status.paid_through.year, status.paid_through.month)))
+        lines.append(t("1 Pay now"))
+        return View(lines)
+
+    def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
+        if value == "1":
+            return Go("coming_soon")
+        return Invalid()
+
+
+def amo_line(status: RegistrationStatus, t: Translator) -> str:
+    amo_status = status.amo_status
+    if amo_status == "waiting" and status.waiting_until:
+        until = t.month(status.waiting_until.year, status.waiting_until.month)
+        return t("AMO: waiting period until {month}", month=until)
+    if amo_status == "suspended":
+        return t("AMO: suspended, {n} months unpaid", n=status.months_unpaid)
+    labels = {
+        "not_registered": N_("AMO: not registered"),
+        "pre_registered": N_("AMO: pre-registered"),
+        "covered": N_("AMO: covered"),
+    }
+    return t(labels.get(amo_status, N_("AMO: not registered")))
+
+
+class Language:
+    CHOICES = {"1": "ar", "2": "fr"}
+
+    def render(self, ctx: Context, session: Session, t: Translator) -> View:
+        # Each language is named in itself, whatever the current language.
+        return View(["1 العربية", "2 Français"])
+
+    def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
+        language = self.CHOICES.get(value)
+        if language is None:
+            return Invalid()
+        session.language = language
+        ctx.ports.registry.save_language(phone=ctx.phone, artisan_id=session.artisan_id, language=language)
+        return Home(notice=ctx.translator(language)(LANGUAGE_SAVED))
+
+
+SCREENS: dict[str, Screen] = {
+    "main": MainMenu(),
+    "coming_soon": ComingSoon(),
+    "identify_cin": IdentifyCin(),
+    "identify_year": IdentifyYear(),
+    "not_in_rna": NotInRna(),
+    "status": Status(),
+    "language": Language(),
+}
+
+ARTISAN_MENU = Engine(SCREENS, home="main")

@@ -1,0 +1,211 @@
+"""The conversation engine: screens, transitions, navigation keys, paging, errors.
+
+Pure: it gets the caller's input and a JSON-ready state dict, and returns the reply
+and the next state. No HTTP, SQL or Redis here; outside needs go through `Ports`.
+
+Navigation on every screen: `0` back (or previous page), `00` home, `98` next page.
+Anything a screen does not expect re-shows it with a short error line; the third
+wrong answer in a row ends the session politely.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from menus.i18n import N_, Translator
+from menus.paging import Budget, paginate
+from menus.ports import Ports
+
+BACK, HOME, MORE = "0", "00", "98"
+MAX_WRONG_INPUTS = 3
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    final: bool
+    screen: str
+
+
+@dataclass(frozen=True)
+class View:
+    """What a screen shows. A final view ends the session (after its last page)."""
+
+    lines: list[str]
+    final: bool = False
+
+
+@dataclass(frozen=True)
+class Go:
+    screen: str
+    params: dict[str, Any] = field(default_factory=dict)
+    replace: bool = False
+    notice: str | None = None
+
+
+@dataclass(frozen=True)
+class Home:
+    notice: str | None = None
+
+
+@dataclass(frozen=True)
+class Invalid:
+    error: str = N_("Invalid choice.")
+
+
+@dataclass(frozen=True)
+class End:
+    lines: list[str]
+
+
+Step = Go | Home | Invalid | End
+
+
+class Session:
+    """Typed access to the JSON state kept between hops."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    @property
+    def language(self) -> str:
+        return str(self.data["lang"])
+
+    @language.setter
+    def language(self, value: str) -> None:
+        self.data["lang"] = value
+
+    @property
+    def artisan_id(self) -> int | None:
+        value = self.data.get("aid")
+        return int(value) if value is not None else None
+
+    @artisan_id.setter
+    def artisan_id(self, value: int | None) -> None:
+        self.data["aid"] = value
+
+    @property
+    def stack(self) -> list[dict[str, Any]]:
+        stack: list[dict[str, Any]] = self.data["stack"]
+        return stack
+
+    @property
+    def frame(self) -> dict[str, Any]:
+        return self.stack[-1]
+
+    @property
+    def params(self) -> dict[str, Any]:
+        params: dict[str, Any] = self.frame.setdefault("p", {})
+        return params
+
+
+@dataclass
+class Context:
+    phone: str
+    ports: Ports
+    budget: Budget
+    today: dt.date
+    default_language: str
+    _translators: dict[str, Translator] = field(default_factory=dict)
+
+    def translator(self, language: str) -> Translator:
+        if language not in self._translators:
+            self._translators[language] = Translator(language)
+        return self._translators[language]
+
+
+class Screen(Protocol):
+    def render(self, ctx: Context, session: Session, t: Translator) -> View: ...
+
+    def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step: ...
+
+
+class Engine:
+    def __init__(self, screens: Mapping[str, Screen], home: str) -> None:
+        self.screens = screens
+        self.home = home
+
+    def start(self, ctx: Context) -> tuple[Reply, dict[str, Any]]:
+        caller = ctx.ports.registry.caller(ctx.phone)
+        data: dict[str, Any] = {
+            "v": STATE_VERSION,
+            "lang": caller.language or ctx.default_language,
+            "aid": caller.artisan_id,
+            "stack": [{"s": self.home}],
+            "page": 0,
+            "err": 0,
+        }
+        session = Session(data)
+        return self._render(ctx, session), data
+
+    def step(self, ctx: Context, data: dict[str, Any], raw: str) -> tuple[Reply, dict[str, Any]]:
+        session = Session(data)
+        if data.get("done"):
+            t = ctx.translator(session.language)
+            return self._finish(session, [t("This session has ended. Please dial again.")]), data
+        value = raw.strip()
+        if value == HOME:
+            data.update(stack=[{"s": self.home}], page=0, err=0)
+            return self._render(ctx, session), data
+        if value == MORE and data["page"] + 1 < data.get("pages", 1):
+            data["page"] += 1
+            return self._render(ctx, session), data
+        if value == BACK:
+            if data["page"] > 0:
+                data["page"] -= 1
+            elif len(session.stack) > 1:
+                session.stack.pop()
+            data["err"] = 0
+            return self._render(ctx, session), data
+        screen = self.screens[session.frame["s"]]
+        t = ctx.translator(session.language)
+        result = screen.handle(ctx, session, value, t)
+        return self._apply(ctx, session, result), data
+
+    def _apply(self, ctx: Context, session: Session, result: Step) -> Reply:
+        data = session.data
+        t = ctx.translator(session.language)
+        if isinstance(result, Invalid):
+            data["err"] = data.get("err", 0) + 1
+            if data["err"] >= MAX_WRONG_INPUTS:
+                return self._finish(session, [t("Too many wrong answers. Please dial again later.")])
+            data["page"] = 0
+            return self._render(ctx, session, error=t(result.error))
+        data["err"] = 0
+        data["page"] = 0
+        if isinstance(result, End):
+            return self._finish(session, result.lines)
+        if isinstance(result, Home):
+            data["stack"] = [{"s": self.home}]
+            notice = result.notice
+        else:
+            if result.replace:
+                session.stack.pop()
+            session.stack.append({"s": result.screen, "p": result.params})
+            notice = result.notice
+        return self._render(ctx, session, notice=notice)
+
+    def _render(self, ctx: Context, session: Session, error: str | None = None,
+                notice: str | None = None) -> Reply:
+        data = session.data
+        t = ctx.translator(session.language)
+        name = session.frame["s"]
+        view = self.screens[name].render(ctx, session, t)
+        lines = [line for line in (error, notice) if line] + view.lines
+        back = None if view.final or len(session.stack) == 1 else t("0 Back")
+        pages = paginate(lines, ctx.budget, more=t("98 More"), back=back)
+        data["pages"] = len(pages)
+        page = min(data.get("page", 0), len(pages) - 1)
+        data["page"] = page
+        final = view.final and page == len(pages) - 1
+        if final:
+            data["done"] = True
+        return Reply(text=pages[page], final=final, screen=name)
+
+    def _finish(self, session: Session, lines: list[str]) -> Reply:
+        session.data["done"] = True
+        return Reply(text="\n".join(lines), final=True, screen=session.frame["s"])

@@ -1,0 +1,22 @@
+"""SQLAlchemy 2 models of Hirfa. No Flask here; services flush, the edges commit."""
+
+from models.artisan import Artisan
+from models.base import Base, UTCDateTime, utcnow
+from models.contribution import ContributionAmount, ContributionCategory
+from models.identification import IdentificationAttempt, PhoneLink, PhonePreference
+from models.sms import OutboxMessage
+from models.ussd import UssdSessionOutcome
+
+__all__ = [
+    "Artisan",
+    "Base",
+    "ContributionAmount",
+    "ContributionCategory",
+    "IdentificationAttempt",
+    "OutboxMessage",
+    "PhoneLink",
+    "PhonePreference",
+    "UTCDateTime",
+    "UssdSessionOutcome",
+    "utcnow",
+]

@@ -1,0 +1,58 @@
+"""Phones linked to artisans, per-phone preferences and identification attempts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.artisan import ID, LANGUAGES, _in
+from models.base import Base, UTCDateTime, utcnow
+
+LINK_METHODS = ("rna_import", "identification", "staff")
+ATTEMPT_OUTCOMES = ("matched", "wrong_birth_year", "unknown_cin", "not_registered")
+
+
+class PhoneLink(Base):
+    """History of which phone pointed at which artisan, and how it came to."""
+
+    __tablename__ = "phone_links"
+    __table_args__ = (
+        CheckConstraint(_in("method", LINK_METHODS), name="method"),
+        Index("ix_phone_links_phone", "phone"),
+    )
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(16))
+    artisan_id: Mapped[int] = mapped_column(ID, ForeignKey("artisans.id", ondelete="CASCADE"), index=True)
+    method: Mapped[str] = mapped_column(String(16))
+    linked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PhonePreference(Base):
+    """The language chosen on a phone no artisan is linked to yet."""
+
+    __tablename__ = "phone_preferences"
+    __table_args__ = (CheckConstraint(_in("language", LANGUAGES), name="language"),)
+
+    phone: Mapped[str] = mapped_column(String(16), primary_key=True)
+    language: Mapped[str] = mapped_column(String(2))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class IdentificationAttempt(Base):
+    """One try at CIN + birth year. The CIN is kept only as a keyed digest (no PII at rest)."""
+
+    __tablename__ = "identification_attempts"
+    __table_args__ = (
+        CheckConstraint(_in("outcome", ATTEMPT_OUTCOMES), name="outcome"),
+        Index("ix_identification_attempts_phone_created_at", "phone", "created_at"),
+        Index("ix_identification_attempts_cin_digest_created_at", "cin_digest", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(16))
+    cin_digest: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
