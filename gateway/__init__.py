@@ -10,10 +10,13 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import db
+from gateway.cli import db_cli, demo_cli
 from gateway.config import Settings, SettingsError
+from gateway.demo import holds_demo_data
 from gateway.logs import configure_logging
 from gateway.redis_client import make_redis
 from gateway.ussd.store import RedisSessionStore
+from gateway.web import health, ussd
 from gateway.wiring import EXTENSION, Hirfa
 
 log = logging.getLogger(__name__)
@@ -39,8 +42,6 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def refuse_demo_data(app: Flask) -> None:
-    from gateway.demo import holds_demo_data
-
     with app.app_context():
         try:
             found = holds_demo_data(db.get_db())
@@ -67,8 +68,6 @@ def register_services(app: Flask, settings: Settings) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from gateway.web import health, ussd
-
     app.register_blueprint(health.bp)
     app.register_blueprint(ussd.bp)
 
@@ -87,12 +86,11 @@ def register_errors(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from gateway.cli import db_cli, demo_cli
-
     app.cli.add_command(db_cli)
     app.cli.add_command(demo_cli)
     try:  # TEMPWIRE
         from gateway.registration.cli import rna_cli
+
         app.cli.add_command(rna_cli)
     except ImportError:  # TEMPWIRE
         pass

@@ -10,6 +10,7 @@ from alembic.config import Config
 from flask.cli import AppGroup
 
 from gateway.db import get_db
+from gateway.demo import load_demo
 from gateway.wiring import hirfa
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,8 +39,6 @@ def upgrade(revision: str) -> None:
 @demo_cli.command("load")
 def load() -> None:
     """Load (or refresh) the demo artisans of DESIGN.md."""
-    from gateway.demo import load_demo
-
     settings = hirfa().settings
     if settings.is_production:
         raise click.ClickException("demo data is refused in production (HIRFA_ENV=production)")

@@ -52,7 +52,7 @@ class Settings:
     env: str = "development"
     database_url: str = EMBEDDED_DATABASE_URL
     redis_url: str = EMBEDDED_REDIS_URL
-    secret_key: str = "dev-secret-key-not-for-production"
+    secret_key: str = "dev-secret-key-not-for-production"  # noqa: S105 - development only; production refuses it
     ussd_callback_key: str = "dev-callback-key"
     ussd_allowed_ips: tuple[str, ...] = ()
     trusted_proxies: int = 0
@@ -68,9 +68,7 @@ class Settings:
     load_demo_data: bool = False
     log_level: str = "INFO"
     # Screen budgets by aggregator: (all-GSM-7 characters, any other characters).
-    screen_budgets: Mapping[str, tuple[int, int]] = field(
-        default_factory=lambda: {"africastalking": (160, 80)}
-    )
+    screen_budgets: Mapping[str, tuple[int, int]] = field(default_factory=lambda: {"africastalking": (160, 80)})
 
     @property
     def is_production(self) -> bool:
@@ -134,8 +132,10 @@ class Settings:
                 ipaddress.ip_network(ip, strict=False)
             except ValueError:
                 raise SettingsError(f"USSD_ALLOWED_IPS has an invalid address: {ip!r}") from None
-        if not self.is_production:
-            return
+        if self.is_production:
+            self._validate_production()
+
+    def _validate_production(self) -> None:
         for name, value in (
             ("DATABASE_URL", self.database_url),
             ("REDIS_URL", self.redis_url),
@@ -160,5 +160,5 @@ def normalise_database_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL whatever scheme the operator wrote."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url

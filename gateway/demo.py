@@ -19,26 +19,82 @@ DEMO_PREFIX = "DEMO-"
 def demo_artisans(today: dt.date) -> list[dict[str, Any]]:
     current = month_start(today)
     return [
-        dict(rna_number="DEMO-FES-0001", cin="CD234567", first_name="Fatima", last_name="Bennani",
-             birth_year=1975, phone="+212600000001", trade="pottery", category="artisan",
-             province_code="03.231", commune_code="03.231.01.0", language=None, rna_status="registered",
-             cnss_number="1000000001", amo_status="registered", amo_start_month=add_months(current, -24),
-             amo_first_paid_month=add_months(current, -24), amo_paid_through=add_months(current, -1)),
-        dict(rna_number="DEMO-MRK-0002", cin="EE345678", first_name="Youssef", last_name="Alaoui",
-             birth_year=1988, phone="+212600000002", trade="weaving", category="artisan",
-             province_code="07.351", commune_code="07.351.01.0", language=None, rna_status="registered",
-             cnss_number="1000000002", amo_status="pre_registered", amo_start_month=add_months(current, -2),
-             amo_first_paid_month=None, amo_paid_through=None),
-        dict(rna_number="DEMO-TIZ-0003", cin="JK456789", first_name="Aicha", last_name="Ouhammou",
-             birth_year=1970, phone="+212600000003", trade="jewellery", category="cooperative",
-             province_code="09.581", commune_code="09.581.01.07", language="fr", rna_status="registered",
-             cnss_number="1000000003", amo_status="registered", amo_start_month=add_months(current, -20),
-             amo_first_paid_month=add_months(current, -20), amo_paid_through=add_months(current, -6)),
-        dict(rna_number="DEMO-MRK-0009", cin="JB123456", first_name="Omar", last_name="Alaoui",
-             birth_year=1980, phone=None, trade="leather", category="maalem",
-             province_code="07.351", commune_code="07.351.01.0", language=None, rna_status="registered",
-             cnss_number="1000000009", amo_status="registered", amo_start_month=add_months(current, -12),
-             amo_first_paid_month=add_months(current, -12), amo_paid_through=add_months(current, -1)),
+        dict(
+            rna_number="DEMO-FES-0001",
+            cin="CD234567",
+            first_name="Fatima",
+            last_name="Bennani",
+            birth_year=1975,
+            phone="+212600000001",
+            trade="pottery",
+            category="artisan",
+            province_code="03.231",
+            commune_code="03.231.01.0",
+            language=None,
+            rna_status="registered",
+            cnss_number="1000000001",
+            amo_status="registered",
+            amo_start_month=add_months(current, -24),
+            amo_first_paid_month=add_months(current, -24),
+            amo_paid_through=add_months(current, -1),
+        ),
+        dict(
+            rna_number="DEMO-MRK-0002",
+            cin="EE345678",
+            first_name="Youssef",
+            last_name="Alaoui",
+            birth_year=1988,
+            phone="+212600000002",
+            trade="weaving",
+            category="artisan",
+            province_code="07.351",
+            commune_code="07.351.01.0",
+            language=None,
+            rna_status="registered",
+            cnss_number="1000000002",
+            amo_status="pre_registered",
+            amo_start_month=add_months(current, -2),
+            amo_first_paid_month=None,
+            amo_paid_through=None,
+        ),
+        dict(
+            rna_number="DEMO-TIZ-0003",
+            cin="JK456789",
+            first_name="Aicha",
+            last_name="Ouhammou",
+            birth_year=1970,
+            phone="+212600000003",
+            trade="jewellery",
+            category="cooperative",
+            province_code="09.581",
+            commune_code="09.581.01.07",
+            language="fr",
+            rna_status="registered",
+            cnss_number="1000000003",
+            amo_status="registered",
+            amo_start_month=add_months(current, -20),
+            amo_first_paid_month=add_months(current, -20),
+            amo_paid_through=add_months(current, -6),
+        ),
+        dict(
+            rna_number="DEMO-MRK-0009",
+            cin="JB123456",
+            first_name="Omar",
+            last_name="Alaoui",
+            birth_year=1980,
+            phone=None,
+            trade="leather",
+            category="maalem",
+            province_code="07.351",
+            commune_code="07.351.01.0",
+            language=None,
+            rna_status="registered",
+            cnss_number="1000000009",
+            amo_status="registered",
+            amo_start_month=add_months(current, -12),
+            amo_first_paid_month=add_months(current, -12),
+            amo_paid_through=add_months(current, -1),
+        ),
     ]
 
 
@@ -51,8 +107,8 @@ def load_demo(db: Session, *, clock: Callable[[], dt.datetime]) -> list[str]:
     rows = demo_artisans(local_today(now))
     # Reset: unlink demo phones first so that a phone linked during a demo is free again.
     db.execute(delete(IdentificationAttempt).where(IdentificationAttempt.phone.in_(UNLINKED_DEMO_PHONES)))
-    for artisan in db.scalars(select(Artisan).where(Artisan.rna_number.startswith(DEMO_PREFIX))):
-        artisan.phone = None
+    for existing in db.scalars(select(Artisan).where(Artisan.rna_number.startswith(DEMO_PREFIX))):
+        existing.phone = None
     db.flush()
     phones = []
     for values in rows:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
 HOPS = Counter("hirfa_ussd_hops_total", "USSD hops answered", ["aggregator", "screen", "kind"])
 HOP_SECONDS = Histogram(
-    "hirfa_ussd_hop_seconds", "Time to answer one USSD hop", ["aggregator", "screen"],
+    "hirfa_ussd_hop_seconds",
+    "Time to answer one USSD hop",
+    ["aggregator", "screen"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
-ERRORS = Counter("hirfa_ussd_errors_total", "USSD hops answered with the unavailable screen",
-                 ["aggregator", "screen", "reason"])
+ERRORS = Counter(
+    "hirfa_ussd_errors_total", "USSD hops answered with the unavailable screen", ["aggregator", "screen", "reason"]
+)
 REJECTED = Counter("hirfa_http_rejected_total", "Callbacks refused before touching state", ["endpoint", "reason"])
 
 

@@ -11,9 +11,9 @@ from gateway.config import Settings
 log = logging.getLogger(__name__)
 
 
-def make_redis(settings: Settings) -> redis.Redis:
+def make_redis(settings: Settings) -> redis.Redis[bytes]:
     if settings.uses_embedded_redis:
-        import fakeredis  # only the embedded default needs it
+        import fakeredis  # noqa: PLC0415 - only the embedded default needs it
 
         log.warning("embedded stand-in in use: fakeredis (in-process Redis, for a first run only)")
         return fakeredis.FakeRedis()

@@ -26,7 +26,7 @@ def utc_now() -> dt.datetime:
 @dataclass(frozen=True)
 class Hirfa:
     settings: Settings
-    redis: redis.Redis
+    redis: redis.Redis[bytes]
     session_store: SessionStore
     clock: Callable[[], dt.datetime] = utc_now
 

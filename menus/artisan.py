@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 from menus.engine import Context, End, Engine, Go, Home, Invalid, Screen, Session, Step, View
 from menus.i18n import N_, Translator
@@ -122,11 +123,13 @@ class IdentifyYear:
 
 class NotInRna:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        return View([
-            t("You are not in the national register of handicrafts (RNA)."),
-            t("Register with your CIN at the chamber of crafts of your province."),
-            t("1 Receive this by SMS"),
-        ])
+        return View(
+            [
+                t("You are not in the national register of handicrafts (RNA)."),
+                t("Register with your CIN at the chamber of crafts of your province."),
+                t("1 Receive this by SMS"),
+            ]
+        )
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         if value != "1":
@@ -142,8 +145,11 @@ class Status:
             return View([t("Your file could not be found. Please dial again.")], final=True)
         trade = TRADES.get(status.trade)
         lines = [
-            t("RNA: {status} no. {number}", status=t(RNA_STATUSES.get(status.rna_status, status.rna_status)),
-              number=mask_tail(status.rna_number)),
+            t(
+                "RNA: {status} no. {number}",
+                status=t(RNA_STATUSES.get(status.rna_status, status.rna_status)),
+                number=mask_tail(status.rna_number),
+            ),
             t("Trade: {trade}", trade=t(trade) if trade else status.trade),
             amo_line(status, t),
         ]
@@ -174,7 +180,7 @@ def amo_line(status: RegistrationStatus, t: Translator) -> str:
 
 
 class Language:
-    CHOICES = {"1": "ar", "2": "fr"}
+    CHOICES: ClassVar[dict[str, str]] = {"1": "ar", "2": "fr"}
 
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         # Each language is named in itself, whatever the current language.

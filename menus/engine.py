@@ -189,8 +189,7 @@ class Engine:
             notice = result.notice
         return self._render(ctx, session, notice=notice)
 
-    def _render(self, ctx: Context, session: Session, error: str | None = None,
-                notice: str | None = None) -> Reply:
+    def _render(self, ctx: Context, session: Session, error: str | None = None, notice: str | None = None) -> Reply:
         data = session.data
         t = ctx.translator(session.language)
         name = session.frame["s"]

@@ -47,10 +47,11 @@ def _split_long_line(line: str, width: int) -> list[str]:
             continue
         if current:
             pieces.append(current)
-        while len(word) > width:
-            pieces.append(word[:width])
-            word = word[width:]
-        current = word
+        rest = word
+        while len(rest) > width:
+            pieces.append(rest[:width])
+            rest = rest[width:]
+        current = rest
     if current:
         pieces.append(current)
     return pieces
@@ -83,7 +84,7 @@ def paginate(lines: list[str], budget: Budget, more: str, back: str | None) -> l
     current: list[str] = []
     for index, line in enumerate(queue):
         is_last = index == len(queue) - 1
-        candidate = current + [line]
+        candidate = [*current, line]
         if budget.fits(page_text(candidate, not is_last)):
             current = candidate
             continue

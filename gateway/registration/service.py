@@ -31,8 +31,9 @@ def local_today(now: dt.datetime) -> dt.date:
 class RegistryService:
     """Satisfies `menus.ports.Registry` over the database. Flushes; the edge commits."""
 
-    def __init__(self, *, db: Session, settings: Settings, clock: Callable[[], dt.datetime],
-                 service_code: str = "") -> None:
+    def __init__(
+        self, *, db: Session, settings: Settings, clock: Callable[[], dt.datetime], service_code: str = ""
+    ) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock
@@ -70,8 +71,10 @@ class RegistryService:
 
     def _failures(self, *, phone: str | None = None, cin_digest: str | None = None) -> int:
         since = self.clock() - dt.timedelta(hours=self.settings.identification_lockout_hours)
-        query = select(func.count()).select_from(IdentificationAttempt).where(
-            IdentificationAttempt.created_at >= since, IdentificationAttempt.outcome.in_(FAILURES)
+        query = (
+            select(func.count())
+            .select_from(IdentificationAttempt)
+            .where(IdentificationAttempt.created_at >= since, IdentificationAttempt.outcome.in_(FAILURES))
         )
         if phone is not None:
             query = query.where(IdentificationAttempt.phone == phone)
@@ -120,8 +123,9 @@ class RegistryService:
         queue_sms(self.db, recipient=phone, language=artisan.language, template="phone_linked", code=code)
         if previous and previous != phone:
             # Warn the old phone: a SIM swap or a stranger with the CIN must not go unseen.
-            queue_sms(self.db, recipient=previous, language=artisan.language, template="phone_unlinked",
-                      tail=phone[-4:])
+            queue_sms(
+                self.db, recipient=previous, language=artisan.language, template="phone_unlinked", tail=phone[-4:]
+            )
         log.info("phone linked", extra={"phone": mask_phone(phone), "artisan_id": artisan.id})
 
     def save_language(self, *, phone: str, artisan_id: int | None, language: str) -> None:

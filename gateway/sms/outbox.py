@@ -46,8 +46,14 @@ def queue_sms(db: Session, *, recipient: str, language: str, template: str, **va
     if count > MAX_SEGMENTS:
         raise ValueError(f"SMS {template!r} in {language!r} takes {count} segments")
     message = OutboxMessage(
-        recipient=recipient, language=language, template=template, body=body,
-        segments=count, encoding=encoding, state="pending", attempts=0,
+        recipient=recipient,
+        language=language,
+        template=template,
+        body=body,
+        segments=count,
+        encoding=encoding,
+        state="pending",
+        attempts=0,
     )
     db.add(message)
     log.info("sms queued", extra={"template": template, "recipient": mask_phone(recipient)})

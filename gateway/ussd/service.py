@@ -60,8 +60,14 @@ class HopService:
             return HopAnswer(self.adapter.render(bilingual(NOT_MOROCCAN), True), "refused", True, None)
         return None
 
-    def answer(self, hop: Hop, *, context: Callable[[], Context], commit: Callable[[], None],
-               seen: Callable[[str], None] = lambda language: None) -> HopAnswer:
+    def answer(
+        self,
+        hop: Hop,
+        *,
+        context: Callable[[], Context],
+        commit: Callable[[], None],
+        seen: Callable[[str], None] = lambda language: None,
+    ) -> HopAnswer:
         """Answer `hop`. `seen` learns the caller's language as soon as it is known,
         so that a failure later in the hop can still be answered in it."""
         record = self.store.load(self.adapter.name, hop.session_id)
@@ -89,10 +95,18 @@ class HopService:
             reply, state = self.engine.step(ctx, state, value)
         commit()
         body = self.adapter.render(reply.text, reply.final)
-        self.store.save(self.adapter.name, hop.session_id, {
-            "phone": hop.phone, "text": hop.text, "reply": body,
-            "screen": reply.screen, "final": reply.final, "state": state,
-        })
+        self.store.save(
+            self.adapter.name,
+            hop.session_id,
+            {
+                "phone": hop.phone,
+                "text": hop.text,
+                "reply": body,
+                "screen": reply.screen,
+                "final": reply.final,
+                "state": state,
+            },
+        )
         return HopAnswer(body, reply.screen, reply.final, state["lang"])
 
     def unavailable(self, language: str | None) -> str:

@@ -9,7 +9,7 @@ import redis
 
 
 class RedisSessionStore:
-    def __init__(self, client: redis.Redis, *, prefix: str, ttl_seconds: int) -> None:
+    def __init__(self, client: redis.Redis[bytes], *, prefix: str, ttl_seconds: int) -> None:
         self.client = client
         self.prefix = prefix
         self.ttl_seconds = ttl_seconds
@@ -21,7 +21,7 @@ class RedisSessionStore:
         raw = self.client.get(self.key(aggregator, session_id))
         if raw is None:
             return None
-        record = orjson.loads(raw)  # type: ignore[arg-type]
+        record = orjson.loads(raw)
         return record if isinstance(record, dict) else None
 
     def save(self, aggregator: str, session_id: str, record: dict[str, Any]) -> None:

@@ -70,8 +70,14 @@ def hop(aggregator: str) -> Response:
         HOPS.labels(adapter.name, screen, "end" if answer.final else "con").inc()
     except Exception:
         correlation_id = uuid.uuid4().hex
-        log.exception("hop failed", extra={"correlation_id": correlation_id, "phone": mask_phone(parsed.phone),
-                                           "session": parsed.session_id[-12:]})
+        log.exception(
+            "hop failed",
+            extra={
+                "correlation_id": correlation_id,
+                "phone": mask_phone(parsed.phone),
+                "session": parsed.session_id[-12:],
+            },
+        )
         _rollback_quietly()
         ERRORS.labels(adapter.name, screen, "exception").inc()
         body = service.unavailable(language[-1] if language else None)
@@ -95,10 +101,17 @@ def session_event(aggregator: str) -> Response:
         log.warning("session store unavailable for an end-of-session event", exc_info=True)
     state = record.get("state", {}) if record else {}
     values = dict(
-        phone=event.phone, service_code=event.service_code, network_code=event.network_code,
-        status=event.status, duration_ms=event.duration_ms, hops_count=event.hops_count,
-        last_screen=record.get("screen") if record else None, language=state.get("lang"),
-        error_message=event.error_message, cost=event.cost, reported_at=event.reported_at,
+        phone=event.phone,
+        service_code=event.service_code,
+        network_code=event.network_code,
+        status=event.status,
+        duration_ms=event.duration_ms,
+        hops_count=event.hops_count,
+        last_screen=record.get("screen") if record else None,
+        language=state.get("lang"),
+        error_message=event.error_message,
+        cost=event.cost,
+        reported_at=event.reported_at,
     )
     db = get_db()
     for _attempt in range(2):  # a duplicate notification racing us: update instead
@@ -121,4 +134,3 @@ def _rollback_quietly() -> None:
         get_db().rollback()
     except Exception:
         log.warning("rollback failed", exc_info=True)
-

@@ -17,8 +17,7 @@ NETWORK_CODE = re.compile(r"^[0-9]{0,16}$")
 MAX_TEXT = 1000
 
 
-def _field(form: Mapping[str, str], name: str, pattern: re.Pattern[str] | None = None,
-           required: bool = True) -> str:
+def _field(form: Mapping[str, str], name: str, pattern: re.Pattern[str] | None = None, required: bool = True) -> str:
     value = form.get(name)
     if value is None:
         if required:
@@ -102,7 +101,7 @@ class AfricasTalkingAdapter:
             return [text]
         if text.startswith(previous_text + "*"):
             # Whatever follows is one answer, even when the user typed `*` in it.
-            return [text[len(previous_text) + 1:]]
+            return [text[len(previous_text) + 1 :]]
         # The history does not extend what we saw (a network rewrote it): the last part.
         return [text.rsplit("*", 1)[-1]]
 

@@ -1,0 +1,52 @@
+# The two commands of the README: `make run` (demo on the embedded default) and
+# `make test` (lint, types, the whole suite on real PostgreSQL and Redis).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export FLASK_APP := wsgi
+
+.PHONY: run test install install-dev lint typecheck messages bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	$(BIN)/flask db upgrade
+	$(BIN)/flask demo load
+	@echo "Dial the demo: python3 ../shared/tools/at_dial.py 'http://127.0.0.1:$(PORT)/ussd/africastalking?key=dev-callback-key' +212600000001 1"
+	$(BIN)/flask run --host 127.0.0.1 --port $(PORT) --with-threads
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install-dev
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest
+
+# Refresh the message template after changing texts; then update ar and fr catalogues.
+messages: install-dev
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k t -o menus/locale/messages.pot --no-location --omit-header --no-wrap .
+	$(BIN)/pybabel update -i menus/locale/messages.pot -d menus/locale --no-wrap --omit-header
+
+bench: install-dev
+	$(BIN)/python bench/hops.py
+
+clean:
+	rm -rf $(VENV) instance .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,72 @@
+"""Test helpers: a frozen clock and a dialer speaking Africa's Talking's protocol."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+
+from menus.paging import Budget
+
+AT_BUDGET = Budget(gsm7=160, other=80)
+
+
+class FrozenClock:
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += dt.timedelta(**delta)
+
+
+Post = Callable[[str, dict[str, str]], tuple[int, str]]
+
+
+class Dialer:
+    """One USSD session as Africa's Talking drives it: `text` accumulates with `*`."""
+
+    def __init__(self, post: Post, phone: str, *, key: str, code: str = "*4242#",
+                 aggregator: str = "africastalking") -> None:
+        self.post = post
+        self.phone = phone
+        self.code = code
+        self.url = f"/ussd/{aggregator}?key={key}"
+        self.session_id = "ATUid_" + uuid.uuid4().hex
+        self.typed: list[str] = []
+        self.screens: list[str] = []
+
+    @property
+    def text(self) -> str:
+        return "*".join(self.typed)
+
+    def form(self) -> dict[str, str]:
+        return {"sessionId": self.session_id, "serviceCode": self.code, "phoneNumber": self.phone,
+                "networkCode": "60401", "text": self.text}
+
+    def start(self) -> str:
+        return self._send()
+
+    def send(self, *answers: str) -> str:
+        reply = ""
+        for answer in answers:
+            self.typed.append(answer)
+            reply = self._send()
+        return reply
+
+    def replay(self) -> str:
+        """The same request again, as a retrying aggregator would send it."""
+        status, body = self.post(self.url, self.form())
+        assert status == 200, body
+        return body
+
+    def _send(self) -> str:
+        status, body = self.post(self.url, self.form())
+        assert status == 200, body
+        assert body.startswith(("CON ", "END ")), body
+        screen = body[4:]
+        assert AT_BUDGET.fits(screen), f"over budget ({AT_BUDGET.length(screen)}): {screen!r}"
+        self.screens.append(body)
+        return body
