@@ -50,6 +50,7 @@ def refuse_demo_data(app: Flask) -> None:
             log.warning("could not check the database for demo data", exc_info=True)
             return
     if found:
+        app.extensions[db.EXTENSION].kw["bind"].dispose()
         raise SettingsError("DATABASE_URL: production refuses a database that holds demo data")
 
 

@@ -189,18 +189,24 @@ class Engine:
             notice = result.notice
         return self._render(ctx, session, notice=notice)
 
-    def _render(self, ctx: Context, session: Session, error: str | None = None, notice: str | None = None) -> Reply:
-        data = session.data
+    def pages(
+        self, ctx: Context, session: Session, error: str | None = None, notice: str | None = None
+    ) -> tuple[list[str], bool]:
+        """Every page of the current screen, and whether the screen is final."""
         t = ctx.translator(session.language)
-        name = session.frame["s"]
-        view = self.screens[name].render(ctx, session, t)
+        view = self.screens[session.frame["s"]].render(ctx, session, t)
         lines = [line for line in (error, notice) if line] + view.lines
         back = None if view.final or len(session.stack) == 1 else t("0 Back")
-        pages = paginate(lines, ctx.budget, more=t("98 More"), back=back)
+        return paginate(lines, ctx.budget, more=t("98 More"), back=back), view.final
+
+    def _render(self, ctx: Context, session: Session, error: str | None = None, notice: str | None = None) -> Reply:
+        data = session.data
+        name = session.frame["s"]
+        pages, final_view = self.pages(ctx, session, error, notice)
         data["pages"] = len(pages)
         page = min(data.get("page", 0), len(pages) - 1)
         data["page"] = page
-        final = view.final and page == len(pages) - 1
+        final = final_view and page == len(pages) - 1
         if final:
             data["done"] = True
         return Reply(text=pages[page], final=final, screen=name)

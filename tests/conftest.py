@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
@@ -15,6 +15,7 @@ import redis
 from alembic import command
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from gateway import create_app, db
@@ -84,8 +85,28 @@ def settings(database_url: str, redis_prefix: str) -> Settings:
 def app(settings: Settings) -> Iterator[Flask]:
     app = create_app(settings)
     yield app
+    dispose(app)
+
+
+def dispose(app: Flask) -> None:
     app.extensions[db.EXTENSION].kw["bind"].dispose()
     app.extensions[EXTENSION].redis.close()
+
+
+@pytest.fixture
+def make_app(settings: Settings) -> Iterator[Callable[..., Flask]]:
+    """Build extra apps with some settings changed; closed after the test."""
+    made: list[tuple[Flask, Engine]] = []
+
+    def make(**changes: object) -> Flask:
+        extra = create_app(dataclasses.replace(settings, **changes))  # type: ignore[arg-type]
+        made.append((extra, extra.extensions[db.EXTENSION].kw["bind"]))
+        return extra
+
+    yield make
+    for extra, engine in made:
+        engine.dispose()
+        extra.extensions[EXTENSION].redis.close()
 
 
 @pytest.fixture

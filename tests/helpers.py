@@ -28,8 +28,9 @@ Post = Callable[[str, dict[str, str]], tuple[int, str]]
 class Dialer:
     """One USSD session as Africa's Talking drives it: `text` accumulates with `*`."""
 
-    def __init__(self, post: Post, phone: str, *, key: str, code: str = "*4242#",
-                 aggregator: str = "africastalking") -> None:
+    def __init__(
+        self, post: Post, phone: str, *, key: str, code: str = "*4242#", aggregator: str = "africastalking"
+    ) -> None:
         self.post = post
         self.phone = phone
         self.code = code
@@ -43,8 +44,13 @@ class Dialer:
         return "*".join(self.typed)
 
     def form(self) -> dict[str, str]:
-        return {"sessionId": self.session_id, "serviceCode": self.code, "phoneNumber": self.phone,
-                "networkCode": "60401", "text": self.text}
+        return {
+            "sessionId": self.session_id,
+            "serviceCode": self.code,
+            "phoneNumber": self.phone,
+            "networkCode": "60401",
+            "text": self.text,
+        }
 
     def start(self) -> str:
         return self._send()

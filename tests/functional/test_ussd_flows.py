@@ -61,7 +61,9 @@ def test_unknown_phone_identifies_and_is_linked(dial: type[Dialer], demo: Sessio
     assert "تم ربط هاتفك بملفك." in reply
     omar = demo.scalar(select(Artisan).where(Artisan.cin == "JB123456"))
     assert omar is not None and omar.phone == "+212600000009"
-    assert demo.scalar(select(PhoneLink).where(PhoneLink.phone == "+212600000009", PhoneLink.method == "identification"))
+    assert demo.scalar(
+        select(PhoneLink).where(PhoneLink.phone == "+212600000009", PhoneLink.method == "identification")
+    )
     sms = demo.scalars(select(OutboxMessage).where(OutboxMessage.recipient == "+212600000009")).all()
     assert [m.template for m in sms] == ["phone_linked"] and sms[0].language == "ar"
     # The next dial knows the phone: option 1 goes straight to the status.
@@ -70,8 +72,7 @@ def test_unknown_phone_identifies_and_is_linked(dial: type[Dialer], demo: Sessio
     assert "**0009" in again.send("1")
 
 
-def test_wrong_birth_year_counts_down_then_locks_for_24_hours(dial: type[Dialer], demo: Session,
-                                                              clock: object) -> None:
+def test_wrong_birth_year_counts_down_then_locks_for_24_hours(dial: type[Dialer], demo: Session, clock: object) -> None:
     phone = dial("+212600000009")
     phone.start()
     phone.send("6", "2", "1")
@@ -203,23 +204,27 @@ def test_foreign_number_gets_polite_end_without_state(dial: type[Dialer], app: o
 
 @pytest.mark.parametrize("query", ["", "?key=wrong", "?key=" + CALLBACK_KEY[:-1]])
 def test_callback_without_the_key_is_refused(client: FlaskClient, query: str) -> None:
-    response = client.post("/ussd/africastalking" + query, data={
-        "sessionId": "s1", "serviceCode": "*4242#", "phoneNumber": "+212600000001", "text": ""})
+    response = client.post(
+        "/ussd/africastalking" + query,
+        data={"sessionId": "s1", "serviceCode": "*4242#", "phoneNumber": "+212600000001", "text": ""},
+    )
     assert response.status_code == 403
 
 
-@pytest.mark.parametrize("form", [
-    {"serviceCode": "*4242#", "phoneNumber": "+212600000001", "text": ""},
-    {"sessionId": "s2", "phoneNumber": "+212600000001", "text": ""},
-    {"sessionId": "s2", "serviceCode": "*4242#", "text": ""},
-    {"sessionId": "s2", "serviceCode": "*4242#", "phoneNumber": "+212600000001"},
-    {"sessionId": "s2", "serviceCode": "*4242#", "phoneNumber": "not a phone", "text": ""},
-    {"sessionId": "bad id with spaces", "serviceCode": "*4242#", "phoneNumber": "+212600000001", "text": ""},
-    {"sessionId": "s2", "serviceCode": "DROP TABLE", "phoneNumber": "+212600000001", "text": ""},
-    {"sessionId": "s2", "serviceCode": "*4242#", "phoneNumber": "+212600000001", "text": "1" * 2000},
-])
-def test_malformed_callback_is_400_and_touches_nothing(client: FlaskClient, app: object,
-                                                       form: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"serviceCode": "*4242#", "phoneNumber": "+212600000001", "text": ""},
+        {"sessionId": "s2", "phoneNumber": "+212600000001", "text": ""},
+        {"sessionId": "s2", "serviceCode": "*4242#", "text": ""},
+        {"sessionId": "s2", "serviceCode": "*4242#", "phoneNumber": "+212600000001"},
+        {"sessionId": "s2", "serviceCode": "*4242#", "phoneNumber": "not a phone", "text": ""},
+        {"sessionId": "bad id with spaces", "serviceCode": "*4242#", "phoneNumber": "+212600000001", "text": ""},
+        {"sessionId": "s2", "serviceCode": "DROP TABLE", "phoneNumber": "+212600000001", "text": ""},
+        {"sessionId": "s2", "serviceCode": "*4242#", "phoneNumber": "+212600000001", "text": "1" * 2000},
+    ],
+)
+def test_malformed_callback_is_400_and_touches_nothing(client: FlaskClient, app: object, form: dict[str, str]) -> None:
     response = client.post(f"/ussd/africastalking?key={CALLBACK_KEY}", data=form)
     assert response.status_code == 400
     store = app.extensions["hirfa"].session_store  # type: ignore[attr-defined]

@@ -1,0 +1,89 @@
+"""The ar and fr catalogues are complete, in step with the code, and SMS fit 2 segments."""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from gateway.sms.outbox import MAX_SEGMENTS, TEMPLATES, render, segments
+from menus.i18n import LOCALE_DIR
+
+ROOT = Path(__file__).resolve().parents[2]
+LANGUAGES = ("ar", "fr")
+
+
+def _code_msgids() -> set[str]:
+    found: set[str] = set()
+    for folder in ("menus", "gateway"):
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            ROOT / folder, method_map=[("**.py", "python")], keywords={"N_": None, "t": None}
+        ):
+            found.add(message if isinstance(message, str) else message[0])
+    return found
+
+
+def _catalogue(language: str) -> dict[str, tuple[str, bool]]:
+    with (LOCALE_DIR / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        return {str(m.id): (str(m.string), m.fuzzy) for m in read_po(handle) if m.id}
+
+
+def _fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_catalogue_translates_every_message_of_the_code(language: str) -> None:
+    catalogue = _catalogue(language)
+    for msgid in _code_msgids():
+        assert msgid in catalogue, f"{language}: missing {msgid!r}"
+        text, fuzzy = catalogue[msgid]
+        assert text.strip() and not fuzzy, f"{language}: untranslated {msgid!r}"
+        assert _fields(text) == _fields(msgid), f"{language}: placeholders differ in {msgid!r}"
+
+
+def test_template_is_in_step_with_the_code() -> None:
+    with (LOCALE_DIR / "messages.pot").open("rb") as handle:
+        template = {str(m.id) for m in read_po(handle) if m.id}
+    assert template == _code_msgids(), "run `make messages` and translate"
+
+
+def test_arabic_texts_are_in_arabic() -> None:
+    arabic = re.compile(r"[\u0600-\u06FF]")
+    for msgid, (text, _fuzzy) in _catalogue("ar").items():
+        if msgid.startswith(("0 ", "98 ")) or arabic.search(text):
+            continue
+        pytest.fail(f"no Arabic in the translation of {msgid!r}: {text!r}")
+
+
+def test_official_terms_from_the_press_articles() -> None:
+    texts = " ".join(text for text, _ in _catalogue("ar").values())
+    for term in (
+        "السجل الوطني للصناعة التقليدية",
+        "التأمين الإجباري عن المرض",
+        "غرفة الصناعة التقليدية",
+        "واجبات الانخراط" if "واجبات الانخراط" in texts else "الانخراط",
+    ):
+        assert term in texts, term
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("template", sorted(TEMPLATES))
+def test_sms_fit_two_segments_with_worst_case_values(language: str, template: str) -> None:
+    body = render(template, language, code="*4242*999#", tail="9999")
+    count, encoding = segments(body)
+    assert count <= MAX_SEGMENTS, (count, body)
+    assert encoding == ("ucs2" if language == "ar" else encoding)
+
+
+def test_segment_counting() -> None:
+    assert segments("a" * 160) == (1, "gsm7")
+    assert segments("a" * 161) == (2, "gsm7")
+    assert segments("a" * 306) == (2, "gsm7")
+    assert segments("ب" * 70) == (1, "ucs2")
+    assert segments("ب" * 71) == (2, "ucs2")
+    assert segments("ب" * 135) == (3, "ucs2")
