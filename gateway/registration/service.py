@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from gateway.config import Settings
@@ -40,11 +40,15 @@ class RegistryService:
         self.service_code = service_code
 
     def caller(self, phone: str) -> Caller:
-        row = self.db.execute(select(Artisan.id, Artisan.language).where(Artisan.phone == phone)).first()
-        if row is not None and row.language:
-            return Caller(artisan_id=row.id, language=row.language)
-        language = self.db.scalar(select(PhonePreference.language).where(PhonePreference.phone == phone))
-        return Caller(artisan_id=row.id if row is not None else None, language=language)
+        # One statement on the first hop: the linked artisan and the phone's own preference.
+        linked = select(Artisan.id.label("artisan_id"), Artisan.language.label("language"), literal(0).label("rank"))
+        preferred = select(literal(None).label("artisan_id"), PhonePreference.language, literal(1))
+        rows = self.db.execute(
+            union_all(linked.where(Artisan.phone == phone), preferred.where(PhonePreference.phone == phone))
+        ).all()
+        artisan_id = next((row.artisan_id for row in rows if row.rank == 0), None)
+        language = next((row.language for row in sorted(rows, key=lambda row: row.rank) if row.language), None)
+        return Caller(artisan_id=artisan_id, language=language)
 
     def registration_status(self, artisan_id: int) -> RegistrationStatus | None:
         artisan = self.db.get(Artisan, artisan_id)

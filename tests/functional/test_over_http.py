@@ -41,7 +41,7 @@ def http_post(base: str) -> Callable[[str, dict[str, str]], tuple[int, str]]:
             method="POST",
             headers={"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "at-ussd-api/1.0"},
         )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - our own local server
+        with urllib.request.urlopen(request, timeout=10) as response:
             assert response.headers["Content-Type"].startswith("text/plain")
             return response.status, response.read().decode("utf-8")
 

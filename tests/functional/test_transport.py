@@ -1,0 +1,113 @@
+"""The USSD transport: IP allow list behind trusted proxies, service codes, session TTL,
+and the work one hop does (Redis commands, SQL statements)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+import redis
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from gateway import db
+from tests.conftest import CALLBACK_KEY, REDIS_URL
+from tests.helpers import Dialer
+
+FORM = {"sessionId": "ip-test", "serviceCode": "*4242#", "phoneNumber": "+212600000001", "text": ""}
+
+
+def _post(
+    app: Flask, headers: dict[str, str] | None = None, remote: str = "127.0.0.1", form: dict[str, str] | None = None
+) -> tuple[int, str]:
+    response = app.test_client().post(
+        f"/ussd/africastalking?key={CALLBACK_KEY}",
+        data=form or FORM,
+        headers=headers or {},
+        environ_base={"REMOTE_ADDR": remote},
+    )
+    return response.status_code, response.get_data(as_text=True)
+
+
+def _with_db(app: Flask, session: Session) -> Flask:
+    app.extensions[db.EXTENSION] = lambda: session
+    return app
+
+
+def test_allow_list_reads_the_client_behind_a_trusted_proxy(make_app: Callable[..., Flask], demo: Session) -> None:
+    app = _with_db(make_app(ussd_allowed_ips=("196.201.214.0/24",), trusted_proxies=1), demo)
+    assert _post(app, {"X-Forwarded-For": "196.201.214.10"})[0] == 200
+    assert _post(app, {"X-Forwarded-For": "203.0.113.9"})[0] == 403
+    assert _post(app)[0] == 403  # the proxy itself is not the aggregator
+
+
+def test_forwarded_header_is_ignored_without_trusted_proxies(make_app: Callable[..., Flask], demo: Session) -> None:
+    app = _with_db(make_app(ussd_allowed_ips=("196.201.214.0/24",)), demo)
+    assert _post(app, {"X-Forwarded-For": "196.201.214.10"}, remote="203.0.113.9")[0] == 403
+    assert _post(app, remote="196.201.214.10")[0] == 200
+
+
+def test_other_service_codes_get_a_polite_end(make_app: Callable[..., Flask], demo: Session) -> None:
+    app = _with_db(make_app(ussd_service_codes=("*4242#",)), demo)
+    status, body = _post(app, form={**FORM, "serviceCode": "*999#"})
+    assert status == 200 and body.startswith("END ")
+    assert _post(app, form={**FORM, "sessionId": "code-ok"})[1].startswith("CON ")
+
+
+def test_session_lives_300_seconds_in_redis(dial: type[Dialer], app: Flask) -> None:
+    phone = dial("+212600000001")
+    phone.start()
+    store = app.extensions["hirfa"].session_store
+    ttl = redis.Redis.from_url(REDIS_URL).ttl(store.key("africastalking", phone.session_id))
+    assert 290 < ttl <= 300
+
+
+def _commands(client: redis.Redis) -> dict[str, int]:  # type: ignore[type-arg]
+    stats = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
+
+
+@contextmanager
+def counting_sql(session: Session) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def before(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            statements.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+@pytest.mark.parametrize(
+    ("phone_number", "answers", "max_sql"),
+    [
+        ("+212600000001", [], 1),  # main menu, first hop
+        ("+212600000001", ["1"], 1),  # status
+        ("+212600000001", ["1", "98"], 1),  # status, next page
+        ("+212600000001", ["1", "98", "0"], 1),  # back a page
+        ("+212600000003", ["6"], 0),  # language menu: no SQL at all
+    ],
+)
+def test_a_hop_does_one_redis_read_one_write_and_few_sql(
+    dial: type[Dialer], db_session: Session, phone_number: str, answers: list[str], max_sql: int
+) -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    phone = dial(phone_number)
+    if answers:
+        phone.start()
+        phone.send(*answers[:-1])
+    start = _commands(client)
+    with counting_sql(db_session) as statements:
+        phone.send(answers[-1]) if answers else phone.start()
+    end = _commands(client)
+    delta = {name: end.get(name, 0) - start.get(name, 0) for name in end if end.get(name, 0) != start.get(name, 0)}
+    delta.pop("info", None)
+    assert delta == {"get": 1, "set": 1}
+    assert len(statements) <= max_sql, statements
