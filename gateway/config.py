@@ -113,6 +113,7 @@ class Settings:
             redis_prefix=env.get("REDIS_PREFIX", "hirfa:").strip() or "hirfa:",
             load_demo_data=_bool(env, "LOAD_DEMO_DATA", False),
             log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
+            screen_budgets=_budgets(env.get("USSD_SCREEN_BUDGETS", "")),
         )
         settings.validate()
         return settings
@@ -154,6 +155,18 @@ class Settings:
             raise SettingsError("SECRET_KEY must be at least 32 characters in production")
         if len(self.ussd_callback_key) < 24:
             raise SettingsError("USSD_CALLBACK_KEY must be at least 24 characters in production")
+
+
+def _budgets(value: str) -> dict[str, tuple[int, int]]:
+    """`africastalking=160/80,other=182/80` -> {"africastalking": (160, 80), ...}."""
+    budgets: dict[str, tuple[int, int]] = {}
+    for item in _split(value):
+        name, _, sizes = item.partition("=")
+        gsm7, _, other = sizes.partition("/")
+        if not (name.strip() and gsm7.isdigit() and other.isdigit() and 40 <= int(other) <= int(gsm7) <= 182):
+            raise SettingsError(f"USSD_SCREEN_BUDGETS: {item!r} is not like africastalking=160/80")
+        budgets[name.strip()] = (int(gsm7), int(other))
+    return budgets
 
 
 def normalise_database_url(url: str) -> str:

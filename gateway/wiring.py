@@ -14,6 +14,7 @@ from gateway.db import get_db
 from gateway.registration.service import RegistryService, local_today
 from gateway.ussd.interfaces import Hop, SessionStore, UssdAdapter
 from menus.engine import Context
+from menus.paging import Budget
 from menus.ports import Ports
 
 EXTENSION = "hirfa"
@@ -42,7 +43,9 @@ def menu_context(hop: Hop, adapter: UssdAdapter) -> Context:
     return Context(
         phone=hop.phone,
         ports=Ports(registry=registry),
-        budget=adapter.budget,
+        budget=Budget(*app.settings.screen_budgets[adapter.name])
+        if adapter.name in app.settings.screen_budgets
+        else adapter.budget,
         today=local_today(app.clock()),
         default_language=app.settings.default_language,
     )

@@ -111,3 +111,17 @@ def test_a_hop_does_one_redis_read_one_write_and_few_sql(
     delta.pop("info", None)
     assert delta == {"get": 1, "set": 1}
     assert len(statements) <= max_sql, statements
+
+
+def test_screen_budget_per_aggregator_from_settings(make_app: Callable[..., Flask], demo: Session) -> None:
+    app = _with_db(make_app(screen_budgets={"africastalking": (100, 50)}), demo)
+    phone = Dialer(lambda url, form: _respond(app, url, form), "+212600000001", key=CALLBACK_KEY)
+    phone.start()
+    for screen in phone.screens:
+        assert len(screen[4:]) <= 50
+    assert "98" in phone.screens[0]  # the Arabic main menu no longer fits one page of 50
+
+
+def _respond(app: Flask, url: str, form: dict[str, str]) -> tuple[int, str]:
+    response = app.test_client().post(url, data=form)
+    return response.status_code, response.get_data(as_text=True)

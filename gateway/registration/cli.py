@@ -1,0 +1,51 @@
+"""`flask rna import FILE.csv`: load the national register of handicrafts (RNA)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from gateway.db import get_db
+from gateway.registration.rna_import import RnaFileError, import_rna
+
+rna_cli = AppGroup("rna", help="The national register of handicrafts (RNA).")
+
+
+@rna_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the rejected rows (default: FILE with the suffix .rejects.csv).",
+)
+def import_command(file: Path, rejects: Path | None) -> None:
+    """Create or update the artisans of an RNA CSV export, by RNA number.
+
+    Each batch is committed as it goes, so a long import keeps what it has done if it
+    stops; running the same file again changes nothing.
+    """
+    db = get_db()
+    started = time.monotonic()
+    try:
+        summary = import_rna(
+            db=db,
+            source=file,
+            rejects=rejects or file.with_suffix(".rejects.csv"),
+            clock=lambda: datetime.now(UTC),
+            on_batch=db.commit,
+        )
+    except RnaFileError as err:
+        db.rollback()
+        raise click.ClickException(f"{file}: {err}") from err
+    db.commit()
+    seconds = time.monotonic() - started
+    click.echo(
+        f"rna import: {summary.rows} rows, {summary.inserted} inserted, {summary.updated} updated, "
+        f"{summary.unchanged} unchanged, {summary.rejected} rejected in {seconds:.1f} s"
+        + (f"; rejects in {summary.rejects}" if summary.rejects else "")
+    )
