@@ -19,9 +19,10 @@ STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asct
 
 def mask_phone(phone: str) -> str:
     """+212600000001 -> +2126******01: enough to tell numbers apart in a log, no more."""
-    if len(phone) <= 6:
+    keep = 5 if phone.startswith("+") else 2
+    if len(phone) <= max(keep + 2, 6):
         return "*" * len(phone)
-    return phone[:5] + "*" * (len(phone) - 7) + phone[-2:]
+    return phone[:keep] + "*" * (len(phone) - keep - 2) + phone[-2:]
 
 
 def mask_text(value: str) -> str:
@@ -30,13 +31,13 @@ def mask_text(value: str) -> str:
 
 
 def _mask_field(key: str, value: Any) -> Any:
-    if key in PII_FIELDS and isinstance(value, str):
-        if "*" in value:  # already masked by the caller
-            return value
-        return mask_phone(value) if value.startswith("+") else "*" * min(len(value), 8)
-    if isinstance(value, str):
-        return mask_text(value)
-    return value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    if key in PII_FIELDS:
+        # Masking is idempotent: a value the caller masked already comes out the same.
+        return mask_phone(text) if text.startswith("+") else "*" * min(len(text), 8)
+    return mask_text(text)
 
 
 class JsonFormatter(logging.Formatter):

@@ -44,7 +44,7 @@ def _optional_int(form: Mapping[str, str], name: str) -> int | None:
     raw = (form.get(name) or "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise InvalidRequest(f"malformed field: {name}")
     return int(raw)
 
