@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, func, literal, select, union_all
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from gateway.config import Settings
@@ -44,7 +44,7 @@ class RegistryService:
         # One statement on the first hop: the linked artisan and the phone's own preference.
         linked = select(Artisan.id.label("artisan_id"), Artisan.language.label("language"), literal(0).label("rank"))
         preferred = select(literal(None).label("artisan_id"), PhonePreference.language, literal(1))
-        rows: Sequence[Row[Any]] = self.db.execute(
+        rows: Sequence[Any] = self.db.execute(
             union_all(linked.where(Artisan.phone == phone), preferred.where(PhonePreference.phone == phone))
         ).all()
         artisan_id = next((row.artisan_id for row in rows if row.rank == 0), None)
