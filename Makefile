@@ -46,7 +46,8 @@ messages: install-dev
 	$(BIN)/pybabel update -i menus/locale/messages.pot -d menus/locale --no-wrap --omit-header
 
 bench: install-dev
-	$(BIN)/python bench/hops.py
+	command -v wrk >/dev/null || apt-get install -y wrk
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/hops.py
 
 clean:
 	rm -rf $(VENV) instance .mypy_cache .ruff_cache .pytest_cache
