@@ -15,6 +15,7 @@ from gateway.config import Settings, SettingsError
 from gateway.demo import holds_demo_data
 from gateway.logs import configure_logging
 from gateway.redis_client import make_redis
+from gateway.registration.cli import rna_cli
 from gateway.ussd.store import RedisSessionStore
 from gateway.web import health, ussd
 from gateway.wiring import EXTENSION, Hirfa
@@ -89,12 +90,7 @@ def register_errors(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(demo_cli)
-    try:  # TEMPWIRE
-        from gateway.registration.cli import rna_cli
-
-        app.cli.add_command(rna_cli)
-    except ImportError:  # TEMPWIRE
-        pass
+    app.cli.add_command(rna_cli)
 
 
 def announce(settings: Settings) -> None:
