@@ -11,7 +11,7 @@ from gateway.config import Settings
 log = logging.getLogger(__name__)
 
 
-def make_redis(settings: Settings) -> redis.Redis[bytes]:
+def make_redis(settings: Settings) -> redis.Redis:
     if settings.uses_embedded_redis:
         import fakeredis  # noqa: PLC0415 - only the embedded default needs it
 

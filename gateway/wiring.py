@@ -27,7 +27,7 @@ def utc_now() -> dt.datetime:
 @dataclass(frozen=True)
 class Hirfa:
     settings: Settings
-    redis: redis.Redis[bytes]
+    redis: redis.Redis
     session_store: SessionStore
     clock: Callable[[], dt.datetime] = utc_now
 

@@ -9,7 +9,7 @@ import redis
 
 
 class RedisSessionStore:
-    def __init__(self, client: redis.Redis[bytes], *, prefix: str, ttl_seconds: int) -> None:
+    def __init__(self, client: redis.Redis, *, prefix: str, ttl_seconds: int) -> None:
         self.client = client
         self.prefix = prefix
         self.ttl_seconds = ttl_seconds
