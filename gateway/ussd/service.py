@@ -6,6 +6,7 @@ same text) gets the stored reply byte for byte and runs nothing.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,7 @@ def bilingual(message: str) -> str:
     return "\n".join(Translator(language)(message) for language in ("ar", "fr"))
 
 
+@functools.lru_cache(maxsize=65536)
 def phone_allowed(phone: str, regions: tuple[str, ...]) -> bool:
     try:
         number = phonenumbers.parse(phone, None)

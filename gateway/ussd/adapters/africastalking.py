@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Mapping
 
@@ -29,6 +30,7 @@ def _field(form: Mapping[str, str], name: str, pattern: re.Pattern[str] | None =
     return value
 
 
+@functools.lru_cache(maxsize=65536)  # the same callers dial again and again; parsing is costly
 def parse_phone(raw: str) -> str:
     """E.164 form of the caller's number; AT sends it with its `+`."""
     try:
