@@ -28,7 +28,6 @@ class HopAnswer:
     body: str
     screen: str
     final: bool
-    language: str | None
     replayed: bool = False
 
 
@@ -57,9 +56,9 @@ class HopService:
         """A polite END for callers we do not serve, before any state is touched."""
         codes = self.settings.ussd_service_codes
         if codes and hop.service_code not in codes:
-            return HopAnswer(self.adapter.render(bilingual(UNKNOWN_CODE), True), "refused", True, None)
+            return HopAnswer(self.adapter.render(bilingual(UNKNOWN_CODE), True), "refused", True)
         if not phone_allowed(hop.phone, self.settings.phone_regions):
-            return HopAnswer(self.adapter.render(bilingual(NOT_MOROCCAN), True), "refused", True, None)
+            return HopAnswer(self.adapter.render(bilingual(NOT_MOROCCAN), True), "refused", True)
         return None
 
     def answer(
@@ -79,7 +78,7 @@ class HopService:
             state: dict[str, Any] = record["state"]
             seen(state["lang"])
             if record["text"] == hop.text:
-                return HopAnswer(record["reply"], record["screen"], record["final"], state["lang"], replayed=True)
+                return HopAnswer(record["reply"], record["screen"], record["final"], replayed=True)
             inputs = self.adapter.new_inputs(record["text"], hop.text)
         else:
             inputs = self.adapter.new_inputs(None, hop.text)
@@ -109,7 +108,7 @@ class HopService:
                 "state": state,
             },
         )
-        return HopAnswer(body, reply.screen, reply.final, state["lang"])
+        return HopAnswer(body, reply.screen, reply.final)
 
     def unavailable(self, language: str | None) -> str:
         text = Translator(language)(UNAVAILABLE) if language else bilingual(UNAVAILABLE)

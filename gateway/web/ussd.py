@@ -7,18 +7,17 @@ import time
 import uuid
 
 from flask import Blueprint, Response, abort, request
-from sqlalchemy.exc import IntegrityError
 
 from gateway.db import get_db
 from gateway.logs import mask_phone
 from gateway.metrics import ERRORS, HOP_SECONDS, HOPS, REJECTED
 from gateway.ussd.adapters import load_adapter
 from gateway.ussd.interfaces import InvalidRequest, UssdAdapter
+from gateway.ussd.outcomes import record_session_end
 from gateway.ussd.service import HopService
 from gateway.web.auth import callback_refusal
 from gateway.wiring import hirfa, menu_context
 from menus.artisan import ARTISAN_MENU
-from models import UssdSessionOutcome
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ussd", __name__)
@@ -53,6 +52,7 @@ def hop(aggregator: str) -> Response:
     service = HopService(adapter=adapter, store=app.session_store, engine=ARTISAN_MENU, settings=app.settings)
     refusal = service.refusal(parsed)
     if refusal is not None:
+        HOPS.labels(adapter.name, refusal.screen, "end").inc()
         return _plain(refusal.body)
 
     started = time.perf_counter()
@@ -67,7 +67,8 @@ def hop(aggregator: str) -> Response:
         )
         screen = answer.screen
         body = answer.body
-        HOPS.labels(adapter.name, screen, "end" if answer.final else "con").inc()
+        kind = "replay" if answer.replayed else "end" if answer.final else "con"
+        HOPS.labels(adapter.name, screen, kind).inc()
     except Exception:
         correlation_id = uuid.uuid4().hex
         log.exception(
@@ -93,39 +94,18 @@ def session_event(aggregator: str) -> Response:
     except InvalidRequest as error:
         REJECTED.labels("events", "invalid").inc()
         return _plain(str(error), 400)
-    app = hirfa()
     record = None
     try:
-        record = app.session_store.load(adapter.name, event.session_id)
+        record = hirfa().session_store.load(adapter.name, event.session_id)
     except Exception:  # the outcome is still worth keeping without our side of it
         log.warning("session store unavailable for an end-of-session event", exc_info=True)
-    state = record.get("state", {}) if record else {}
-    values = dict(
-        phone=event.phone,
-        service_code=event.service_code,
-        network_code=event.network_code,
-        status=event.status,
-        duration_ms=event.duration_ms,
-        hops_count=event.hops_count,
-        last_screen=record.get("screen") if record else None,
-        language=state.get("lang"),
-        error_message=event.error_message,
-        cost=event.cost,
-        reported_at=event.reported_at,
-    )
-    db = get_db()
-    for _attempt in range(2):  # a duplicate notification racing us: update instead
-        outcome = db.query(UssdSessionOutcome).filter_by(aggregator=adapter.name, session_id=event.session_id).first()
-        if outcome is None:
-            db.add(UssdSessionOutcome(aggregator=adapter.name, session_id=event.session_id, **values))
-        else:
-            for key, value in values.items():
-                setattr(outcome, key, value)
-        try:
-            db.commit()
-            break
-        except IntegrityError:
-            db.rollback()
+    try:
+        record_session_end(get_db(), aggregator=adapter.name, event=event, record=record)
+    except Exception:
+        # 503, not 500: nothing was stored, and an aggregator that retries may send it again.
+        log.exception("session end not stored", extra={"correlation_id": uuid.uuid4().hex})
+        _rollback_quietly()
+        return _plain("unavailable", 503)
     return _plain("OK")
 
 

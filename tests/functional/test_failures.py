@@ -69,3 +69,13 @@ def test_unhandled_error_elsewhere_is_json_without_trace(client: object) -> None
     response = client.get("/no/such/page")  # type: ignore[attr-defined]
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "not_found"
+
+
+def test_end_of_session_notification_with_database_down_is_503(make_app: Callable[..., Flask]) -> None:
+    app = make_app(database_url="postgresql+psycopg://postgres@127.0.0.1:1/none")
+    response = app.test_client().post(
+        f"/ussd/africastalking/events?key={CALLBACK_KEY}",
+        data={"sessionId": "ev-db-down", "phoneNumber": "+212600000001", "status": "Success"},
+    )
+    assert response.status_code == 503
+    assert "Traceback" not in response.get_data(as_text=True)
