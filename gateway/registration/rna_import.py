@@ -79,7 +79,7 @@ CIN_RE: Final = re.compile(r"[A-Z]{1,2}[0-9]{1,7}")
 YEAR_RE: Final = re.compile(r"[0-9]{4}")
 CNSS_RE: Final = re.compile(r"[0-9]{1,20}")
 TRADE_RE: Final = re.compile(r"\w[\w.-]*")
-# 06XXXXXXXX, +2126XXXXXXXX and 2126XXXXXXXX are nearly every row of a register;
+# 06nnnnnnnn, +2126nnnnnnnn and 2126nnnnnnnn are nearly every row of a register;
 # reading them straight into a PhoneNumber skips phonenumbers.parse, the slowest step.
 # The number is still judged by phonenumbers' metadata below; anything else is parsed.
 CANONICAL_PHONE_RE: Final = re.compile(r"(?:\+212|212|0)([0-9]{9})")
@@ -135,7 +135,7 @@ def commune_provinces() -> dict[str, str]:
 
 
 def moroccan_mobile(raw: str) -> str | None:
-    """`raw` as E.164 (`+2126XXXXXXXX`) if it is a Moroccan mobile number, else None."""
+    """`raw` as E.164 (`+2126nnnnnnnn`) if it is a Moroccan mobile number, else None."""
     canonical = CANONICAL_PHONE_RE.fullmatch(raw)
     if canonical is not None:
         number = PhoneNumber(country_code=MOROCCO_CODE, national_number=int(canonical.group(1)))
@@ -504,7 +504,7 @@ def _writer(db: Session) -> _Writer:
         return _PostgresWriter(db)
     if dialect == "sqlite":
         return _SqliteWriter(db)
-    raise NotImplementedError(f"the RNA import supports PostgreSQL and SQLite, not {dialect}")
+    raise RnaFileError(f"the RNA import supports PostgreSQL and SQLite, not {dialect}")
 
 
 def _on_conflict_update_changed(statement: postgresql.Insert | sqlite.Insert) -> postgresql.Insert | sqlite.Insert:
