@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -37,6 +39,22 @@ class SessionEnd:
     reported_at: dt.datetime | None
 
 
+@dataclass(frozen=True)
+class TextMark:
+    """What we keep of the last `text` seen: its length and a keyed digest, never the
+    text itself (it holds whatever the user typed: a CIN, a PIN)."""
+
+    length: int
+    digest: str
+
+    @classmethod
+    def of(cls, text: str, key: bytes) -> TextMark:
+        return cls(len(text), hmac.new(key, text.encode(), hashlib.sha256).hexdigest())
+
+    def same(self, text: str, key: bytes) -> bool:
+        return len(text) == self.length and hmac.compare_digest(TextMark.of(text, key).digest, self.digest)
+
+
 class UssdAdapter(Protocol):
     """One aggregator's wire protocol. A new aggregator is a new module with `adapter`."""
 
@@ -49,8 +67,8 @@ class UssdAdapter(Protocol):
     def parse_session_end(self, form: Mapping[str, str]) -> SessionEnd:
         """Read an end-of-session notification; raise InvalidRequest when malformed."""
 
-    def new_inputs(self, previous_text: str | None, text: str) -> list[str]:
-        """What the user typed since the last hop (`previous_text`; None: first hop)."""
+    def new_inputs(self, previous: TextMark | None, text: str, key: bytes) -> list[str]:
+        """What the user typed since the last hop (`previous` marks its text; None: first hop)."""
 
     def render(self, text: str, final: bool) -> str:
         """The response body for a screen."""

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import astuple, dataclass
 
 import phonenumbers
 
 from gateway.config import Settings
-from gateway.ussd.interfaces import Hop, SessionStore, UssdAdapter
-from menus.engine import Context, Engine, Reply
+from gateway.ussd.interfaces import Hop, SessionStore, TextMark, UssdAdapter
+from menus.engine import Context, Engine
 from menus.i18n import N_, Translator
 
 UNAVAILABLE = N_("Service unavailable. Please try again later.")
@@ -74,26 +73,25 @@ class HopService:
         record = self.store.load(self.adapter.name, hop.session_id)
         if record is not None and record.get("phone") != hop.phone:
             record = None  # a session id never carries state across phones
-        if record is not None:
-            state: dict[str, Any] = record["state"]
-            seen(state["lang"])
-            if record["text"] == hop.text:
-                return HopAnswer(record["reply"], record["screen"], record["final"], replayed=True)
-            inputs = self.adapter.new_inputs(record["text"], hop.text)
-        else:
-            inputs = self.adapter.new_inputs(None, hop.text)
-
-        ctx = context()
-        reply: Reply
-        if record is None:
+        key = self.settings.secret_key.encode()
+        previous = TextMark(*record["mark"]) if record is not None else None
+        if record is None or previous is None:
+            ctx = context()
             reply, state = self.engine.start(ctx)
-            seen(state["lang"])
         else:
-            reply = Reply(text=record["reply"], final=record["final"], screen=record["screen"])
-        for value in inputs:
-            if reply.final:
+            state = record["state"]
+            seen(state["lang"])
+            if record["final"] or previous.same(hop.text, key):
+                # A retry, or anything after the last screen: the same bytes, nothing run.
+                return HopAnswer(record["reply"], record["screen"], record["final"], replayed=True)
+            ctx = context()
+            reply = None
+        seen(state["lang"])
+        for value in self.adapter.new_inputs(previous, hop.text, key):
+            if reply is not None and reply.final:
                 break
             reply, state = self.engine.step(ctx, state, value)
+        assert reply is not None, "a hop that is not a retry always brings an answer"
         commit()
         body = self.adapter.render(reply.text, reply.final)
         self.store.save(
@@ -101,7 +99,7 @@ class HopService:
             hop.session_id,
             {
                 "phone": hop.phone,
-                "text": hop.text,
+                "mark": list(astuple(TextMark.of(hop.text, key))),
                 "reply": body,
                 "screen": reply.screen,
                 "final": reply.final,

@@ -125,3 +125,15 @@ def test_screen_budget_per_aggregator_from_settings(make_app: Callable[..., Flas
 def _respond(app: Flask, url: str, form: dict[str, str]) -> tuple[int, str]:
     response = app.test_client().post(url, data=form)
     return response.status_code, response.get_data(as_text=True)
+
+
+def test_redis_keeps_no_typed_text(dial: type[Dialer], app: Flask) -> None:
+    phone = dial("+212600000009")
+    phone.start()
+    phone.send("1", "JB123456", "1980")
+    raw = redis.Redis.from_url(REDIS_URL).get(
+        app.extensions["hirfa"].session_store.key("africastalking", phone.session_id)
+    )
+    assert raw is not None
+    assert b"JB123456" not in raw and b"1980" not in raw
+    assert phone.replay() == phone.screens[-1]  # replays still recognised, from the keyed mark

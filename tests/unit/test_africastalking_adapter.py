@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from gateway.ussd.adapters.africastalking import adapter
-from gateway.ussd.interfaces import InvalidRequest
+from gateway.ussd.interfaces import InvalidRequest, TextMark
 
 
 def hop_form(**changes: str) -> dict[str, str]:
@@ -56,7 +56,17 @@ def end_form(**changes: str) -> dict[str, str]:
     ],
 )
 def test_new_inputs(previous: str | None, text: str, expected: list[str]) -> None:
-    assert adapter.new_inputs(previous, text) == expected
+    key = b"test-key"
+    mark = TextMark.of(previous, key) if previous is not None else None
+    assert adapter.new_inputs(mark, text, key) == expected
+
+
+def test_text_mark_keeps_no_input_and_needs_the_key() -> None:
+    mark = TextMark.of("1*AB123456*1234", b"k1")
+    assert "AB123456" not in repr(mark) and "1234" not in mark.digest
+    assert mark.same("1*AB123456*1234", b"k1")
+    assert not mark.same("1*AB123456*1234", b"k2")
+    assert not mark.same("1*AB123456*1235", b"k1")
 
 
 def test_parse_hop_reads_a_valid_form() -> None:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import phonenumbers
 
-from gateway.ussd.interfaces import Hop, InvalidRequest, SessionEnd
+from gateway.ussd.interfaces import Hop, InvalidRequest, SessionEnd, TextMark
 from menus.paging import Budget
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,128}$")
@@ -95,15 +95,16 @@ class AfricasTalkingAdapter:
             reported_at=reported_at,
         )
 
-    def new_inputs(self, previous_text: str | None, text: str) -> list[str]:
-        if previous_text is None:
+    def new_inputs(self, previous: TextMark | None, text: str, key: bytes) -> list[str]:
+        if previous is None:
             # First hop: empty, or a dial string like *4242*1# whose parts arrive at once.
             return text.split("*") if text else []
-        if previous_text == "":
+        if previous.length == 0:
             return [text]
-        if text.startswith(previous_text + "*"):
+        head, separator = text[: previous.length], text[previous.length : previous.length + 1]
+        if separator == "*" and previous.same(head, key):
             # Whatever follows is one answer, even when the user typed `*` in it.
-            return [text[len(previous_text) + 1 :]]
+            return [text[previous.length + 1 :]]
         # The history does not extend what we saw (a network rewrote it): the last part.
         return [text.rsplit("*", 1)[-1]]
 
