@@ -62,6 +62,7 @@ class Settings:
     session_ttl_seconds: int = 300
     identification_max_failures: int = 3
     identification_lockout_hours: int = 24
+    reference_ttl_hours: int = 72
     amo_waiting_months: int = 3
     amo_suspend_after_unpaid: int = 3
     redis_prefix: str = "hirfa:"
@@ -108,6 +109,7 @@ class Settings:
             session_ttl_seconds=_int(env, "USSD_SESSION_TTL_SECONDS", 300),
             identification_max_failures=_int(env, "IDENTIFICATION_MAX_FAILURES", 3),
             identification_lockout_hours=_int(env, "IDENTIFICATION_LOCKOUT_HOURS", 24),
+            reference_ttl_hours=_int(env, "REFERENCE_TTL_HOURS", 72),
             amo_waiting_months=_int(env, "AMO_WAITING_MONTHS", 3),
             amo_suspend_after_unpaid=_int(env, "AMO_SUSPEND_AFTER_UNPAID", 3),
             redis_prefix=env.get("REDIS_PREFIX", "hirfa:").strip() or "hirfa:",
@@ -126,6 +128,8 @@ class Settings:
             raise SettingsError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}")
         if self.trusted_proxies < 0:
             raise SettingsError("TRUSTED_PROXIES must be 0 or more")
+        if not 1 <= self.reference_ttl_hours <= 24 * 30:
+            raise SettingsError("REFERENCE_TTL_HOURS must be between 1 and 720")
         if self.session_ttl_seconds < 30:
             raise SettingsError("USSD_SESSION_TTL_SECONDS must be at least 30")
         for ip in self.ussd_allowed_ips:

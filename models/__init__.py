@@ -4,16 +4,23 @@ from models.artisan import Artisan
 from models.base import Base, UTCDateTime, utcnow
 from models.contribution import ContributionAmount, ContributionCategory
 from models.identification import IdentificationAttempt, PhoneLink, PhonePreference
+from models.payments import Agent, CashPoint, PaidMonth, PartnerKey, Payment, PaymentReference
 from models.sms import OutboxMessage
 from models.ussd import UssdSessionOutcome
 
 __all__ = [
+    "Agent",
     "Artisan",
     "Base",
+    "CashPoint",
     "ContributionAmount",
     "ContributionCategory",
     "IdentificationAttempt",
     "OutboxMessage",
+    "PaidMonth",
+    "PartnerKey",
+    "Payment",
+    "PaymentReference",
     "PhoneLink",
     "PhonePreference",
     "UTCDateTime",

@@ -1,0 +1,1 @@
+"""Paying AMO in cash: dues, references, confirmations, reversals, settlement (no Flask)."""

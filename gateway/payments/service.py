@@ -1,0 +1,427 @@
+"""Dues, references, confirmations and reversals. Services flush; the edge commits.
+
+Exactly once is the database's job: one payment per reference (unique), one payment
+per network transaction id (unique), one paid row per artisan and month (unique), and
+the reference row locked (SELECT ... FOR UPDATE) while a confirmation runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway.config import Settings
+from gateway.payments.money import format_amount
+from gateway.payments.references import grouped, new_reference, normalise
+from gateway.registration.amo import add_months, month_start
+from gateway.registration.service import MOROCCO, local_today
+from gateway.sms.outbox import queue_sms
+from models import Agent, Artisan, ContributionAmount, PaidMonth, Payment, PaymentReference
+
+NETWORK_NAMES = {"wafacash": "Wafacash", "fellah_cash": "Fellah Cash"}
+MAX_MONTHS = 12
+
+
+class PaymentError(Exception):
+    """A refusal with a stable code (the API's error codes, the menus' messages)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Dues:
+    months: list[tuple[dt.date, int]]  # (month, centimes), oldest first
+    monthly_centimes: int  # this month's amount
+    paid_through: dt.date | None
+
+    @property
+    def total_centimes(self) -> int:
+        return sum(amount for _, amount in self.months)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    payment: Payment
+    reference: PaymentReference
+    created: bool  # False: the same request seen before (idempotent answer)
+
+
+def months_label(first: dt.date, count: int) -> str:
+    last = add_months(first, count - 1)
+    if count == 1:
+        return f"{first.month:02d}/{first.year}"
+    return f"{first.month:02d}/{first.year}-{last.month:02d}/{last.year}"
+
+
+class PaymentService:
+    def __init__(self, *, db: Session, settings: Settings, clock: Callable[[], dt.datetime]) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+
+    # Dues -----------------------------------------------------------------------------
+
+    def _amounts(self, category: str) -> list[tuple[dt.date, int]]:
+        rows = self.db.execute(
+            select(ContributionAmount.effective_from, ContributionAmount.monthly_centimes)
+            .where(ContributionAmount.category_code == category)
+            .order_by(ContributionAmount.effective_from)
+        ).all()
+        return [(row.effective_from, row.monthly_centimes) for row in rows]
+
+    @staticmethod
+    def _amount_for(amounts: list[tuple[dt.date, int]], month: dt.date) -> int:
+        applicable = [centimes for start, centimes in amounts if start <= month]
+        if not applicable:
+            raise PaymentError("no_amount", f"no contribution amount for {month:%m/%Y}")
+        return applicable[-1]
+
+    def _paid_months(self, artisan_id: int) -> set[dt.date]:
+        return set(self.db.scalars(select(PaidMonth.month).where(PaidMonth.artisan_id == artisan_id)))
+
+    def dues(self, artisan: Artisan) -> Dues:
+        """Months owed from the AMO start month to this month (Africa/Casablanca), oldest first."""
+        current = month_start(local_today(self.clock()))
+        if artisan.amo_status == "not_registered" or artisan.amo_start_month is None:
+            return Dues(months=[], monthly_centimes=0, paid_through=artisan.amo_paid_through)
+        amounts = self._amounts(artisan.contribution_category)
+        paid = self._paid_months(artisan.id)
+        months = []
+        month = month_start(artisan.amo_start_month)
+        while month <= current:
+            if month not in paid:
+                months.append((month, self._amount_for(amounts, month)))
+            month = add_months(month, 1)
+        return Dues(
+            months=months, monthly_centimes=self._amount_for(amounts, current), paid_through=artisan.amo_paid_through
+        )
+
+    def months_to_pay(self, artisan: Artisan, count: int | None) -> list[tuple[dt.date, int]]:
+        """`count` months, due months first then months ahead; None: every month due."""
+        dues = self.dues(artisan)
+        if count is None:
+            return dues.months[:MAX_MONTHS]
+        if not 1 <= count <= MAX_MONTHS:
+            raise PaymentError("invalid_months", "choose 1 to 12 months")
+        chosen = dues.months[:count]
+        if len(chosen) < count:
+            if artisan.amo_start_month is None or artisan.amo_status == "not_registered":
+                raise PaymentError("not_registered", "the artisan is not registered for AMO")
+            amounts = self._amounts(artisan.contribution_category)
+            paid = self._paid_months(artisan.id)
+            month = add_months(month_start(local_today(self.clock())), 1)
+            while len(chosen) < count:
+                if month not in paid:
+                    chosen.append((month, self._amount_for(amounts, month)))
+                month = add_months(month, 1)
+        return chosen
+
+    # References -------------------------------------------------------------------------
+
+    def open_reference(self, artisan_id: int) -> PaymentReference | None:
+        return self.db.scalar(
+            select(PaymentReference)
+            .where(
+                PaymentReference.artisan_id == artisan_id,
+                PaymentReference.status == "open",
+                PaymentReference.expires_at > self.clock(),
+            )
+            .order_by(PaymentReference.created_at.desc())
+            .limit(1)
+        )
+
+    def request_reference(self, *, artisan_id: int, count: int | None, network: str) -> tuple[PaymentReference, bool]:
+        """A reference for `count` months (None: all due) at `network`; an open one for the
+        same months and network is given again (second value True) instead of a new one."""
+        if network not in NETWORK_NAMES:
+            raise PaymentError("invalid_network", "unknown network")
+        artisan = self.db.get(Artisan, artisan_id)
+        if artisan is None:
+            raise PaymentError("artisan_not_found", "no such artisan")
+        months = self.months_to_pay(artisan, count)
+        if not months:
+            raise PaymentError("nothing_due", "nothing is due")
+        first, total = months[0][0], sum(amount for _, amount in months)
+        now = self.clock()
+        existing = self.db.scalar(
+            select(PaymentReference).where(
+                PaymentReference.artisan_id == artisan_id,
+                PaymentReference.status == "open",
+                PaymentReference.expires_at > now,
+                PaymentReference.first_month == first,
+                PaymentReference.month_count == len(months),
+                PaymentReference.network == network,
+            )
+        )
+        if existing is not None:
+            return existing, True
+        reference = PaymentReference(
+            reference=self._unused_reference(),
+            artisan_id=artisan_id,
+            network=network,
+            first_month=first,
+            month_count=len(months),
+            amount_centimes=total,
+            status="open",
+            created_at=now,
+            expires_at=now + dt.timedelta(hours=self.settings.reference_ttl_hours),
+        )
+        self.db.add(reference)
+        self.db.flush()
+        language = artisan.language or self.settings.default_language
+        if artisan.phone:
+            queue_sms(
+                self.db,
+                recipient=artisan.phone,
+                language=language,
+                template="payment_reference",
+                reference=grouped(reference.reference),
+                amount=format_amount(total, language),
+                network=NETWORK_NAMES[network],
+                months=months_label(first, len(months)),
+                expires=reference.expires_at.astimezone(MOROCCO).strftime("%d/%m %H:%M"),
+            )
+        return reference, False
+
+    def _unused_reference(self) -> str:
+        while True:  # 800 million references: a clash is rare, and checked
+            candidate = new_reference()
+            taken = self.db.scalar(select(PaymentReference.id).where(PaymentReference.reference == candidate))
+            if taken is None:
+                return candidate
+
+    def cancel_reference(self, *, artisan_id: int, reference_id: int) -> bool:
+        reference = self.db.scalar(
+            select(PaymentReference)
+            .where(PaymentReference.id == reference_id, PaymentReference.artisan_id == artisan_id)
+            .with_for_update()
+        )
+        if reference is None or reference.status != "open":
+            return False
+        reference.status = "cancelled"
+        reference.closed_at = self.clock()
+        self.db.flush()
+        return True
+
+    def find_reference(self, typed: str, *, network: str | None) -> PaymentReference:
+        """The reference typed (check digit verified), seen from `network` (None: any)."""
+        digits = normalise(typed)
+        if digits is None:
+            raise PaymentError("invalid_reference", "a reference is 10 digits with a valid check digit")
+        reference = self.db.scalar(select(PaymentReference).where(PaymentReference.reference == digits))
+        if reference is None or (network is not None and reference.network != network):
+            # Another network's reference is not found, not "forbidden": it tells nothing.
+            raise PaymentError("reference_not_found", "no such reference")
+        return reference
+
+    def reference_state(self, reference: PaymentReference) -> str:
+        """open, paid, cancelled or expired (an open reference past its time)."""
+        if reference.status == "open" and reference.expires_at <= self.clock():
+            return "expired"
+        return reference.status
+
+    # Confirmation -----------------------------------------------------------------------
+
+    def confirm(
+        self,
+        *,
+        reference: str,
+        network: str,
+        agent: Agent | None = None,
+        partner_key_id: int | None = None,
+        agent_code: str | None = None,
+        amount_centimes: int | None = None,
+        network_txn_id: str | None = None,
+        request_digest: str | None = None,
+        paid_at: dt.datetime | None = None,
+    ) -> Confirmation:
+        """Record cash received against `reference`, once. Raises PaymentError."""
+        if network_txn_id is not None:
+            previous = self._by_txn(network, network_txn_id)
+            if previous is not None:
+                return self._replayed(previous, request_digest)
+        row = self.find_reference(reference, network=network)
+        # The lock makes concurrent confirmations of one reference wait their turn;
+        # whoever comes second sees it paid.
+        locked = self.db.scalar(
+            select(PaymentReference)
+            .where(PaymentReference.id == row.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        assert locked is not None
+        state = self.reference_state(locked)
+        if state == "paid":
+            if network_txn_id is not None:
+                previous = self._by_txn(network, network_txn_id)
+                if previous is not None:
+                    return self._replayed(previous, request_digest)
+            raise PaymentError("reference_paid", "this reference is already paid")
+        if state != "open":
+            raise PaymentError(f"reference_{state}", f"this reference is {state}")
+        if amount_centimes is not None and amount_centimes != locked.amount_centimes:
+            raise PaymentError("amount_mismatch", f"the amount due is {locked.amount_centimes} centimes")
+        now = self.clock()
+        payment = Payment(
+            reference_id=locked.id,
+            receipt_number=self._receipt_number(network),
+            artisan_id=locked.artisan_id,
+            network=network,
+            amount_centimes=locked.amount_centimes,
+            channel="ussd" if agent is not None else "api",
+            agent_id=agent.id if agent is not None else None,
+            agent_code=agent.agent_code if agent is not None else agent_code,
+            partner_key_id=partner_key_id,
+            network_txn_id=network_txn_id,
+            request_digest=request_digest,
+            paid_at=paid_at or now,
+            created_at=now,
+        )
+        artisan = self.db.get(Artisan, locked.artisan_id)
+        assert artisan is not None
+        amounts = self._amounts(artisan.contribution_category)
+        try:
+            with self.db.begin_nested():
+                self.db.add(payment)
+                self.db.flush()
+                for index in range(locked.month_count):
+                    month = add_months(locked.first_month, index)
+                    self.db.add(
+                        PaidMonth(
+                            artisan_id=artisan.id,
+                            month=month,
+                            payment_id=payment.id,
+                            amount_centimes=self._amount_for(amounts, month),
+                        )
+                    )
+                self.db.flush()
+        except IntegrityError:
+            if network_txn_id is not None:
+                previous = self._by_txn(network, network_txn_id)
+                if previous is not None:
+                    return self._replayed(previous, request_digest)
+            raise PaymentError("months_already_paid", "some of these months are already paid") from None
+        locked.status = "paid"
+        locked.closed_at = now
+        self._refresh_artisan(artisan)
+        self.db.flush()
+        self._receipts(artisan, locked, payment, agent)
+        return Confirmation(payment=payment, reference=locked, created=True)
+
+    def _by_txn(self, network: str, network_txn_id: str) -> Payment | None:
+        return self.db.scalar(
+            select(Payment).where(Payment.network == network, Payment.network_txn_id == network_txn_id)
+        )
+
+    def _replayed(self, payment: Payment, request_digest: str | None) -> Confirmation:
+        if payment.request_digest != request_digest:
+            raise PaymentError("txn_conflict", "this network_txn_id was used with another request")
+        reference = self.db.get(PaymentReference, payment.reference_id)
+        assert reference is not None
+        return Confirmation(payment=payment, reference=reference, created=False)
+
+    def _receipt_number(self, network: str) -> str:
+        prefix = "WF" if network == "wafacash" else "FC"
+        while True:
+            candidate = f"{prefix}{secrets.randbelow(10**10):010d}"
+            if self.db.scalar(select(Payment.id).where(Payment.receipt_number == candidate)) is None:
+                return candidate
+
+    def _refresh_artisan(self, artisan: Artisan) -> None:
+        """Keep the AMO fields the status screen reads in step with the paid months."""
+        paid = sorted(self._paid_months(artisan.id))
+        artisan.amo_first_paid_month = paid[0] if paid else None
+        start = month_start(artisan.amo_start_month) if artisan.amo_start_month else (paid[0] if paid else None)
+        through = None
+        month = start
+        paid_set = set(paid)
+        while month is not None and month in paid_set:
+            through = month
+            month = add_months(month, 1)
+        artisan.amo_paid_through = through
+
+    def _receipts(self, artisan: Artisan, reference: PaymentReference, payment: Payment, agent: Agent | None) -> None:
+        language = artisan.language or self.settings.default_language
+        months = months_label(reference.first_month, reference.month_count)
+        if artisan.phone:
+            queue_sms(
+                self.db,
+                recipient=artisan.phone,
+                language=language,
+                template="payment_receipt",
+                receipt=payment.receipt_number,
+                amount=format_amount(payment.amount_centimes, language),
+                months=months,
+            )
+        if agent is not None:
+            queue_sms(
+                self.db,
+                recipient=agent.phone,
+                language="fr",
+                template="agent_receipt",
+                receipt=payment.receipt_number,
+                amount=format_amount(payment.amount_centimes, "fr"),
+                reference=grouped(reference.reference),
+            )
+
+    # Reversal ---------------------------------------------------------------------------
+
+    def reverse(self, *, receipt_number: str, network: str, reason: str) -> Payment:
+        """Undo a payment on the business day it was made: its months are due again."""
+        payment = self.db.scalar(
+            select(Payment)
+            .where(Payment.receipt_number == receipt_number, Payment.network == network)
+            .with_for_update()
+        )
+        if payment is None:
+            raise PaymentError("payment_not_found", "no such receipt")
+        if payment.reversed_at is not None:
+            raise PaymentError("already_reversed", "this payment is already reversed")
+        now = self.clock()
+        if payment.paid_at.astimezone(MOROCCO).date() != now.astimezone(MOROCCO).date():
+            raise PaymentError("reversal_too_late", "a payment can be reversed only on the day it was made")
+        payment.reversed_at = now
+        payment.reversal_reason = reason[:255]
+        for paid in self.db.scalars(select(PaidMonth).where(PaidMonth.payment_id == payment.id)):
+            self.db.delete(paid)
+        reference = self.db.get(PaymentReference, payment.reference_id)
+        artisan = self.db.get(Artisan, payment.artisan_id)
+        assert reference is not None and artisan is not None
+        self.db.flush()
+        self._refresh_artisan(artisan)
+        self.db.flush()
+        if artisan.phone:
+            language = artisan.language or self.settings.default_language
+            queue_sms(
+                self.db,
+                recipient=artisan.phone,
+                language=language,
+                template="payment_reversed",
+                receipt=payment.receipt_number,
+                amount=format_amount(payment.amount_centimes, language),
+            )
+        return payment
+
+    # Agents' figures ----------------------------------------------------------------------
+
+    def agent_day_total(self, agent_id: int, day: dt.date) -> tuple[int, int]:
+        """(count, centimes) of the agent's payments on `day` (local), reversals excluded."""
+        start = dt.datetime.combine(day, dt.time(), MOROCCO).astimezone(dt.UTC)
+        end = start + dt.timedelta(days=1)
+        row = self.db.execute(
+            select(func.count(), func.coalesce(func.sum(Payment.amount_centimes), 0)).where(
+                Payment.agent_id == agent_id,
+                Payment.paid_at >= start,
+                Payment.paid_at < end,
+                Payment.reversed_at.is_(None),
+            )
+        ).one()
+        return int(row[0]), int(row[1])
