@@ -14,10 +14,12 @@ from gateway.cli import db_cli, demo_cli
 from gateway.config import Settings, SettingsError
 from gateway.demo import holds_demo_data
 from gateway.logs import configure_logging
+from gateway.partners.cli import partners_cli
+from gateway.payments.cli import agents_cli, payments_cli
 from gateway.redis_client import make_redis
 from gateway.registration.cli import rna_cli
 from gateway.ussd.store import RedisSessionStore
-from gateway.web import health, ussd
+from gateway.web import api, health, ussd
 from gateway.wiring import EXTENSION, Hirfa
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,7 @@ def register_services(app: Flask, settings: Settings) -> None:
 def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(ussd.bp)
+    app.register_blueprint(api.bp)
 
 
 def register_errors(app: Flask) -> None:
@@ -91,6 +94,9 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(rna_cli)
+    app.cli.add_command(agents_cli)
+    app.cli.add_command(payments_cli)
+    app.cli.add_command(partners_cli)
 
 
 def announce(settings: Settings) -> None:

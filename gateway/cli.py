@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -11,6 +12,7 @@ from flask.cli import AppGroup
 
 from gateway.db import get_db
 from gateway.demo import load_demo
+from gateway.partners.keys import create_demo_keys
 from gateway.wiring import hirfa
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,5 +46,9 @@ def load() -> None:
         raise click.ClickException("demo data is refused in production (HIRFA_ENV=production)")
     db = get_db()
     phones = load_demo(db, clock=hirfa().clock)
+    keys = create_demo_keys(db, settings, hirfa().clock)
     db.commit()
-    click.echo("demo data loaded: " + ", ".join(phones))
+    click.echo("demo data loaded: " + ", ".join(phones) + " (agents' PIN: 1234)")
+    click.echo("demo partner keys (sign requests to /api/v1 with them):")
+    for key in keys:
+        click.echo(json.dumps(key))

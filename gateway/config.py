@@ -59,6 +59,7 @@ class Settings:
     ussd_service_codes: tuple[str, ...] = ()
     default_language: str = "ar"
     phone_regions: tuple[str, ...] = ("MA",)
+    database_pool_size: int = 5
     session_ttl_seconds: int = 300
     identification_max_failures: int = 3
     identification_lockout_hours: int = 24
@@ -106,6 +107,7 @@ class Settings:
             ussd_service_codes=_split(env.get("USSD_SERVICE_CODES", "")),
             default_language=env.get("DEFAULT_LANGUAGE", "ar").strip() or "ar",
             phone_regions=tuple(r.upper() for r in _split(env.get("PHONE_REGIONS", "MA"))) or ("MA",),
+            database_pool_size=_int(env, "DATABASE_POOL_SIZE", 5),
             session_ttl_seconds=_int(env, "USSD_SESSION_TTL_SECONDS", 300),
             identification_max_failures=_int(env, "IDENTIFICATION_MAX_FAILURES", 3),
             identification_lockout_hours=_int(env, "IDENTIFICATION_LOCKOUT_HOURS", 24),
@@ -128,6 +130,8 @@ class Settings:
             raise SettingsError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}")
         if self.trusted_proxies < 0:
             raise SettingsError("TRUSTED_PROXIES must be 0 or more")
+        if not 1 <= self.database_pool_size <= 100:
+            raise SettingsError("DATABASE_POOL_SIZE must be between 1 and 100")
         if not 1 <= self.reference_ttl_hours <= 24 * 30:
             raise SettingsError("REFERENCE_TTL_HOURS must be between 1 and 720")
         if self.session_ttl_seconds < 30:

@@ -29,8 +29,8 @@ def make_engine(settings: Settings) -> Engine:
     return create_engine(
         url,
         pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=5,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size,
         pool_timeout=2,
         # A hop must answer fast: never wait long for a connection or a statement.
         connect_args={"connect_timeout": 2, "options": "-c statement_timeout=5000"},

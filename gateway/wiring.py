@@ -9,19 +9,17 @@ from dataclasses import dataclass
 import redis
 from flask import current_app
 
+from gateway.clock import local_today, utc_now
 from gateway.config import Settings
 from gateway.db import get_db
-from gateway.registration.service import RegistryService, local_today
+from gateway.payments.menu_ports import MenuAgents, MenuPayments
+from gateway.registration.service import RegistryService
 from gateway.ussd.interfaces import Hop, SessionStore, UssdAdapter
 from menus.engine import Context
 from menus.paging import Budget
 from menus.ports import Ports
 
 EXTENSION = "hirfa"
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -39,10 +37,12 @@ def hirfa() -> Hirfa:
 
 def menu_context(hop: Hop, adapter: UssdAdapter) -> Context:
     app = hirfa()
-    registry = RegistryService(db=get_db(), settings=app.settings, clock=app.clock, service_code=hop.service_code)
+    db = get_db()
+    registry = RegistryService(db=db, settings=app.settings, clock=app.clock, service_code=hop.service_code)
+    payments = MenuPayments(db=db, settings=app.settings, clock=app.clock)
     return Context(
         phone=hop.phone,
-        ports=Ports(registry=registry),
+        ports=Ports(registry=registry, payments=payments, agents=MenuAgents(db=db, clock=app.clock)),
         budget=Budget(*app.settings.screen_budgets[adapter.name])
         if adapter.name in app.settings.screen_budgets
         else adapter.budget,

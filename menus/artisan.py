@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from menus.engine import Context, End, Engine, Go, Home, Invalid, Screen, Session, Step, View
+from menus.engine import Context, End, Go, Home, Invalid, Screen, Session, Step, View
 from menus.i18n import N_, Translator
 from menus.ports import IdentifyOutcome, RegistrationStatus
 
@@ -56,7 +56,9 @@ class MainMenu:
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         if value == "1":
             return _identified(ctx, session, "status", t)
-        if value in ("2", "3"):
+        if value == "2":
+            return _identified(ctx, session, "pay", t)
+        if value == "3":
             return _identified(ctx, session, "coming_soon", t)
         if value in ("4", "5"):
             return Go("coming_soon")
@@ -155,12 +157,14 @@ class Status:
         ]
         if status.paid_through:
             lines.append(t("Paid up to {month}", month=t.month(status.paid_through.year, status.paid_through.month)))
+        if status.months_due:
+            lines.append(t("Due: {n} months, {amount}", n=status.months_due, amount=t.money(status.total_due_centimes)))
         lines.append(t("1 Pay now"))
         return View(lines)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         if value == "1":
-            return Go("coming_soon")
+            return Go("pay")
         return Invalid()
 
 
@@ -204,5 +208,3 @@ SCREENS: dict[str, Screen] = {
     "status": Status(),
     "language": Language(),
 }
-
-ARTISAN_MENU = Engine(SCREENS, home="main")

@@ -125,20 +125,28 @@ class Screen(Protocol):
 
 
 class Engine:
-    def __init__(self, screens: Mapping[str, Screen], home: str) -> None:
+    """Runs a set of screens. An artisan starts at `home`; a cash-point agent (the phone
+    is registered as one) at `agent_home`, and `00` brings each back to their own."""
+
+    def __init__(self, screens: Mapping[str, Screen], home: str, agent_home: str | None = None) -> None:
         self.screens = screens
         self.home = home
+        self.agent_home = agent_home
 
     def start(self, ctx: Context) -> tuple[Reply, dict[str, Any]]:
         caller = ctx.ports.registry.caller(ctx.phone)
+        home = self.agent_home if caller.agent_id is not None and self.agent_home else self.home
         data: dict[str, Any] = {
             "v": STATE_VERSION,
             "lang": caller.language or ctx.default_language,
             "aid": caller.artisan_id,
-            "stack": [{"s": self.home}],
+            "home": home,
+            "stack": [{"s": home}],
             "page": 0,
             "err": 0,
         }
+        if home == self.agent_home:
+            data["agent"] = caller.agent_id
         session = Session(data)
         return self._render(ctx, session), data
 
@@ -149,7 +157,7 @@ class Engine:
             return self._finish(session, [t("This session has ended. Please dial again.")]), data
         value = raw.strip()
         if value == HOME:
-            data.update(stack=[{"s": self.home}], page=0, err=0)
+            data.update(stack=[{"s": data.get("home", self.home)}], page=0, err=0)
             return self._render(ctx, session), data
         if value == MORE and data["page"] + 1 < data.get("pages", 1):
             data["page"] += 1
@@ -180,7 +188,7 @@ class Engine:
         if isinstance(result, End):
             return self._finish(session, result.lines)
         if isinstance(result, Home):
-            data["stack"] = [{"s": self.home}]
+            data["stack"] = [{"s": data.get("home", self.home)}]
             notice = result.notice
         else:
             if result.replace:

@@ -6,6 +6,7 @@ them; every user-facing string goes through a catalogue.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from pathlib import Path
 
@@ -45,3 +46,26 @@ class Translator:
 
     def month(self, year: int, month: int) -> str:
         return f"{month:02d}/{year}"
+
+    def months(self, first: dt.date, count: int) -> str:
+        return months_label(first, count)
+
+    def money(self, centimes: int) -> str:
+        return format_amount(centimes, self.language)
+
+
+def months_label(first: dt.date, count: int) -> str:
+    """`count` months from `first`: `09/2026` or `09/2026-11/2026`."""
+    last_year, last_month = divmod(first.year * 12 + first.month - 1 + count - 1, 12)
+    if count == 1:
+        return f"{first.month:02d}/{first.year}"
+    return f"{first.month:02d}/{first.year}-{last_month + 1:02d}/{last_year}"
+
+
+def format_amount(centimes: int, language: str) -> str:
+    """Integer centimes as `135,00 MAD` (fr) or `135.00 درهم` (ar). No float near money."""
+    sign = "-" if centimes < 0 else ""
+    dirhams, rest = divmod(abs(centimes), 100)
+    if language == "ar":
+        return f"{sign}{dirhams}.{rest:02d} درهم"
+    return f"{sign}{dirhams},{rest:02d} MAD"

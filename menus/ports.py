@@ -17,6 +17,7 @@ class Caller:
 
     artisan_id: int | None
     language: str | None
+    agent_id: int | None = None  # the phone belongs to a cash-point agent
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class RegistrationStatus:
     waiting_until: dt.date | None
     months_unpaid: int
     paid_through: dt.date | None
+    months_due: int = 0  # this month included
+    total_due_centimes: int = 0
 
 
 class IdentifyOutcome(enum.Enum):
@@ -68,6 +71,102 @@ class Registry(Protocol):
         """Queue the SMS telling where and how to register in the RNA."""
 
 
+class Refused(Exception):
+    """A payment step refused, with a stable code the screens turn into a message."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class ReferenceInfo:
+    id: int
+    reference: str  # 10 digits
+    network: str
+    first_month: dt.date
+    month_count: int
+    amount_centimes: int
+    expires_at: dt.datetime  # local time (Africa/Casablanca)
+    state: str  # open | paid | cancelled | expired
+    artisan_name: str  # masked, for agents
+
+
+@dataclass(frozen=True)
+class DuesInfo:
+    registered: bool
+    months: list[dt.date]
+    total_centimes: int
+    monthly_centimes: int
+    paid_through: dt.date | None
+    open_reference: ReferenceInfo | None
+
+
+@dataclass(frozen=True)
+class Quote:
+    first_month: dt.date
+    month_count: int
+    total_centimes: int
+
+
+class Payments(Protocol):
+    """Dues and references for artisans; look-ups and confirmations for agents."""
+
+    def dues(self, artisan_id: int) -> DuesInfo:
+        """What the artisan owes now, and the open reference if there is one."""
+
+    def quote(self, artisan_id: int, count: int | None) -> Quote:
+        """The months (`count`, or all due when None) and total a reference would cover."""
+
+    def request_reference(self, *, artisan_id: int, count: int | None, network: str) -> tuple[ReferenceInfo, bool]:
+        """A reference (and True when an open one for the same months was given again)."""
+
+    def reference_of(self, *, artisan_id: int, reference_id: int) -> ReferenceInfo | None:
+        """One of the artisan's references (None when it is not theirs)."""
+
+    def cancel_reference(self, *, artisan_id: int, reference_id: int) -> bool:
+        """Cancel the artisan's open reference; False when it was not open."""
+
+    def look_up(self, typed: str, *, network: str) -> ReferenceInfo:
+        """The reference as the agent's network sees it; raises Refused."""
+
+    def confirm_cash(self, *, agent_id: int, typed: str) -> str:
+        """Record cash received; returns the receipt number; raises Refused."""
+
+    def today_total(self, agent_id: int) -> tuple[int, int]:
+        """(count, centimes) the agent confirmed today."""
+
+
+class PinOutcome(enum.Enum):
+    OK = "ok"
+    WRONG = "wrong"
+    LOCKED = "locked"
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    id: int
+    code: str
+    network: str
+    locked: bool
+
+
+class Agents(Protocol):
+    def agent(self, agent_id: int) -> AgentInfo | None:
+        """The agent, or None when no longer an agent (disabled)."""
+
+    def check_pin(self, agent_id: int, pin: str) -> tuple[PinOutcome, int]:
+        """The outcome and the tries left; the third wrong PIN locks the agent."""
+
+    def prepare_pin(self, pin: str) -> str | None:
+        """A hash of a new PIN (held between hops instead of the PIN), None if malformed."""
+
+    def set_pin(self, *, agent_id: int, pin_hash: str, typed_again: str) -> bool:
+        """Store `pin_hash` as the agent's PIN when `typed_again` matches it."""
+
+
 @dataclass(frozen=True)
 class Ports:
     registry: Registry
+    payments: Payments
+    agents: Agents

@@ -11,19 +11,20 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gateway.clock import MOROCCO, local_today
 from gateway.config import Settings
-from gateway.payments.money import format_amount
 from gateway.payments.references import grouped, new_reference, normalise
 from gateway.registration.amo import add_months, month_start
-from gateway.registration.service import MOROCCO, local_today
 from gateway.sms.outbox import queue_sms
+from menus.i18n import Translator, format_amount, months_label
+from menus.payments import NETWORK_NAMES
 from models import Agent, Artisan, ContributionAmount, PaidMonth, Payment, PaymentReference
+from models.payments import NETWORKS
 
-NETWORK_NAMES = {"wafacash": "Wafacash", "fellah_cash": "Fellah Cash"}
 MAX_MONTHS = 12
 
 
@@ -54,11 +55,35 @@ class Confirmation:
     created: bool  # False: the same request seen before (idempotent answer)
 
 
-def months_label(first: dt.date, count: int) -> str:
-    last = add_months(first, count - 1)
-    if count == 1:
-        return f"{first.month:02d}/{first.year}"
-    return f"{first.month:02d}/{first.year}-{last.month:02d}/{last.year}"
+def _amount_for(amounts: list[tuple[dt.date, int]], month: dt.date) -> int:
+    applicable = [centimes for start, centimes in amounts if start <= month]
+    if not applicable:
+        raise PaymentError("no_amount", f"no contribution amount for {month:%m/%Y}")
+    return applicable[-1]
+
+
+def artisan_dues(db: Session, artisan: Artisan, today: dt.date) -> Dues:
+    """What `artisan` owes on `today`, read in one statement (the status screen is hot)."""
+    if artisan.amo_status == "not_registered" or artisan.amo_start_month is None:
+        return Dues(months=[], monthly_centimes=0, paid_through=artisan.amo_paid_through)
+    paid_rows = select(literal("paid").label("kind"), PaidMonth.month.label("month"), literal(0).label("centimes"))
+    amount_rows = select(literal("amount"), ContributionAmount.effective_from, ContributionAmount.monthly_centimes)
+    rows = db.execute(
+        union_all(
+            paid_rows.where(PaidMonth.artisan_id == artisan.id),
+            amount_rows.where(ContributionAmount.category_code == artisan.contribution_category),
+        )
+    ).all()
+    paid = {row.month for row in rows if row.kind == "paid"}
+    amounts = sorted((row.month, row.centimes) for row in rows if row.kind == "amount")
+    current = month_start(today)
+    months = []
+    month = month_start(artisan.amo_start_month)
+    while month <= current:
+        if month not in paid:
+            months.append((month, _amount_for(amounts, month)))
+        month = add_months(month, 1)
+    return Dues(months=months, monthly_centimes=_amount_for(amounts, current), paid_through=artisan.amo_paid_through)
 
 
 class PaymentService:
@@ -77,32 +102,12 @@ class PaymentService:
         ).all()
         return [(row.effective_from, row.monthly_centimes) for row in rows]
 
-    @staticmethod
-    def _amount_for(amounts: list[tuple[dt.date, int]], month: dt.date) -> int:
-        applicable = [centimes for start, centimes in amounts if start <= month]
-        if not applicable:
-            raise PaymentError("no_amount", f"no contribution amount for {month:%m/%Y}")
-        return applicable[-1]
-
     def _paid_months(self, artisan_id: int) -> set[dt.date]:
         return set(self.db.scalars(select(PaidMonth.month).where(PaidMonth.artisan_id == artisan_id)))
 
     def dues(self, artisan: Artisan) -> Dues:
         """Months owed from the AMO start month to this month (Africa/Casablanca), oldest first."""
-        current = month_start(local_today(self.clock()))
-        if artisan.amo_status == "not_registered" or artisan.amo_start_month is None:
-            return Dues(months=[], monthly_centimes=0, paid_through=artisan.amo_paid_through)
-        amounts = self._amounts(artisan.contribution_category)
-        paid = self._paid_months(artisan.id)
-        months = []
-        month = month_start(artisan.amo_start_month)
-        while month <= current:
-            if month not in paid:
-                months.append((month, self._amount_for(amounts, month)))
-            month = add_months(month, 1)
-        return Dues(
-            months=months, monthly_centimes=self._amount_for(amounts, current), paid_through=artisan.amo_paid_through
-        )
+        return artisan_dues(self.db, artisan, local_today(self.clock()))
 
     def months_to_pay(self, artisan: Artisan, count: int | None) -> list[tuple[dt.date, int]]:
         """`count` months, due months first then months ahead; None: every month due."""
@@ -120,7 +125,7 @@ class PaymentService:
             month = add_months(month_start(local_today(self.clock())), 1)
             while len(chosen) < count:
                 if month not in paid:
-                    chosen.append((month, self._amount_for(amounts, month)))
+                    chosen.append((month, _amount_for(amounts, month)))
                 month = add_months(month, 1)
         return chosen
 
@@ -141,7 +146,7 @@ class PaymentService:
     def request_reference(self, *, artisan_id: int, count: int | None, network: str) -> tuple[PaymentReference, bool]:
         """A reference for `count` months (None: all due) at `network`; an open one for the
         same months and network is given again (second value True) instead of a new one."""
-        if network not in NETWORK_NAMES:
+        if network not in NETWORKS:
             raise PaymentError("invalid_network", "unknown network")
         artisan = self.db.get(Artisan, artisan_id)
         if artisan is None:
@@ -185,7 +190,7 @@ class PaymentService:
                 template="payment_reference",
                 reference=grouped(reference.reference),
                 amount=format_amount(total, language),
-                network=NETWORK_NAMES[network],
+                network=Translator(language)(NETWORK_NAMES[network]),
                 months=months_label(first, len(months)),
                 expires=reference.expires_at.astimezone(MOROCCO).strftime("%d/%m %H:%M"),
             )
@@ -299,7 +304,7 @@ class PaymentService:
                             artisan_id=artisan.id,
                             month=month,
                             payment_id=payment.id,
-                            amount_centimes=self._amount_for(amounts, month),
+                            amount_centimes=_amount_for(amounts, month),
                         )
                     )
                 self.db.flush()

@@ -8,25 +8,21 @@ import hmac
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from gateway.clock import local_today
 from gateway.config import Settings
 from gateway.logs import mask_phone
+from gateway.payments.service import artisan_dues
 from gateway.registration.amo import amo_rights
 from gateway.sms.outbox import queue_sms
 from menus.ports import Caller, Identification, IdentifyOutcome, RegistrationStatus
-from models import Artisan, IdentificationAttempt, PhoneLink, PhonePreference
+from models import Agent, Artisan, IdentificationAttempt, PhoneLink, PhonePreference
 
 log = logging.getLogger(__name__)
-MOROCCO = ZoneInfo("Africa/Casablanca")
 FAILURES = ("wrong_birth_year", "unknown_cin")
-
-
-def local_today(now: dt.datetime) -> dt.date:
-    return now.astimezone(MOROCCO).date()
 
 
 class RegistryService:
@@ -41,15 +37,23 @@ class RegistryService:
         self.service_code = service_code
 
     def caller(self, phone: str) -> Caller:
-        # One statement on the first hop: the linked artisan and the phone's own preference.
-        linked = select(Artisan.id.label("artisan_id"), Artisan.language.label("language"), literal(0).label("rank"))
-        preferred = select(literal(None).label("artisan_id"), PhonePreference.language, literal(1))
-        rows: Sequence[Any] = self.db.execute(
-            union_all(linked.where(Artisan.phone == phone), preferred.where(PhonePreference.phone == phone))
-        ).all()
-        artisan_id = next((row.artisan_id for row in rows if row.rank == 0), None)
-        language = next((row.language for row in sorted(rows, key=lambda row: row.rank) if row.language), None)
-        return Caller(artisan_id=artisan_id, language=language)
+        # One statement on the first hop: the linked artisan, the phone's own language
+        # preference, and whether the phone is a cash-point agent's.
+        linked = select(Artisan.id, Artisan.language, literal("artisan").label("kind")).where(Artisan.phone == phone)
+        preferred = select(literal(None), PhonePreference.language, literal("phone")).where(
+            PhonePreference.phone == phone
+        )
+        agent = select(Agent.id, literal(None), literal("agent")).where(
+            Agent.phone == phone, Agent.status != "disabled"
+        )
+        rows: Sequence[Any] = self.db.execute(union_all(linked, preferred, agent)).all()
+        found = {row.kind: row for row in rows}
+        languages = [found[kind].language for kind in ("artisan", "phone") if kind in found and found[kind].language]
+        return Caller(
+            artisan_id=found["artisan"].id if "artisan" in found else None,
+            language=languages[0] if languages else None,
+            agent_id=found["agent"].id if "agent" in found else None,
+        )
 
     def registration_status(self, artisan_id: int) -> RegistrationStatus | None:
         artisan = self.db.get(Artisan, artisan_id)
@@ -63,7 +67,10 @@ class RegistryService:
             waiting_months=self.settings.amo_waiting_months,
             suspend_after_unpaid=self.settings.amo_suspend_after_unpaid,
         )
+        dues = artisan_dues(self.db, artisan, local_today(self.clock()))
         return RegistrationStatus(
+            months_due=len(dues.months),
+            total_due_centimes=dues.total_centimes,
             first_name=artisan.first_name,
             rna_number=artisan.rna_number,
             rna_status=artisan.rna_status,

@@ -21,6 +21,12 @@ TEMPLATES = {
         "chamber of crafts of your province. Registration opens the way to AMO."
     ),
     "phone_linked": N_("Hirfa: this phone is now linked to your artisan file. Dial {code} to see your AMO."),
+    "payment_reference": N_(
+        "Hirfa: reference {reference} for AMO {months}: {amount}. Pay in cash at {network} before {expires}."
+    ),
+    "payment_receipt": N_("Hirfa: payment received, receipt {receipt}. AMO {months}: {amount}. Thank you."),
+    "agent_receipt": N_("Hirfa: payment {reference} recorded, receipt {receipt}, {amount}."),
+    "payment_reversed": N_("Hirfa: payment {receipt} of {amount} was cancelled. These months are due again."),
     "phone_unlinked": N_(
         "Hirfa: your artisan file was linked to a new phone ending {tail}. "
         "If it was not you, call your chamber of crafts."

@@ -17,7 +17,7 @@ from gateway.ussd.outcomes import record_session_end
 from gateway.ussd.service import HopService
 from gateway.web.auth import callback_refusal
 from gateway.wiring import hirfa, menu_context
-from menus.artisan import ARTISAN_MENU
+from menus.menu import MENU
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ussd", __name__)
@@ -49,7 +49,7 @@ def hop(aggregator: str) -> Response:
         return _plain(str(error), 400)
 
     app = hirfa()
-    service = HopService(adapter=adapter, store=app.session_store, engine=ARTISAN_MENU, settings=app.settings)
+    service = HopService(adapter=adapter, store=app.session_store, engine=MENU, settings=app.settings)
     refusal = service.refusal(parsed)
     if refusal is not None:
         HOPS.labels(adapter.name, refusal.screen, "end").inc()

@@ -89,9 +89,9 @@ def counting_sql(session: Session) -> Iterator[list[str]]:
     ("phone_number", "answers", "max_sql"),
     [
         ("+212600000001", [], 1),  # main menu, first hop
-        ("+212600000001", ["1"], 1),  # status
-        ("+212600000001", ["1", "98"], 1),  # status, next page
-        ("+212600000001", ["1", "98", "0"], 1),  # back a page
+        ("+212600000001", ["1"], 2),  # status: the artisan, then paid months and amounts
+        ("+212600000001", ["1", "98"], 2),  # status, next page
+        ("+212600000001", ["1", "98", "0"], 2),  # back a page
         ("+212600000003", ["6"], 0),  # language menu: no SQL at all
     ],
 )

@@ -11,7 +11,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from gateway.sms.outbox import MAX_SEGMENTS, TEMPLATES, render, segments
-from menus.i18n import LOCALE_DIR
+from menus.i18n import LOCALE_DIR, format_amount
 
 ROOT = Path(__file__).resolve().parents[2]
 LANGUAGES = ("ar", "fr")
@@ -74,7 +74,17 @@ def test_official_terms_from_the_press_articles() -> None:
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("template", sorted(TEMPLATES))
 def test_sms_fit_two_segments_with_worst_case_values(language: str, template: str) -> None:
-    body = render(template, language, code="*4242*999#", tail="9999")
+    worst = {
+        "code": "*4242*999#",
+        "tail": "9999",
+        "reference": "999 999 9999",
+        "receipt": "WF9999999999",
+        "amount": format_amount(99_999_99, language),
+        "months": "12/2026-11/2027",
+        "network": "الفلاحي كاش" if language == "ar" else "Fellah Cash",
+        "expires": "31/12 23:59",
+    }
+    body = render(template, language, **worst)
     count, encoding = segments(body)
     assert count <= MAX_SEGMENTS, (count, body)
     assert encoding == ("ucs2" if language == "ar" else encoding)

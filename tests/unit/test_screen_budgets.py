@@ -10,11 +10,23 @@ from babel.messages.pofile import read_po
 
 from gateway.ussd.adapters.africastalking import adapter as at_adapter
 from gateway.ussd.service import NOT_MOROCCAN, UNAVAILABLE, UNKNOWN_CODE, bilingual
-from menus.artisan import SCREENS, TRADES, Engine
-from menus.engine import Context, Session
-from menus.i18n import LOCALE_DIR, Translator
+from menus.artisan import TRADES
+from menus.engine import Context, Engine, Session
+from menus.i18n import LOCALE_DIR, Translator, format_amount
+from menus.menu import SCREENS
 from menus.paging import Budget
-from menus.ports import Caller, Identification, IdentifyOutcome, Ports, RegistrationStatus
+from menus.ports import (
+    AgentInfo,
+    Caller,
+    DuesInfo,
+    Identification,
+    IdentifyOutcome,
+    PinOutcome,
+    Ports,
+    Quote,
+    ReferenceInfo,
+    RegistrationStatus,
+)
 
 BUDGETS = {"africastalking": at_adapter.budget}
 LANGUAGES = ("ar", "fr")
@@ -64,6 +76,70 @@ class WorstCaseRegistry:
         pass
 
 
+WORST_REFERENCE = ReferenceInfo(
+    id=1,
+    reference="9999999999",
+    network="fellah_cash",
+    first_month=dt.date(2026, 12, 1),
+    month_count=12,
+    amount_centimes=99_999_999,
+    expires_at=dt.datetime(2026, 12, 31, 23, 59),
+    state="cancelled",
+    artisan_name="W" * 30 + " W.",
+)
+
+
+class WorstCasePayments:
+    def dues(self, artisan_id: int) -> DuesInfo:
+        months = [dt.date(2025, 12, 1), dt.date(2026, 11, 1)]
+        return DuesInfo(
+            registered=True,
+            months=months * 6,
+            total_centimes=99_999_999,
+            monthly_centimes=9_999_999,
+            paid_through=dt.date(2025, 11, 1),
+            open_reference=WORST_REFERENCE,
+        )
+
+    def quote(self, artisan_id: int, count: int | None) -> Quote:
+        return Quote(first_month=dt.date(2026, 12, 1), month_count=12, total_centimes=99_999_999)
+
+    def request_reference(self, *, artisan_id: int, count: int | None, network: str) -> tuple[ReferenceInfo, bool]:
+        return WORST_REFERENCE, True
+
+    def reference_of(self, *, artisan_id: int, reference_id: int) -> ReferenceInfo | None:
+        return WORST_REFERENCE
+
+    def cancel_reference(self, *, artisan_id: int, reference_id: int) -> bool:
+        return True
+
+    def look_up(self, typed: str, *, network: str) -> ReferenceInfo:
+        return WORST_REFERENCE
+
+    def confirm_cash(self, *, agent_id: int, typed: str) -> str:
+        return "FC9999999999"
+
+    def today_total(self, agent_id: int) -> tuple[int, int]:
+        return 9999, 999_999_999
+
+
+class WorstCaseAgents:
+    def __init__(self, pin_ok: bool) -> None:
+        self.pin_ok = pin_ok
+
+    def agent(self, agent_id: int) -> AgentInfo | None:
+        return AgentInfo(id=1, code="X" * 32, network="fellah_cash", locked=False)
+
+    def check_pin(self, agent_id: int, pin: str) -> tuple[PinOutcome, int]:
+        return PinOutcome.WRONG, 2
+
+    def prepare_pin(self, pin: str) -> str | None:
+        return "hash"
+
+    def set_pin(self, *, agent_id: int, pin_hash: str, typed_again: str) -> bool:
+        return True
+
+
 def _messages(language: str) -> dict[str, str]:
     with (LOCALE_DIR / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
         return {str(m.id): str(m.string) for m in read_po(handle) if m.id}
@@ -84,22 +160,37 @@ def _screen_messages(language: str) -> list[str]:
 )
 def test_every_page_fits(aggregator: str, language: str, screen: str, amo_status: str) -> None:
     budget: Budget = BUDGETS[aggregator]
-    engine = Engine(SCREENS, home="main")
-    ctx = Context(
-        phone="+212600000001",
-        ports=Ports(registry=WorstCaseRegistry(language, amo_status)),
-        budget=budget,
-        today=dt.date(2026, 11, 24),
-        default_language=language,
-    )
-    stack = [{"s": "main"}] + ([{"s": screen, "p": {"cin": "AB1234567", "next": "status"}}] if screen != "main" else [])
-    session = Session({"lang": language, "aid": 1, "stack": stack, "page": 0, "err": 0})
+    engine = Engine(SCREENS, home="main", agent_home="agent_home")
+    params = {
+        "cin": "AB1234567",
+        "next": "status",
+        "count": 12,
+        "network": "fellah_cash",
+        "id": 1,
+        "reused": True,
+        "reference": "9999999999",
+        "receipt": "FC9999999999",
+        "hash": "h",
+    }
+    stack = [{"s": "main"}] + ([{"s": screen, "p": params}] if screen != "main" else [])
     # The longest error and notice lines any screen may carry, together.
     longest = max(_screen_messages(language), key=len)
-    for error, notice in ((None, None), (longest, None), (longest, longest)):
-        pages, _final = engine.pages(ctx, session, error=error, notice=notice)
-        for page in pages:
-            assert budget.fits(page), f"{screen}/{language}: {budget.length(page)} > {budget.limit(page)}: {page!r}"
+    for pin_ok in (False, True):
+        ports = Ports(
+            registry=WorstCaseRegistry(language, amo_status),
+            payments=WorstCasePayments(),
+            agents=WorstCaseAgents(pin_ok),
+        )
+        ctx = Context(
+            phone="+212600000001", ports=ports, budget=budget, today=dt.date(2026, 11, 24), default_language=language
+        )
+        session = Session(
+            {"lang": language, "aid": 1, "agent": 1, "pin_ok": pin_ok, "stack": stack, "page": 0, "err": 0}
+        )
+        for error, notice in ((None, None), (longest, None), (longest, longest)):
+            pages, _final = engine.pages(ctx, session, error=error, notice=notice)
+            for page in pages:
+                assert budget.fits(page), f"{screen}/{language}: {budget.length(page)} > {budget.limit(page)}: {page!r}"
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -107,7 +198,20 @@ def test_every_single_message_fits_an_end_screen(language: str) -> None:
     budget = at_adapter.budget
     for text in _screen_messages(language):
         worst = (
-            text.format(n=120, month="12/2026", status="x" * 12, number="**9999", trade="x" * 28)
+            text.format(
+                n=120,
+                month="12/2026",
+                status="x" * 12,
+                number="**9999",
+                trade="x" * 28,
+                amount=format_amount(99_999_99, language),
+                months="12/2026-11/2027",
+                code="X" * 12,
+                network="Fellah Cash",
+                when="31/12 23:59",
+                reference="999 999 9999",
+                receipt="WF9999999999",
+            )
             if "{" in text
             else text
         )

@@ -1,0 +1,1 @@
+"""Partner API keys and request signing (no Flask): the cash networks and the reimbursement feed."""

@@ -1,0 +1,93 @@
+"""`flask partners …`: API keys for the cash networks and the reimbursement feed.
+
+`create` and `rotate` print the key once, as one JSON line on stdout, for scripts to
+read; everything else they say goes to stderr. The secret is not shown again."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from gateway.db import get_db
+from gateway.partners.keys import (
+    PartnerKeyError,
+    create_demo_keys,
+    create_key,
+    revoke_key,
+    rotate_key,
+)
+from gateway.wiring import hirfa
+from models import PartnerKey
+from models.payments import NETWORKS
+
+__all__ = ["create_demo_keys", "partners_cli"]
+
+partners_cli = AppGroup("partners", help="Partner API keys (cash networks, reimbursement feed).")
+
+SHOWN_ONCE = "Keep the secret now: it is stored encrypted and not shown again."
+
+
+def _print_key(key_id: str, secret: str) -> None:
+    click.echo(json.dumps({"key_id": key_id, "secret": secret}))
+    click.echo(SHOWN_ONCE, err=True)
+
+
+@partners_cli.command("create")
+@click.argument("name")
+@click.option("--network", type=click.Choice(NETWORKS), default=None, help="A cash network's counter system.")
+@click.option("--reimbursements", is_flag=True, help="The reimbursement feed (CNSS or the paying bank).")
+def create(name: str, network: str | None, reimbursements: bool) -> None:
+    """Make a key named NAME for one network or for the reimbursement feed."""
+    if (network is None) == (not reimbursements):
+        raise click.UsageError("give exactly one of --network wafacash|fellah_cash or --reimbursements")
+    db = get_db()
+    app = hirfa()
+    try:
+        key, secret = create_key(
+            db, name=name, network=network, reimbursements=reimbursements, settings=app.settings, clock=app.clock
+        )
+    except PartnerKeyError as error:
+        db.rollback()
+        raise click.ClickException(error.message) from None
+    db.commit()
+    _print_key(key.key_id, secret)
+
+
+@partners_cli.command("rotate")
+@click.argument("key_id")
+def rotate(key_id: str) -> None:
+    """Give KEY_ID a new secret; the old one stops working at once."""
+    db = get_db()
+    app = hirfa()
+    try:
+        key, secret = rotate_key(db, key_id=key_id, settings=app.settings, clock=app.clock)
+    except PartnerKeyError as error:
+        db.rollback()
+        raise click.ClickException(error.message) from None
+    db.commit()
+    _print_key(key.key_id, secret)
+
+
+@partners_cli.command("revoke")
+@click.argument("key_id")
+def revoke(key_id: str) -> None:
+    """Stop KEY_ID for good."""
+    db = get_db()
+    try:
+        key = revoke_key(db, key_id=key_id, clock=hirfa().clock)
+    except PartnerKeyError as error:
+        db.rollback()
+        raise click.ClickException(error.message) from None
+    db.commit()
+    click.echo(f"{key.key_id} ({key.name}) revoked")
+
+
+@partners_cli.command("list")
+def list_keys() -> None:
+    """Every key: id, name, partner, status (never the secret)."""
+    for key in get_db().scalars(select(PartnerKey).order_by(PartnerKey.id)):
+        partner = key.network or key.kind
+        click.echo(f"{key.key_id}\t{key.name}\t{partner}\t{key.status}")

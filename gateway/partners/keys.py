@@ -1,0 +1,186 @@
+"""Partner API keys: made, rotated and revoked here. Services flush; the caller commits.
+
+The signing secret has to be read back to check an HMAC, so it cannot be hashed like a
+password: it is kept encrypted (Fernet) under a key derived from SECRET_KEY. It is
+shown once, when it is made, and never logged. Changing SECRET_KEY makes every stored
+secret unreadable: partners then need new keys (`flask partners rotate`)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import secrets
+from collections.abc import Callable
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.config import Settings
+from models import PartnerKey
+from models.payments import NETWORKS
+
+KEY_ID_PREFIX = "hk_"
+KEY_ID_RANDOM_BYTES = 12  # 16 url-safe characters after the prefix
+SECRET_BYTES = 32
+NAME_MAX = 80
+# Changing the label changes the derived key: every stored secret would become unreadable.
+HKDF_INFO = b"hirfa partner-key secrets v1"
+DEMO_KEY_NAMES = {"demo-wafacash": "wafacash", "demo-fellah_cash": "fellah_cash", "demo-reimbursements": None}
+
+Clock = Callable[[], dt.datetime]
+
+
+class PartnerKeyError(Exception):
+    """A refusal with a stable code: unknown_key, revoked_key, invalid_name, invalid_kind, name_taken,
+    refused_in_production."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class SecretUnreadable(RuntimeError):
+    """A stored secret does not decrypt: SECRET_KEY changed since the key was made."""
+
+
+def _fernet(settings: Settings) -> Fernet:
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=HKDF_INFO).derive(settings.secret_key.encode())
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def _encrypt(secret: str, settings: Settings) -> str:
+    return _fernet(settings).encrypt(secret.encode()).decode("ascii")
+
+
+def secret_of(key: PartnerKey, settings: Settings) -> str:
+    """The key's signing secret in clear. Raises SecretUnreadable if SECRET_KEY changed."""
+    try:
+        return _fernet(settings).decrypt(key.secret_encrypted.encode("ascii")).decode()
+    except InvalidToken:
+        raise SecretUnreadable(f"the secret of partner key {key.key_id} does not decrypt with SECRET_KEY") from None
+
+
+def find_key(db: Session, key_id: str) -> PartnerKey | None:
+    return db.scalar(select(PartnerKey).where(PartnerKey.key_id == key_id))
+
+
+def _existing(db: Session, key_id: str) -> PartnerKey:
+    key = find_key(db, key_id)
+    if key is None:
+        raise PartnerKeyError("unknown_key", f"no partner key {key_id!r}")
+    return key
+
+
+def _new_key_id(db: Session) -> str:
+    while True:  # 2**96 ids: a clash is next to impossible, and checked
+        candidate = KEY_ID_PREFIX + secrets.token_urlsafe(KEY_ID_RANDOM_BYTES)
+        if find_key(db, candidate) is None:
+            return candidate
+
+
+def _kind(network: str | None, reimbursements: bool) -> str:
+    if reimbursements and network is None:
+        return "reimbursements"
+    if not reimbursements and network in NETWORKS:
+        return "network"
+    raise PartnerKeyError(
+        "invalid_kind", f"a key is for one network ({' or '.join(NETWORKS)}) or for the reimbursement feed"
+    )
+
+
+def _clean_name(name: str) -> str:
+    cleaned = name.strip()
+    if not 1 <= len(cleaned) <= NAME_MAX or not cleaned.isprintable():
+        raise PartnerKeyError("invalid_name", f"a key name is 1 to {NAME_MAX} printable characters")
+    return cleaned
+
+
+def create_key(
+    db: Session, *, name: str, network: str | None, reimbursements: bool, settings: Settings, clock: Clock
+) -> tuple[PartnerKey, str]:
+    """A new active key for one network, or for the reimbursement feed; returns it with its secret.
+
+    Names label keys for people: two active keys may not share one."""
+    kind = _kind(network, reimbursements)
+    cleaned = _clean_name(name)
+    taken = db.scalar(select(PartnerKey.id).where(PartnerKey.name == cleaned, PartnerKey.status == "active"))
+    if taken is not None:
+        raise PartnerKeyError("name_taken", f"an active key is already named {cleaned!r}")
+    secret = secrets.token_urlsafe(SECRET_BYTES)
+    key = PartnerKey(
+        key_id=_new_key_id(db),
+        name=cleaned,
+        kind=kind,
+        network=network,
+        secret_encrypted=_encrypt(secret, settings),
+        status="active",
+        created_at=clock(),
+    )
+    db.add(key)
+    db.flush()
+    return key, secret
+
+
+def rotate_key(db: Session, *, key_id: str, settings: Settings, clock: Clock) -> tuple[PartnerKey, str]:
+    """A new secret for an active key (same key id); the old secret stops working at once."""
+    key = _existing(db, key_id)
+    if key.status != "active":
+        raise PartnerKeyError("revoked_key", f"partner key {key_id!r} is revoked; create a new one")
+    secret = secrets.token_urlsafe(SECRET_BYTES)
+    key.secret_encrypted = _encrypt(secret, settings)
+    key.rotated_at = clock()
+    db.flush()
+    return key, secret
+
+
+def revoke_key(db: Session, *, key_id: str, clock: Clock) -> PartnerKey:
+    """Stop a key for good. Revoking a revoked key changes nothing."""
+    key = _existing(db, key_id)
+    if key.status != "revoked":
+        key.status = "revoked"
+        key.revoked_at = clock()
+        db.flush()
+    return key
+
+
+def create_demo_keys(db: Session, settings: Settings, clock: Clock) -> list[dict[str, str]]:
+    """One key per network and one for the reimbursement feed, named `demo-…`, for a first run.
+
+    Running it again gives the same keys and secrets (a revoked or unreadable demo key
+    gets a new secret), so that a partner simulator keeps working between runs."""
+    if settings.is_production:
+        raise PartnerKeyError("refused_in_production", "demo keys are refused in production")
+    shown = []
+    for name, network in DEMO_KEY_NAMES.items():
+        key = db.scalar(select(PartnerKey).where(PartnerKey.name == name).order_by(PartnerKey.id.desc()).limit(1))
+        if key is None:
+            key, secret = create_key(
+                db, name=name, network=network, reimbursements=network is None, settings=settings, clock=clock
+            )
+        else:
+            secret = _reuse_demo_key(db, key, network, settings, clock)
+        shown.append({"name": name, "key_id": key.key_id, "secret": secret})
+    return shown
+
+
+def _reuse_demo_key(db: Session, key: PartnerKey, network: str | None, settings: Settings, clock: Clock) -> str:
+    secret: str | None = None
+    if key.status == "active":
+        try:
+            secret = secret_of(key, settings)
+        except SecretUnreadable:
+            secret = None
+    if secret is None:
+        secret = secrets.token_urlsafe(SECRET_BYTES)
+        key.secret_encrypted = _encrypt(secret, settings)
+        key.rotated_at = clock()
+    key.kind = "reimbursements" if network is None else "network"
+    key.network = network
+    key.status = "active"
+    key.revoked_at = None
+    db.flush()
+    return secret

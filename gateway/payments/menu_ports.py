@@ -1,0 +1,138 @@
+"""The payments side of `menus.ports`: PaymentService and AgentService seen by the menus."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.clock import MOROCCO, local_today
+from gateway.config import Settings
+from gateway.payments.agents import AgentService, PinCheck, hash_pin, pin_matches, valid_pin
+from gateway.payments.service import PaymentError, PaymentService
+from menus.ports import AgentInfo, DuesInfo, PinOutcome, Quote, ReferenceInfo, Refused
+from models import Agent, Artisan, PaymentReference
+
+
+def masked_name(artisan: Artisan) -> str:
+    """`Youssef Alaoui` -> `Y*****f A.`: enough for an agent to ask, not to learn."""
+    first = artisan.first_name
+    shown = first[0] + "*" * max(len(first) - 2, 1) + first[-1] if len(first) > 1 else first
+    return f"{shown} {artisan.last_name[:1]}."
+
+
+class MenuPayments:
+    def __init__(self, *, db: Session, settings: Settings, clock: Callable[[], dt.datetime]) -> None:
+        self.db = db
+        self.service = PaymentService(db=db, settings=settings, clock=clock)
+        self.clock = clock
+
+    def _info(self, reference: PaymentReference) -> ReferenceInfo:
+        artisan = self.db.get(Artisan, reference.artisan_id)
+        return ReferenceInfo(
+            id=reference.id,
+            reference=reference.reference,
+            network=reference.network,
+            first_month=reference.first_month,
+            month_count=reference.month_count,
+            amount_centimes=reference.amount_centimes,
+            expires_at=reference.expires_at.astimezone(MOROCCO),
+            state=self.service.reference_state(reference),
+            artisan_name=masked_name(artisan) if artisan is not None else "",
+        )
+
+    def _artisan(self, artisan_id: int) -> Artisan:
+        artisan = self.db.get(Artisan, artisan_id)
+        if artisan is None:
+            raise Refused("artisan_not_found")
+        return artisan
+
+    def dues(self, artisan_id: int) -> DuesInfo:
+        artisan = self._artisan(artisan_id)
+        dues = self.service.dues(artisan)
+        open_reference = self.service.open_reference(artisan_id)
+        return DuesInfo(
+            registered=artisan.amo_status != "not_registered" and artisan.amo_start_month is not None,
+            months=[month for month, _ in dues.months],
+            total_centimes=dues.total_centimes,
+            monthly_centimes=dues.monthly_centimes,
+            paid_through=dues.paid_through,
+            open_reference=self._info(open_reference) if open_reference is not None else None,
+        )
+
+    def quote(self, artisan_id: int, count: int | None) -> Quote:
+        try:
+            months = self.service.months_to_pay(self._artisan(artisan_id), count)
+        except PaymentError as error:
+            raise Refused(error.code) from None
+        if not months:
+            raise Refused("nothing_due")
+        return Quote(
+            first_month=months[0][0], month_count=len(months), total_centimes=sum(amount for _, amount in months)
+        )
+
+    def request_reference(self, *, artisan_id: int, count: int | None, network: str) -> tuple[ReferenceInfo, bool]:
+        try:
+            reference, reused = self.service.request_reference(artisan_id=artisan_id, count=count, network=network)
+        except PaymentError as error:
+            raise Refused(error.code) from None
+        return self._info(reference), reused
+
+    def reference_of(self, *, artisan_id: int, reference_id: int) -> ReferenceInfo | None:
+        reference = self.db.get(PaymentReference, reference_id)
+        if reference is None or reference.artisan_id != artisan_id:
+            return None
+        return self._info(reference)
+
+    def cancel_reference(self, *, artisan_id: int, reference_id: int) -> bool:
+        return self.service.cancel_reference(artisan_id=artisan_id, reference_id=reference_id)
+
+    def look_up(self, typed: str, *, network: str) -> ReferenceInfo:
+        try:
+            return self._info(self.service.find_reference(typed, network=network))
+        except PaymentError as error:
+            raise Refused(error.code) from None
+
+    def confirm_cash(self, *, agent_id: int, typed: str) -> str:
+        agent = self.db.get(Agent, agent_id)
+        if agent is None or agent.status != "active":
+            raise Refused("agent_inactive")
+        try:
+            return self.service.confirm(reference=typed, network=agent.network, agent=agent).payment.receipt_number
+        except PaymentError as error:
+            raise Refused(error.code) from None
+
+    def today_total(self, agent_id: int) -> tuple[int, int]:
+        return self.service.agent_day_total(agent_id, local_today(self.clock()))
+
+
+class MenuAgents:
+    def __init__(self, *, db: Session, clock: Callable[[], dt.datetime]) -> None:
+        self.db = db
+        self.service = AgentService(db=db, clock=clock)
+
+    def agent(self, agent_id: int) -> AgentInfo | None:
+        agent = self.db.scalar(select(Agent).where(Agent.id == agent_id, Agent.status != "disabled"))
+        if agent is None:
+            return None
+        return AgentInfo(id=agent.id, code=agent.agent_code, network=agent.network, locked=agent.status == "locked")
+
+    def check_pin(self, agent_id: int, pin: str) -> tuple[PinOutcome, int]:
+        agent = self.db.get(Agent, agent_id)
+        if agent is None or agent.status == "disabled":
+            return PinOutcome.LOCKED, 0
+        check: PinCheck = self.service.verify_pin(agent, pin)
+        return PinOutcome(check.status.value), check.tries_left
+
+    def prepare_pin(self, pin: str) -> str | None:
+        return hash_pin(pin) if valid_pin(pin) else None
+
+    def set_pin(self, *, agent_id: int, pin_hash: str, typed_again: str) -> bool:
+        agent = self.db.get(Agent, agent_id)
+        if agent is None or not pin_matches(pin_hash, typed_again):
+            return False
+        agent.pin_hash = pin_hash
+        self.db.flush()
+        return True

@@ -1,0 +1,333 @@
+"""The partner API, `/api/v1`: signed JSON for the cash networks' counter systems.
+
+Each view checks the signature, parses strictly, calls the payment service, commits,
+and renders. Refusals are JSON `{"error": {"code", "message"}}` with the status that
+STATUS_BY_CODE gives their code; the document at /api/v1/openapi.json lists them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from redis import RedisError
+from sqlalchemy.exc import OperationalError
+
+from gateway.db import get_db
+from gateway.partners.signing import (
+    AUTH_CODES,
+    KEY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    AuthError,
+    body_digest,
+    verify,
+)
+from gateway.payments.service import PaymentError, PaymentService
+from gateway.registration.amo import add_months
+from gateway.web.openapi import (
+    AGENT_CODE_MAX,
+    AMOUNT_MAX,
+    API_PREFIX,
+    IDENTIFIER_PATTERN,
+    INTERNAL,
+    PAID_AT_FUTURE_SECONDS,
+    PAID_AT_MAX_AGE_DAYS,
+    REASON_MAX,
+    RECEIPT_PATTERN,
+    REFERENCE_PATTERN,
+    TEXT_PATTERN,
+    TXN_ID_MAX,
+    UNAVAILABLE,
+    openapi_document,
+)
+from gateway.wiring import hirfa
+from models import Artisan, Payment, PaymentReference
+
+log = logging.getLogger(__name__)
+bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
+
+CURRENCY = "MAD"
+STATUS_BY_CODE: dict[str, int] = {
+    **dict.fromkeys(AUTH_CODES, 401),
+    "invalid_json": 400,
+    "invalid_field": 400,
+    "wrong_partner": 403,
+    "reference_not_found": 404,
+    "payment_not_found": 404,
+    "reference_paid": 409,
+    "reference_cancelled": 409,
+    "reference_expired": 409,
+    "months_already_paid": 409,
+    "txn_conflict": 409,
+    "already_reversed": 409,
+    "amount_mismatch": 422,
+    "invalid_reference": 422,
+    "reversal_too_late": 422,
+}
+
+REFERENCE_RE = re.compile(REFERENCE_PATTERN)
+RECEIPT_RE = re.compile(RECEIPT_PATTERN)
+IDENTIFIER_RE = re.compile(IDENTIFIER_PATTERN)
+TEXT_RE = re.compile(TEXT_PATTERN)
+RFC3339_RE = re.compile(
+    r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[Tt](?P<time>[0-9]{2}:[0-9]{2}:[0-9]{2})"
+    r"(?P<fraction>\.[0-9]+)?(?P<offset>[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+PAYMENT_FIELDS = frozenset({"reference", "amount_centimes", "network_txn_id", "agent_code", "paid_at"})
+REVERSAL_FIELDS = frozenset({"reason"})
+
+
+@dataclass(frozen=True)
+class NetworkCaller:
+    """Who signed the request: a cash network's key."""
+
+    partner_key_id: int
+    network: str
+
+
+class ApiError(Exception):
+    """A refusal made here rather than by a service; `code` is a key of STATUS_BY_CODE."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# Views ---------------------------------------------------------------------------------
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document())
+
+
+@bp.get("/references/<reference>")
+def get_reference(reference: str) -> Response:
+    caller = _network_caller()
+    _reference_field(reference, "reference")
+    service = _service()
+    row = service.find_reference(reference, network=caller.network)
+    artisan = get_db().get(Artisan, row.artisan_id)
+    assert artisan is not None  # a foreign key
+    return jsonify(
+        reference=row.reference,
+        amount_centimes=row.amount_centimes,
+        currency=CURRENCY,
+        months=[f"{add_months(row.first_month, index):%Y-%m}" for index in range(row.month_count)],
+        status=service.reference_state(row),
+        expires_at=_iso(row.expires_at),
+        artisan_name=mask_name(artisan.first_name, artisan.last_name),
+    )
+
+
+@bp.post("/payments")
+def post_payment() -> tuple[Response, int]:
+    caller = _network_caller()
+    body = _json_object(PAYMENT_FIELDS)
+    reference = _reference_field(body["reference"], "reference")
+    amount = _amount_field(body["amount_centimes"], "amount_centimes")
+    network_txn_id = _identifier_field(body["network_txn_id"], "network_txn_id", TXN_ID_MAX)
+    agent_code = _identifier_field(body["agent_code"], "agent_code", AGENT_CODE_MAX)
+    paid_at = _paid_at_field(body["paid_at"])
+    confirmation = _service().confirm(
+        reference=reference,
+        network=caller.network,
+        partner_key_id=caller.partner_key_id,
+        agent_code=agent_code,
+        amount_centimes=amount,
+        network_txn_id=network_txn_id,
+        # The same id with other bytes is a conflict, even if they mean the same.
+        request_digest=body_digest(request.get_data(cache=True)),
+        paid_at=paid_at,
+    )
+    get_db().commit()
+    return jsonify(_payment_body(confirmation.payment, confirmation.reference)), 201
+
+
+@bp.post("/payments/<receipt>/reversal")
+def reverse_payment(receipt: str) -> Response:
+    caller = _network_caller()
+    if not RECEIPT_RE.fullmatch(receipt):
+        raise ApiError("invalid_field", "a receipt number is WF or FC then 10 digits")
+    body = _json_object(REVERSAL_FIELDS)
+    reason = _text_field(body["reason"], "reason", REASON_MAX)
+    payment = _service().reverse(receipt_number=receipt, network=caller.network, reason=reason)
+    get_db().commit()
+    assert payment.reversed_at is not None  # reverse() sets it
+    return jsonify(receipt_number=payment.receipt_number, status="reversed", reversed_at=_iso(payment.reversed_at))
+
+
+# Refusals --------------------------------------------------------------------------------
+
+
+@bp.errorhandler(AuthError)
+@bp.errorhandler(ApiError)
+@bp.errorhandler(PaymentError)
+def refused(error: AuthError | ApiError | PaymentError) -> tuple[Response, int]:
+    _rollback()
+    status = STATUS_BY_CODE.get(error.code)
+    if status is None:
+        # A refusal the API does not promise (say, no contribution amount for a month):
+        # our data is wrong, not the partner's request.
+        log.error("unexpected refusal in the partner API", extra={"code": error.code, "endpoint": request.endpoint})
+        return _error(INTERNAL, "Something went wrong.", 500)
+    log.info(
+        "partner request refused",
+        extra={"code": error.code, "endpoint": request.endpoint, "key_id": request.headers.get(KEY_HEADER, "")[:40]},
+    )
+    return _error(error.code, error.message, status)
+
+
+@bp.errorhandler(RedisError)
+@bp.errorhandler(OperationalError)
+def unavailable(error: Exception) -> tuple[Response, int]:
+    log.error("partner API: a backing service is unavailable", exc_info=error)
+    _rollback()
+    return _error(UNAVAILABLE, "Service unavailable; retry later with a new signature.", 503)
+
+
+def _error(code: str, message: str, status: int) -> tuple[Response, int]:
+    return jsonify(error={"code": code, "message": message}), status
+
+
+def _rollback() -> None:
+    try:
+        get_db().rollback()
+    except Exception:
+        log.warning("rollback failed", exc_info=True)
+
+
+# Parsing ---------------------------------------------------------------------------------
+
+
+def _network_caller() -> NetworkCaller:
+    app = hirfa()
+    key = verify(
+        db=get_db(),
+        redis=app.redis,
+        settings=app.settings,
+        clock=app.clock,
+        method=request.method,
+        path=request.path,
+        body=request.get_data(cache=True),
+        key_id=request.headers.get(KEY_HEADER),
+        timestamp=request.headers.get(TIMESTAMP_HEADER),
+        signature=request.headers.get(SIGNATURE_HEADER),
+    )
+    if key.kind != "network" or key.network is None:
+        raise ApiError("wrong_partner", "this key is not a cash network's key")
+    return NetworkCaller(partner_key_id=key.id, network=key.network)
+
+
+def _service() -> PaymentService:
+    app = hirfa()
+    return PaymentService(db=get_db(), settings=app.settings, clock=app.clock)
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_object(fields: frozenset[str]) -> dict[str, Any]:
+    """The body as a JSON object with exactly `fields`."""
+    try:
+        body = json.loads(request.get_data(cache=True), parse_constant=_reject_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise ApiError("invalid_json", "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError("invalid_json", "the body must be a JSON object")
+    missing = sorted(fields - body.keys())
+    if missing:
+        raise ApiError("invalid_field", f"missing: {', '.join(missing)}")
+    unknown = sorted(body.keys() - fields)
+    if unknown:
+        raise ApiError("invalid_field", f"unknown fields: {', '.join(unknown)[:200]}")
+    return body
+
+
+def _reference_field(value: object, name: str) -> str:
+    if not isinstance(value, str) or not REFERENCE_RE.fullmatch(value):
+        raise ApiError("invalid_field", f"{name} must be 10 digits")
+    return value
+
+
+def _amount_field(value: object, name: str) -> int:
+    # bool is an int in Python, and `true` is not an amount.
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= AMOUNT_MAX:
+        raise ApiError("invalid_field", f"{name} must be a whole number from 1 to {AMOUNT_MAX}")
+    return value
+
+
+def _identifier_field(value: object, name: str, longest: int) -> str:
+    if not isinstance(value, str) or len(value) > longest or not IDENTIFIER_RE.fullmatch(value):
+        raise ApiError("invalid_field", f"{name} must be 1 to {longest} printable ASCII characters, no spaces")
+    return value
+
+
+def _text_field(value: object, name: str, longest: int) -> str:
+    # Lone surrogates are valid in a JSON string but not in UTF-8, hence not in PostgreSQL.
+    if (
+        not isinstance(value, str)
+        or len(value) > longest
+        or not TEXT_RE.fullmatch(value)
+        or any(unicodedata.category(char) == "Cs" for char in value)
+    ):
+        raise ApiError("invalid_field", f"{name} must be 1 to {longest} characters, no control characters")
+    return value
+
+
+def _paid_at_field(value: object) -> dt.datetime:
+    message = (
+        "paid_at must be an RFC 3339 date-time with an offset, at most "
+        f"{PAID_AT_FUTURE_SECONDS} s ahead and {PAID_AT_MAX_AGE_DAYS} days old"
+    )
+    match = RFC3339_RE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ApiError("invalid_field", message)
+    fraction = (match["fraction"] or ".")[1:7].ljust(6, "0")
+    offset = "+00:00" if match["offset"] in ("Z", "z") else match["offset"]
+    try:
+        paid_at = dt.datetime.fromisoformat(f"{match['date']}T{match['time']}.{fraction}{offset}").astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # 31 February, 24:00 offsets, year 1 shifted before year 1
+        raise ApiError("invalid_field", message) from None
+    now = hirfa().clock()
+    earliest = now - dt.timedelta(days=PAID_AT_MAX_AGE_DAYS)
+    latest = now + dt.timedelta(seconds=PAID_AT_FUTURE_SECONDS)  # counters' clocks drift a little
+    if not earliest <= paid_at <= latest:
+        raise ApiError("invalid_field", message)
+    return paid_at
+
+
+# Rendering -------------------------------------------------------------------------------
+
+
+def _iso(moment: dt.datetime) -> str:
+    """RFC 3339 in UTC with a Z, to the second."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def mask_name(first_name: str, last_name: str) -> str:
+    """`Youssef`, `Alaoui` -> `Y****f A.`: enough for a cashier to check, and the length hidden."""
+    first = first_name.strip()
+    masked = first[:1] + "****" + (first[-1] if len(first) > 2 else "")
+    initial = last_name.strip()[:1]
+    return f"{masked} {initial}." if initial else masked
+
+
+def _payment_body(payment: Payment, reference: PaymentReference) -> dict[str, Any]:
+    return {
+        "receipt_number": payment.receipt_number,
+        "reference": reference.reference,
+        "amount_centimes": payment.amount_centimes,
+        "currency": CURRENCY,
+        "network": payment.network,
+        "paid_at": _iso(payment.paid_at),
+        "status": "reversed" if payment.reversed_at is not None else "paid",
+    }

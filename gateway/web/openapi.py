@@ -1,0 +1,305 @@
+"""The partner API's OpenAPI 3.0 document, and the field rules the API checks.
+
+The rules live here so that the document and the checks in `gateway.web.api` are one
+source: a limit changed here changes both. Python patterns are written unanchored (the
+API uses `fullmatch`); the document anchors them, as JSON Schema patterns search."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from gateway.partners.signing import (
+    AUTH_CODES,
+    KEY_HEADER,
+    MAX_SKEW_SECONDS,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+)
+from models.payments import NETWORKS
+
+API_PREFIX = "/api/v1"
+REFERENCE_PATTERN = r"[0-9]{10}"
+RECEIPT_PATTERN = r"(WF|FC)[0-9]{10}"
+# Identifiers from the networks: printable ASCII without spaces (no NUL, nothing invisible).
+IDENTIFIER_PATTERN = r"[!-~]+"
+# Free text: anything but control characters.
+TEXT_PATTERN = r"[^\x00-\x1f\x7f]+"
+TXN_ID_MAX = 64
+AGENT_CODE_MAX = 32
+REASON_MAX = 255
+AMOUNT_MAX = 2_147_483_647
+PAID_AT_FUTURE_SECONDS = 300
+PAID_AT_MAX_AGE_DAYS = 30
+
+# Error codes by HTTP status, as the API answers them.
+BAD_REQUEST_CODES = ("invalid_json", "invalid_field")
+NOT_FOUND_ROUTE = "not_found"  # the app's own 404, for a path no route matches
+TOO_LARGE = "request_entity_too_large"  # the app's own 413, over MAX_CONTENT_LENGTH
+UNAVAILABLE = "unavailable"
+INTERNAL = "internal_error"
+
+JSON = "application/json"
+
+
+def _anchored(pattern: str) -> str:
+    return f"^{pattern}$"
+
+
+def _error(description: str, codes: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            JSON: {
+                "schema": {
+                    "type": "object",
+                    "required": ["error"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["code", "message"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "code": {"type": "string", "enum": list(codes)},
+                                "message": {"type": "string"},
+                            },
+                        }
+                    },
+                }
+            }
+        },
+    }
+
+
+def _common_errors(*, body: bool) -> dict[str, Any]:
+    responses = {
+        "401": _error("Missing, unknown, revoked, stale, wrong or replayed signature.", AUTH_CODES),
+        "403": _error("The key is not a cash network's key.", ("wrong_partner",)),
+        "413": _error("The body is larger than the server accepts (64 KiB).", (TOO_LARGE,)),
+        "500": _error("Our fault; nothing was recorded. Retry later, signed again.", (INTERNAL,)),
+        "503": _error("Our database or Redis is unavailable. Retry later, signed again.", (UNAVAILABLE,)),
+    }
+    if body:
+        responses["400"] = _error("The body is not a JSON object of the fields described.", BAD_REQUEST_CODES)
+    else:
+        responses["400"] = _error("The path parameter is malformed.", ("invalid_field",))
+    return responses
+
+
+def _json_body(schema_name: str) -> dict[str, Any]:
+    return {"required": True, "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}}}
+
+
+def _ok(description: str, schema_name: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}}}
+
+
+def _schemas() -> dict[str, Any]:
+    networks = list(NETWORKS)
+    return {
+        "Reference": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": [
+                "reference",
+                "amount_centimes",
+                "currency",
+                "months",
+                "status",
+                "expires_at",
+                "artisan_name",
+            ],
+            "properties": {
+                "reference": {"type": "string", "pattern": _anchored(REFERENCE_PATTERN)},
+                "amount_centimes": {"type": "integer", "minimum": 1},
+                "currency": {"type": "string", "enum": ["MAD"]},
+                "months": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"type": "string", "pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])$"},
+                    "description": "The months this reference pays, oldest first (YYYY-MM).",
+                },
+                "status": {"type": "string", "enum": ["open", "paid", "cancelled", "expired"]},
+                "expires_at": {"type": "string", "format": "date-time", "description": "UTC."},
+                "artisan_name": {
+                    "type": "string",
+                    "description": "Masked: first letter, ****, last letter, initial (e.g. `Y****f A.`).",
+                },
+            },
+        },
+        "PaymentRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["reference", "amount_centimes", "network_txn_id", "agent_code", "paid_at"],
+            "properties": {
+                "reference": {
+                    "type": "string",
+                    "pattern": _anchored(REFERENCE_PATTERN),
+                    "description": "10 digits, the last one a Damm check digit.",
+                },
+                "amount_centimes": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": AMOUNT_MAX,
+                    "description": "Must equal the reference's amount.",
+                },
+                "network_txn_id": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": TXN_ID_MAX,
+                    "pattern": _anchored(IDENTIFIER_PATTERN),
+                    "description": "Your transaction id. The same body again gives the same answer; "
+                    "another body with this id is a 409 txn_conflict.",
+                },
+                "agent_code": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": AGENT_CODE_MAX,
+                    "pattern": _anchored(IDENTIFIER_PATTERN),
+                },
+                "paid_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": f"RFC 3339 with an offset; at most {PAID_AT_FUTURE_SECONDS} s ahead of our "
+                    f"clock and at most {PAID_AT_MAX_AGE_DAYS} days old.",
+                },
+            },
+        },
+        "Payment": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["receipt_number", "reference", "amount_centimes", "currency", "network", "paid_at", "status"],
+            "properties": {
+                "receipt_number": {"type": "string", "pattern": _anchored(RECEIPT_PATTERN)},
+                "reference": {"type": "string", "pattern": _anchored(REFERENCE_PATTERN)},
+                "amount_centimes": {"type": "integer", "minimum": 1},
+                "currency": {"type": "string", "enum": ["MAD"]},
+                "network": {"type": "string", "enum": networks},
+                "paid_at": {"type": "string", "format": "date-time", "description": "UTC."},
+                "status": {
+                    "type": "string",
+                    "enum": ["paid", "reversed"],
+                    "description": "`reversed` only when an earlier request was answered and then reversed.",
+                },
+            },
+        },
+        "ReversalRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["reason"],
+            "properties": {
+                "reason": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": REASON_MAX,
+                    "pattern": _anchored(TEXT_PATTERN),
+                }
+            },
+        },
+        "Reversal": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["receipt_number", "status", "reversed_at"],
+            "properties": {
+                "receipt_number": {"type": "string", "pattern": _anchored(RECEIPT_PATTERN)},
+                "status": {"type": "string", "enum": ["reversed"]},
+                "reversed_at": {"type": "string", "format": "date-time", "description": "UTC."},
+            },
+        },
+    }
+
+
+SIGNING = f"""Every request is signed with your key's secret:
+
+* `{KEY_HEADER}`: your key id (`hk_…`);
+* `{TIMESTAMP_HEADER}`: the current unix time in seconds (refused beyond ±{MAX_SKEW_SECONDS} s);
+* `{SIGNATURE_HEADER}`: lower-case hex HMAC-SHA256, keyed with the secret, of
+  `METHOD + "\\n" + PATH + "\\n" + TIMESTAMP + "\\n" + hex(SHA-256(BODY))`,
+  where PATH is the path without the query string and BODY the exact bytes sent (empty for GET).
+
+A signature is accepted once: sign again (fresh timestamp) to retry. A network key sees
+only its own network's references and payments; another network's are not found."""
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    """The document served at /api/v1/openapi.json (built once; do not mutate)."""
+    reference_param = {
+        "name": "reference",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": _anchored(REFERENCE_PATTERN)},
+    }
+    receipt_param = {
+        "name": "receipt",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": _anchored(RECEIPT_PATTERN)},
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Hirfa partner API", "version": "1.0.0", "description": SIGNING},
+        "paths": {
+            f"{API_PREFIX}/references/{{reference}}": {
+                "get": {
+                    "operationId": "getReference",
+                    "summary": "Look up a payment reference of your network.",
+                    "parameters": [reference_param],
+                    "responses": {
+                        "200": _ok("The reference.", "Reference"),
+                        **_common_errors(body=False),
+                        "404": _error("No such reference at your network.", ("reference_not_found", NOT_FOUND_ROUTE)),
+                        "422": _error("The check digit is wrong.", ("invalid_reference",)),
+                    },
+                }
+            },
+            f"{API_PREFIX}/payments": {
+                "post": {
+                    "operationId": "postPayment",
+                    "summary": "Record cash received against a reference.",
+                    "requestBody": _json_body("PaymentRequest"),
+                    "responses": {
+                        "201": _ok("Paid (or the answer already given to this same request).", "Payment"),
+                        **_common_errors(body=True),
+                        "404": _error("No such reference at your network.", ("reference_not_found",)),
+                        "409": _error(
+                            "The reference cannot be paid now, or network_txn_id was used with another body.",
+                            (
+                                "reference_paid",
+                                "reference_cancelled",
+                                "reference_expired",
+                                "months_already_paid",
+                                "txn_conflict",
+                            ),
+                        ),
+                        "422": _error("Wrong amount or check digit.", ("amount_mismatch", "invalid_reference")),
+                    },
+                }
+            },
+            f"{API_PREFIX}/payments/{{receipt}}/reversal": {
+                "post": {
+                    "operationId": "reversePayment",
+                    "summary": "Undo a payment on the business day it was made (Africa/Casablanca).",
+                    "parameters": [receipt_param],
+                    "requestBody": _json_body("ReversalRequest"),
+                    "responses": {
+                        "200": _ok("Reversed: the artisan's months are due again.", "Reversal"),
+                        **_common_errors(body=True),
+                        "404": _error("No such payment at your network.", ("payment_not_found", NOT_FOUND_ROUTE)),
+                        "409": _error("Already reversed.", ("already_reversed",)),
+                        "422": _error("Too late: the payment was made on another day.", ("reversal_too_late",)),
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {
+                "HirfaKey": {"type": "apiKey", "in": "header", "name": KEY_HEADER},
+                "HirfaTimestamp": {"type": "apiKey", "in": "header", "name": TIMESTAMP_HEADER},
+                "HirfaSignature": {"type": "apiKey", "in": "header", "name": SIGNATURE_HEADER},
+            },
+        },
+        "security": [{"HirfaKey": [], "HirfaTimestamp": [], "HirfaSignature": []}],
+    }

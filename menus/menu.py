@@ -1,0 +1,9 @@
+"""The whole conversation: the artisan's screens and the agent's, in one engine."""
+
+from __future__ import annotations
+
+from menus import agent, artisan, payments
+from menus.engine import Engine
+
+SCREENS = {**artisan.SCREENS, **payments.SCREENS, **agent.SCREENS}
+MENU = Engine(SCREENS, home="main", agent_home="agent_home")

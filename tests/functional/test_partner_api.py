@@ -1,0 +1,602 @@
+"""The partner API over the Flask client: signed requests, real PostgreSQL and Redis,
+the demo artisan Youssef (+212600000002, 3 months due) and a frozen clock."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+from gateway.config import Settings
+from gateway.partners.keys import create_key, revoke_key
+from gateway.partners.signing import sign
+from gateway.payments.service import PaymentService
+from gateway.wiring import EXTENSION
+from models import Artisan, ContributionAmount, PaidMonth, PartnerKey, Payment
+from tests.helpers import FrozenClock
+
+MISSING = object()  # a field left out of a request
+MONTHLY = 13500
+DUE = 3 * MONTHLY
+
+
+@dataclasses.dataclass
+class Partner:
+    """A partner's counter system: signs each request with its key, at the app's clock."""
+
+    client: FlaskClient
+    key_id: str
+    secret: str
+    clock: FrozenClock
+
+    def headers(self, method: str, path: str, body: bytes, *, timestamp: int | None = None) -> dict[str, str]:
+        stamp = int(self.clock().timestamp()) if timestamp is None else timestamp
+        return {
+            "X-Hirfa-Key": self.key_id,
+            "X-Hirfa-Timestamp": str(stamp),
+            "X-Hirfa-Signature": sign(method, path, stamp, body, self.secret),
+        }
+
+    def send(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> TestResponse:
+        return self.client.open(path, method=method, data=body, headers={**headers, "Content-Type": "application/json"})
+
+    def get(self, path: str) -> TestResponse:
+        return self.send("GET", path, b"", self.headers("GET", path, b""))
+
+    def post(self, path: str, payload: dict[str, Any] | bytes) -> TestResponse:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        return self.send("POST", path, body, self.headers("POST", path, body))
+
+
+def error_of(response: TestResponse) -> str:
+    assert response.is_json, response.get_data(as_text=True)
+    body = response.get_json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    return str(body["error"]["code"])
+
+
+def partner_for(
+    client: FlaskClient, db: Session, settings: Settings, clock: FrozenClock, name: str, network: str | None
+) -> Partner:
+    key, secret = create_key(
+        db, name=name, network=network, reimbursements=network is None, settings=settings, clock=clock
+    )
+    db.commit()
+    return Partner(client, key.key_id, secret, clock)
+
+
+@pytest.fixture
+def wafacash(client: FlaskClient, demo: Session, settings: Settings, clock: FrozenClock) -> Partner:
+    return partner_for(client, demo, settings, clock, "wafacash counters", "wafacash")
+
+
+@pytest.fixture
+def fellah(client: FlaskClient, demo: Session, settings: Settings, clock: FrozenClock) -> Partner:
+    return partner_for(client, demo, settings, clock, "fellah cash counters", "fellah_cash")
+
+
+@pytest.fixture
+def feed(client: FlaskClient, demo: Session, settings: Settings, clock: FrozenClock) -> Partner:
+    return partner_for(client, demo, settings, clock, "cnss feed", None)
+
+
+@pytest.fixture
+def youssef(demo: Session) -> int:
+    """Youssef's id: rows do not outlive a request's session, ids do."""
+    artisan_id = demo.scalar(select(Artisan.id).where(Artisan.phone == "+212600000002"))
+    assert artisan_id is not None
+    return artisan_id
+
+
+def new_reference(db: Session, settings: Settings, clock: FrozenClock, artisan_id: int, network: str) -> str:
+    reference, _ = PaymentService(db=db, settings=settings, clock=clock).request_reference(
+        artisan_id=artisan_id, count=3, network=network
+    )
+    db.commit()
+    return reference.reference
+
+
+@pytest.fixture
+def reference(demo: Session, settings: Settings, clock: FrozenClock, youssef: int) -> str:
+    return new_reference(demo, settings, clock, youssef, "wafacash")
+
+
+def payment(reference: str, **changes: Any) -> dict[str, Any]:
+    return {
+        "reference": reference,
+        "amount_centimes": DUE,
+        "network_txn_id": "WFC-2026-000001",
+        "agent_code": "WFC-FES-001",
+        "paid_at": "2026-11-24T09:58:00Z",
+    } | changes
+
+
+def payments(db: Session) -> int:
+    return int(db.scalar(select(func.count()).select_from(Payment)) or 0)
+
+
+def paid_months(db: Session, artisan_id: int) -> list[str]:
+    months = db.scalars(select(PaidMonth.month).where(PaidMonth.artisan_id == artisan_id).order_by(PaidMonth.month))
+    return [f"{month:%Y-%m}" for month in months]
+
+
+# Looking up a reference ---------------------------------------------------------------------------
+
+
+def test_a_network_looks_up_its_reference(wafacash: Partner, reference: str) -> None:
+    response = wafacash.get(f"/api/v1/references/{reference}")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json() == {
+        "reference": reference,
+        "amount_centimes": DUE,
+        "currency": "MAD",
+        "months": ["2026-09", "2026-10", "2026-11"],
+        "status": "open",
+        "expires_at": "2026-11-27T10:00:00Z",
+        "artisan_name": "Y****f A.",
+    }
+
+
+def test_the_query_string_is_not_signed(wafacash: Partner, reference: str) -> None:
+    path = f"/api/v1/references/{reference}"
+    response = wafacash.client.get(path + "?lang=fr", headers=wafacash.headers("GET", path, b""))
+    assert response.status_code == 200
+
+
+def test_another_networks_reference_is_not_found(fellah: Partner, reference: str) -> None:
+    response = fellah.get(f"/api/v1/references/{reference}")
+    assert (response.status_code, error_of(response)) == (404, "reference_not_found")
+
+
+def test_a_reference_with_a_wrong_check_digit_is_unprocessable(wafacash: Partner, reference: str) -> None:
+    wrong = reference[:-1] + str((int(reference[-1]) + 1) % 10)
+    response = wafacash.get(f"/api/v1/references/{wrong}")
+    assert (response.status_code, error_of(response)) == (422, "invalid_reference")
+
+
+@pytest.mark.parametrize("typed", ["123456789", "12345678901", "12345abcde", "١٢٣٤٥٦٧٨٩٠", "123 456 78"])
+def test_a_malformed_reference_is_a_bad_request(wafacash: Partner, typed: str) -> None:
+    response = wafacash.get(f"/api/v1/references/{typed}")
+    assert (response.status_code, error_of(response)) == (400, "invalid_field")
+
+
+def test_an_expired_reference_says_so(wafacash: Partner, reference: str, clock: FrozenClock) -> None:
+    clock.advance(hours=72)
+    response = wafacash.get(f"/api/v1/references/{reference}")
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "expired"
+
+
+# Paying ---------------------------------------------------------------------------------------
+
+
+def test_a_payment_is_recorded_with_its_months(wafacash: Partner, reference: str, demo: Session, youssef: int) -> None:
+    response = wafacash.post("/api/v1/payments", payment(reference, paid_at="2026-11-24T10:58:00+01:00"))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    body = response.get_json()
+    receipt = body.pop("receipt_number")
+    assert receipt.startswith("WF") and len(receipt) == 12
+    assert body == {
+        "reference": reference,
+        "amount_centimes": DUE,
+        "currency": "MAD",
+        "network": "wafacash",
+        "paid_at": "2026-11-24T09:58:00Z",
+        "status": "paid",
+    }
+    row = demo.scalar(select(Payment).where(Payment.receipt_number == receipt))
+    assert row is not None
+    key = demo.scalar(select(PartnerKey).where(PartnerKey.key_id == wafacash.key_id))
+    assert key is not None
+    assert (row.channel, row.partner_key_id, row.agent_id, row.agent_code, row.network_txn_id) == (
+        "api",
+        key.id,
+        None,
+        "WFC-FES-001",
+        "WFC-2026-000001",
+    )
+    assert paid_months(demo, youssef) == ["2026-09", "2026-10", "2026-11"]
+    assert wafacash.get(f"/api/v1/references/{reference}").get_json()["status"] == "paid"
+
+
+def test_the_same_payment_again_gets_the_same_answer(
+    wafacash: Partner, reference: str, demo: Session, clock: FrozenClock
+) -> None:
+    body = json.dumps(payment(reference)).encode()
+    first = wafacash.post("/api/v1/payments", body)
+    clock.advance(seconds=5)  # a retry is signed again, so its signature is new
+    again = wafacash.post("/api/v1/payments", body)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.get_json() == first.get_json()
+    assert payments(demo) == 1
+
+
+def test_another_body_with_the_same_transaction_id_is_a_conflict(
+    wafacash: Partner, reference: str, demo: Session
+) -> None:
+    assert wafacash.post("/api/v1/payments", payment(reference)).status_code == 201
+    response = wafacash.post("/api/v1/payments", payment(reference, agent_code="WFC-FES-002"))
+    assert (response.status_code, error_of(response)) == (409, "txn_conflict")
+    assert payments(demo) == 1
+
+
+def test_a_paid_reference_is_not_paid_twice(wafacash: Partner, reference: str, demo: Session) -> None:
+    assert wafacash.post("/api/v1/payments", payment(reference)).status_code == 201
+    response = wafacash.post("/api/v1/payments", payment(reference, network_txn_id="WFC-2026-000002"))
+    assert (response.status_code, error_of(response)) == (409, "reference_paid")
+    assert payments(demo) == 1
+
+
+def test_a_wrong_amount_is_refused(wafacash: Partner, reference: str, demo: Session, youssef: int) -> None:
+    response = wafacash.post("/api/v1/payments", payment(reference, amount_centimes=MONTHLY))
+    assert (response.status_code, error_of(response)) == (422, "amount_mismatch")
+    assert payments(demo) == 0 and paid_months(demo, youssef) == []
+
+
+def test_an_expired_reference_is_not_paid(wafacash: Partner, reference: str, demo: Session, clock: FrozenClock) -> None:
+    clock.advance(hours=73)
+    response = wafacash.post("/api/v1/payments", payment(reference, paid_at="2026-11-27T11:00:00Z"))
+    assert (response.status_code, error_of(response)) == (409, "reference_expired")
+    assert payments(demo) == 0
+
+
+def test_another_networks_reference_cannot_be_paid(fellah: Partner, reference: str, demo: Session) -> None:
+    response = fellah.post("/api/v1/payments", payment(reference))
+    assert (response.status_code, error_of(response)) == (404, "reference_not_found")
+    assert payments(demo) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"", "invalid_json"),
+        (b"{not json", "invalid_json"),
+        (b"\xff\xfe\x00", "invalid_json"),
+        (b"[1, 2]", "invalid_json"),
+        (b'"text"', "invalid_json"),
+        (b"[" * 60000, "invalid_json"),
+        ({"reference": MISSING}, "invalid_field"),
+        ({"unexpected": 1}, "invalid_field"),
+        ({"amount_centimes": True}, "invalid_field"),
+        ({"amount_centimes": "40500"}, "invalid_field"),
+        ({"amount_centimes": 40500.0}, "invalid_field"),
+        ({"amount_centimes": 0}, "invalid_field"),
+        ({"amount_centimes": -40500}, "invalid_field"),
+        ({"amount_centimes": 2**31}, "invalid_field"),
+        ({"amount_centimes": None}, "invalid_field"),
+        ({"reference": 1234567890}, "invalid_field"),
+        ({"reference": "123456789"}, "invalid_field"),
+        ({"reference": "123 456 7890"}, "invalid_field"),
+        ({"network_txn_id": ""}, "invalid_field"),
+        ({"network_txn_id": "T" * 65}, "invalid_field"),
+        ({"network_txn_id": "with space"}, "invalid_field"),
+        ({"network_txn_id": "nul\x00byte"}, "invalid_field"),
+        ({"network_txn_id": 42}, "invalid_field"),
+        ({"agent_code": "A" * 33}, "invalid_field"),
+        ({"agent_code": ["WFC-FES-001"]}, "invalid_field"),
+        ({"paid_at": "2026-11-24T09:58:00"}, "invalid_field"),  # no offset
+        ({"paid_at": "2026-11-24"}, "invalid_field"),
+        ({"paid_at": "24/11/2026 09:58"}, "invalid_field"),
+        ({"paid_at": "2026-11-24T10:05:01Z"}, "invalid_field"),  # 5 min 1 s ahead
+        ({"paid_at": "2026-10-24T09:59:59Z"}, "invalid_field"),  # over 30 days old
+        ({"paid_at": "2026-02-30T09:58:00Z"}, "invalid_field"),
+        ({"paid_at": "0001-01-01T00:00:00+23:59"}, "invalid_field"),
+        ({"paid_at": 1795514280}, "invalid_field"),
+    ],
+)
+def test_malformed_payments_are_bad_requests(
+    wafacash: Partner, reference: str, demo: Session, body: dict[str, Any] | bytes, code: str
+) -> None:
+    sent = body
+    if isinstance(body, dict):
+        sent = {name: value for name, value in (payment(reference) | body).items() if value is not MISSING}
+    response = wafacash.post("/api/v1/payments", sent)
+    assert (response.status_code, error_of(response)) == (400, code)
+    assert payments(demo) == 0
+
+
+def test_nan_is_not_json(wafacash: Partner, reference: str) -> None:
+    raw = json.dumps(payment(reference)).replace(str(DUE), "NaN").encode()
+    response = wafacash.post("/api/v1/payments", raw)
+    assert (response.status_code, error_of(response)) == (400, "invalid_json")
+
+
+def test_paid_at_a_little_ahead_is_accepted(wafacash: Partner, reference: str) -> None:
+    response = wafacash.post("/api/v1/payments", payment(reference, paid_at="2026-11-24t10:04:59.999999999z"))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.get_json()["paid_at"] == "2026-11-24T10:04:59Z"
+
+
+def test_a_body_over_the_cap_is_refused_as_json(wafacash: Partner) -> None:
+    response = wafacash.post("/api/v1/payments", b'{"reason": "' + b"x" * 70_000 + b'"}')
+    assert (response.status_code, error_of(response)) == (413, "request_entity_too_large")
+
+
+def test_an_unknown_method_is_refused_as_json(wafacash: Partner) -> None:
+    response = wafacash.send("DELETE", "/api/v1/payments", b"", wafacash.headers("DELETE", "/api/v1/payments", b""))
+    assert (response.status_code, error_of(response)) == (405, "method_not_allowed")
+
+
+# Authentication -----------------------------------------------------------------------------------
+
+
+def test_a_replayed_signature_is_refused(wafacash: Partner, reference: str, demo: Session) -> None:
+    body = json.dumps(payment(reference)).encode()
+    headers = wafacash.headers("POST", "/api/v1/payments", body)
+    assert wafacash.send("POST", "/api/v1/payments", body, headers).status_code == 201
+    response = wafacash.send("POST", "/api/v1/payments", body, headers)
+    assert (response.status_code, error_of(response)) == (401, "replayed")
+    assert payments(demo) == 1
+
+
+@pytest.mark.parametrize("tampered", ["body", "path", "timestamp", "method"])
+def test_a_tampered_request_is_refused(wafacash: Partner, reference: str, demo: Session, tampered: str) -> None:
+    body = json.dumps(payment(reference)).encode()
+    headers = wafacash.headers("POST", "/api/v1/payments", body)
+    method, path = "POST", "/api/v1/payments"
+    if tampered == "body":
+        body = json.dumps(payment(reference, agent_code="WFC-FES-009")).encode()
+    elif tampered == "path":
+        path = "/api/v1/payments/WF0000000001/reversal"
+    elif tampered == "timestamp":
+        headers["X-Hirfa-Timestamp"] = str(int(headers["X-Hirfa-Timestamp"]) - 1)
+    else:
+        method, path = "GET", f"/api/v1/references/{reference}"
+    response = wafacash.send(method, path, body, headers)
+    assert (response.status_code, error_of(response)) == (401, "bad_signature")
+    assert payments(demo) == 0
+
+
+def test_a_stale_timestamp_is_refused(wafacash: Partner, reference: str, clock: FrozenClock) -> None:
+    path = f"/api/v1/references/{reference}"
+    stale = int(clock().timestamp()) - 301
+    response = wafacash.send("GET", path, b"", wafacash.headers("GET", path, b"", timestamp=stale))
+    assert (response.status_code, error_of(response)) == (401, "stale_timestamp")
+
+
+def test_unsigned_requests_are_refused(client: FlaskClient, reference: str) -> None:
+    response = client.get(f"/api/v1/references/{reference}")
+    assert (response.status_code, error_of(response)) == (401, "missing_signature")
+
+
+def test_an_unknown_key_is_refused(wafacash: Partner, reference: str) -> None:
+    stranger = dataclasses.replace(wafacash, key_id="hk_AAAAAAAAAAAAAAAA")
+    response = stranger.get(f"/api/v1/references/{reference}")
+    assert (response.status_code, error_of(response)) == (401, "unknown_key")
+
+
+def test_a_revoked_key_is_refused(wafacash: Partner, reference: str, demo: Session, clock: FrozenClock) -> None:
+    revoke_key(demo, key_id=wafacash.key_id, clock=clock)
+    demo.commit()
+    response = wafacash.get(f"/api/v1/references/{reference}")
+    assert (response.status_code, error_of(response)) == (401, "revoked_key")
+
+
+def test_the_reimbursement_feed_cannot_use_the_payment_endpoints(feed: Partner, reference: str, demo: Session) -> None:
+    for response in (
+        feed.get(f"/api/v1/references/{reference}"),
+        feed.post("/api/v1/payments", payment(reference)),
+        feed.post("/api/v1/payments/WF0000000001/reversal", {"reason": "x"}),
+    ):
+        assert (response.status_code, error_of(response)) == (403, "wrong_partner")
+    assert payments(demo) == 0
+
+
+# Reversals ----------------------------------------------------------------------------------------
+
+
+def pay(partner: Partner, reference: str, **changes: Any) -> str:
+    response = partner.post("/api/v1/payments", payment(reference, **changes))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return str(response.get_json()["receipt_number"])
+
+
+def test_a_reversal_the_same_day_makes_the_months_due_again(
+    wafacash: Partner, reference: str, demo: Session, youssef: int, settings: Settings, clock: FrozenClock
+) -> None:
+    receipt = pay(wafacash, reference)
+    clock.advance(hours=5)
+    response = wafacash.post(f"/api/v1/payments/{receipt}/reversal", {"reason": "wrong artisan"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json() == {
+        "receipt_number": receipt,
+        "status": "reversed",
+        "reversed_at": "2026-11-24T15:00:00Z",
+    }
+    assert paid_months(demo, youssef) == []
+    row = demo.scalar(select(Payment).where(Payment.receipt_number == receipt))
+    assert row is not None and row.reversal_reason == "wrong artisan"
+    service = PaymentService(db=demo, settings=settings, clock=clock)
+    artisan = demo.get(Artisan, youssef)
+    assert artisan is not None
+    assert [f"{month:%Y-%m}" for month, _ in service.dues(artisan).months] == ["2026-09", "2026-10", "2026-11"]
+    # A new reference for the same months can be paid again.
+    again = new_reference(demo, settings, clock, youssef, "wafacash")
+    assert again != reference
+    pay(wafacash, again, network_txn_id="WFC-2026-000002", paid_at="2026-11-24T15:00:00Z")
+    assert paid_months(demo, youssef) == ["2026-09", "2026-10", "2026-11"]
+
+
+def test_a_reversal_is_done_once(wafacash: Partner, reference: str, clock: FrozenClock) -> None:
+    receipt = pay(wafacash, reference)
+    assert wafacash.post(f"/api/v1/payments/{receipt}/reversal", {"reason": "mistake"}).status_code == 200
+    clock.advance(seconds=1)  # else the same signature: refused as a replay
+    response = wafacash.post(f"/api/v1/payments/{receipt}/reversal", {"reason": "mistake"})
+    assert (response.status_code, error_of(response)) == (409, "already_reversed")
+
+
+def test_the_same_payment_replayed_after_its_reversal_says_reversed(
+    wafacash: Partner, reference: str, demo: Session, clock: FrozenClock
+) -> None:
+    receipt = pay(wafacash, reference)
+    assert wafacash.post(f"/api/v1/payments/{receipt}/reversal", {"reason": "mistake"}).status_code == 200
+    clock.advance(seconds=1)
+    response = wafacash.post("/api/v1/payments", payment(reference))
+    assert response.status_code == 201
+    assert response.get_json()["status"] == "reversed" and payments(demo) == 1
+
+
+def test_a_reversal_the_next_day_is_too_late(
+    wafacash: Partner, reference: str, demo: Session, youssef: int, clock: FrozenClock
+) -> None:
+    receipt = pay(wafacash, reference)
+    clock.advance(days=1)
+    response = wafacash.post(f"/api/v1/payments/{receipt}/reversal", {"reason": "too late"})
+    assert (response.status_code, error_of(response)) == (422, "reversal_too_late")
+    assert paid_months(demo, youssef) == ["2026-09", "2026-10", "2026-11"]
+
+
+def test_another_networks_payment_cannot_be_reversed(
+    wafacash: Partner, fellah: Partner, reference: str, youssef: int, demo: Session
+) -> None:
+    receipt = pay(wafacash, reference)
+    response = fellah.post(f"/api/v1/payments/{receipt}/reversal", {"reason": "not ours"})
+    assert (response.status_code, error_of(response)) == (404, "payment_not_found")
+    assert paid_months(demo, youssef) == ["2026-09", "2026-10", "2026-11"]
+
+
+def test_an_unknown_receipt_is_not_found(wafacash: Partner) -> None:
+    response = wafacash.post("/api/v1/payments/WF0000000001/reversal", {"reason": "x"})
+    assert (response.status_code, error_of(response)) == (404, "payment_not_found")
+
+
+@pytest.mark.parametrize(
+    ("receipt", "body"),
+    [
+        ("WF000000001", {"reason": "x"}),
+        ("XX0000000001", {"reason": "x"}),
+        ("WF0000000001", {}),
+        ("WF0000000001", {"reason": ""}),
+        ("WF0000000001", {"reason": "x" * 256}),
+        ("WF0000000001", {"reason": "nul\x00byte"}),
+        ("WF0000000001", {"reason": "\ud800"}),
+        ("WF0000000001", {"reason": 7}),
+        ("WF0000000001", {"reason": "x", "extra": True}),
+    ],
+)
+def test_malformed_reversals_are_bad_requests(
+    wafacash: Partner, reference: str, receipt: str, body: dict[str, Any]
+) -> None:
+    pay(wafacash, reference)
+    response = wafacash.post(f"/api/v1/payments/{receipt}/reversal", body)
+    assert (response.status_code, error_of(response)) == (400, "invalid_field")
+
+
+# Failures on our side -------------------------------------------------------------------------------
+
+
+def test_a_refusal_the_api_does_not_promise_is_a_json_500(wafacash: Partner, reference: str, demo: Session) -> None:
+    demo.execute(delete(ContributionAmount))  # no amount for the months: our data is wrong
+    demo.commit()
+    response = wafacash.post("/api/v1/payments", payment(reference))
+    assert (response.status_code, error_of(response)) == (500, "internal_error")
+    assert payments(demo) == 0
+
+
+def test_redis_down_is_a_json_503(
+    app: Flask, wafacash: Partner, reference: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    monkeypatch.setitem(app.extensions, EXTENSION, dataclasses.replace(app.extensions[EXTENSION], redis=unreachable))
+    response = wafacash.get(f"/api/v1/references/{reference}")
+    assert (response.status_code, error_of(response)) == (503, "unavailable")
+
+
+# Keys from the command line -----------------------------------------------------------------------
+
+
+def run_cli(app: Flask, *args: str) -> tuple[int, str, str]:
+    result = app.test_cli_runner().invoke(args=["partners", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def shown_key(stdout: str) -> dict[str, str]:
+    lines = stdout.splitlines()
+    assert len(lines) == 1, stdout
+    shown = json.loads(lines[0])
+    assert set(shown) == {"key_id", "secret"}
+    return {str(name): str(value) for name, value in shown.items()}
+
+
+def test_cli_create_rotate_revoke(
+    app: Flask, client: FlaskClient, reference: str, demo: Session, clock: FrozenClock
+) -> None:
+    code, out, err = run_cli(app, "create", "Wafacash counters", "--network", "wafacash")
+    assert code == 0, err
+    created = shown_key(out)
+    assert "not shown again" in err
+    key = demo.scalar(select(PartnerKey).where(PartnerKey.key_id == created["key_id"]))
+    assert key is not None and (key.name, key.kind, key.network, key.status) == (
+        "Wafacash counters",
+        "network",
+        "wafacash",
+        "active",
+    )
+    partner = Partner(client, created["key_id"], created["secret"], clock)
+    assert partner.get(f"/api/v1/references/{reference}").status_code == 200
+
+    code, out, err = run_cli(app, "rotate", created["key_id"])
+    assert code == 0, err
+    rotated = shown_key(out)
+    assert rotated["key_id"] == created["key_id"] and rotated["secret"] != created["secret"]
+    clock.advance(seconds=1)
+    response = partner.get(f"/api/v1/references/{reference}")
+    assert (response.status_code, error_of(response)) == (401, "bad_signature")
+    partner = dataclasses.replace(partner, secret=rotated["secret"])
+    assert partner.get(f"/api/v1/references/{reference}").status_code == 200
+
+    code, out, err = run_cli(app, "revoke", created["key_id"])
+    assert code == 0, err
+    assert created["key_id"] in out
+    clock.advance(seconds=1)
+    response = partner.get(f"/api/v1/references/{reference}")
+    assert (response.status_code, error_of(response)) == (401, "revoked_key")
+
+    code, out, _ = run_cli(app, "list")
+    assert code == 0
+    assert f"{created['key_id']}\tWafacash counters\twafacash\trevoked" in out
+    assert created["secret"] not in out and rotated["secret"] not in out
+
+
+def test_cli_creates_a_reimbursements_key(app: Flask, demo: Session) -> None:
+    code, out, err = run_cli(app, "create", "CNSS", "--reimbursements")
+    assert code == 0, err
+    key = demo.scalar(select(PartnerKey).where(PartnerKey.key_id == shown_key(out)["key_id"]))
+    assert key is not None and (key.kind, key.network) == ("reimbursements", None)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["create", "x"], "exactly one of"),
+        (["create", "x", "--network", "wafacash", "--reimbursements"], "exactly one of"),
+        (["create", "x", "--network", "cih"], "cih"),
+        (["create", "   ", "--network", "wafacash"], "name"),
+        (["rotate", "hk_unknown"], "no partner key"),
+        (["revoke", "hk_unknown"], "no partner key"),
+    ],
+)
+def test_cli_refusals_are_clear(app: Flask, db_session: Session, args: list[str], message: str) -> None:
+    code, out, err = run_cli(app, *args)
+    assert code != 0
+    assert out == ""
+    assert message in err
+    assert db_session.scalar(select(func.count()).select_from(PartnerKey)) == 0
+
+
+def test_cli_rotating_a_revoked_key_is_refused(app: Flask, db_session: Session) -> None:
+    code, out, _ = run_cli(app, "create", "old", "--network", "fellah_cash")
+    key_id = shown_key(out)["key_id"]
+    assert run_cli(app, "revoke", key_id)[0] == 0
+    code, out, err = run_cli(app, "rotate", key_id)
+    assert code != 0 and out == "" and "revoked" in err
