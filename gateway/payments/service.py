@@ -341,14 +341,23 @@ class PaymentService:
                 return candidate
 
     def _refresh_artisan(self, artisan: Artisan) -> None:
-        """Keep the AMO fields the status screen reads in step with the paid months."""
-        paid = sorted(self._paid_months(artisan.id))
-        artisan.amo_first_paid_month = paid[0] if paid else None
-        start = month_start(artisan.amo_start_month) if artisan.amo_start_month else (paid[0] if paid else None)
+        """Keep the AMO fields the status screen reads in step with the paid months.
+
+        `amo_first_paid_month` is the month the first payment was made (the waiting
+        period counts from the month after it), or for months paid before Hirfa the
+        first of them; `amo_paid_through` ends the unbroken run of paid months."""
+        paid = set(self._paid_months(artisan.id))
+        first_paid_at = self.db.scalar(
+            select(func.min(Payment.paid_at)).where(Payment.artisan_id == artisan.id, Payment.reversed_at.is_(None))
+        )
+        earlier = self.db.scalar(
+            select(func.min(PaidMonth.month)).where(PaidMonth.artisan_id == artisan.id, PaidMonth.payment_id.is_(None))
+        )
+        candidates = [month for month in (earlier, first_paid_at and month_start(local_today(first_paid_at))) if month]
+        artisan.amo_first_paid_month = min(candidates) if candidates else None
         through = None
-        month = start
-        paid_set = set(paid)
-        while month is not None and month in paid_set:
+        month = month_start(artisan.amo_start_month) if artisan.amo_start_month else min(paid, default=None)
+        while month is not None and month in paid:
             through = month
             month = add_months(month, 1)
         artisan.amo_paid_through = through

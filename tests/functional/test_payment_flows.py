@@ -113,7 +113,8 @@ def test_agent_confirms_a_payment_once(dial: type[Dialer], demo: Session, clock:
     status = dial(YOUSSEF)
     status.start()
     text = status.send("1") + status.send("98")
-    assert "مؤدى إلى غاية 11/2026" in text and "فترة التدريب" in text
+    # Paid in 11/2026: the waiting period is the three months after, to 02/2027.
+    assert "مؤدى إلى غاية 11/2026" in text and "فترة التدريب حتى 02/2027" in text
     # A second agent confirming the same reference is refused.
     again = agent_session(dial, WAFACASH_AGENT)
     assert "مؤدى من قبل" in again.send("1", reference)
