@@ -48,6 +48,7 @@ messages: install-dev
 bench: install-dev
 	command -v wrk >/dev/null || apt-get install -y wrk
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/hops.py
+	$(BIN)/python bench/confirm.py
 
 clean:
 	rm -rf $(VENV) instance .mypy_cache .ruff_cache .pytest_cache
