@@ -376,13 +376,15 @@ class PaymentService:
                 months=months,
             )
         if agent is not None:
+            # Agents keep no language of their own: the service's default speaks to them.
+            agent_language = self.settings.default_language
             queue_sms(
                 self.db,
                 recipient=agent.phone,
-                language="fr",
+                language=agent_language,
                 template="agent_receipt",
                 receipt=payment.receipt_number,
-                amount=format_amount(payment.amount_centimes, "fr"),
+                amount=format_amount(payment.amount_centimes, agent_language),
                 reference=grouped(reference.reference),
             )
 
