@@ -5,7 +5,8 @@ from models.base import Base, UTCDateTime, utcnow
 from models.contribution import ContributionAmount, ContributionCategory
 from models.identification import IdentificationAttempt, PhoneLink, PhonePreference
 from models.payments import Agent, CashPoint, PaidMonth, PartnerKey, Payment, PaymentReference
-from models.sms import OutboxMessage
+from models.reimbursements import ReimbursementClaim
+from models.sms import OutboxMessage, SmsReminder
 from models.ussd import UssdSessionOutcome
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
     "PaymentReference",
     "PhoneLink",
     "PhonePreference",
+    "ReimbursementClaim",
+    "SmsReminder",
     "UTCDateTime",
     "UssdSessionOutcome",
     "utcnow",

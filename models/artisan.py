@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Integer, SmallInteger, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
@@ -53,5 +53,7 @@ class Artisan(Base):
     amo_start_month: Mapped[dt.date | None] = mapped_column(Date)
     amo_first_paid_month: Mapped[dt.date | None] = mapped_column(Date)
     amo_paid_through: Mapped[dt.date | None] = mapped_column(Date)
+    # STOP by SMS or from the menu: no more reminders (what the artisan asked for still comes).
+    sms_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, Index, SmallInteger, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.artisan import ID, LANGUAGES, _in
@@ -22,6 +22,8 @@ class OutboxMessage(Base):
         CheckConstraint(_in("language", LANGUAGES), name="language"),
         CheckConstraint("segments BETWEEN 1 AND 2", name="segments"),
         Index("ix_sms_outbox_state_created_at", "state", "created_at"),
+        Index("ix_sms_outbox_provider_message_id", "provider_message_id"),
+        Index("ix_sms_outbox_subject_created_at", "subject", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
@@ -34,5 +36,31 @@ class OutboxMessage(Base):
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
     provider_message_id: Mapped[str | None] = mapped_column(String(128))
+    # The provider's last word on the message (AT's status, kept as given) and why it failed.
+    provider_status: Mapped[str | None] = mapped_column(String(40))
+    failure_reason: Mapped[str | None] = mapped_column(String(255))
+    # What the message is about (e.g. `claim:42`, `reminder:2026-11`), to count and dedupe.
+    subject: Mapped[str | None] = mapped_column(String(64))
+    # Sent even in quiet hours: the reference or receipt the artisan is waiting for.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Not before this time (retry backoff, quiet hours).
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Sent while a worker died mid-send: it may have reached the phone twice.
+    possible_duplicate: Mapped[bool] = mapped_column(Boolean, default=False)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class SmsReminder(Base):
+    """The monthly dues reminder sent to an artisan: at most one per month, by constraint."""
+
+    __tablename__ = "sms_reminders"
+    __table_args__ = (UniqueConstraint("artisan_id", "month"),)
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    artisan_id: Mapped[int] = mapped_column(ID, ForeignKey("artisans.id", ondelete="CASCADE"))
+    month: Mapped[dt.date] = mapped_column(Date)
+    outbox_id: Mapped[int | None] = mapped_column(ID, ForeignKey("sms_outbox.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -45,8 +45,20 @@ def render(template: str, language: str, **values: object) -> str:
     return Translator(language)(TEMPLATES[template], **values)
 
 
-def queue_sms(db: Session, *, recipient: str, language: str, template: str, **values: object) -> OutboxMessage:
-    """Add the message to the outbox; it leaves with the transaction's commit."""
+def queue_sms(
+    db: Session,
+    *,
+    recipient: str,
+    language: str,
+    template: str,
+    subject: str | None = None,
+    urgent: bool = False,
+    **values: object,
+) -> OutboxMessage:
+    """Add the message to the outbox; it leaves with the transaction's commit.
+
+    `subject` names what it is about (to count or dedupe); `urgent` lets it through
+    quiet hours (a reference or receipt the artisan is waiting for at the counter)."""
     body = render(template, language, **values)
     count, encoding = segments(body)
     if count > MAX_SEGMENTS:
@@ -60,6 +72,9 @@ def queue_sms(db: Session, *, recipient: str, language: str, template: str, **va
         encoding=encoding,
         state="pending",
         attempts=0,
+        subject=subject,
+        urgent=urgent,
+        possible_duplicate=False,
     )
     db.add(message)
     log.info("sms queued", extra={"template": template, "recipient": mask_phone(recipient)})
