@@ -18,8 +18,11 @@ from gateway.partners.cli import partners_cli
 from gateway.payments.cli import agents_cli, payments_cli
 from gateway.redis_client import make_redis
 from gateway.registration.cli import rna_cli
+from gateway.reimbursements.cli import reimbursements_cli
+from gateway.sms import dispatch as sms_dispatch
+from gateway.sms.cli import sms_cli
 from gateway.ussd.store import RedisSessionStore
-from gateway.web import api, health, ussd
+from gateway.web import api, health, sms, ussd
 from gateway.wiring import EXTENSION, Hirfa
 
 log = logging.getLogger(__name__)
@@ -69,12 +72,14 @@ def register_services(app: Flask, settings: Settings) -> None:
     client = make_redis(settings)
     store = RedisSessionStore(client, prefix=settings.redis_prefix, ttl_seconds=settings.session_ttl_seconds)
     app.extensions[EXTENSION] = Hirfa(settings=settings, redis=client, session_store=store)
+    sms_dispatch.init_app(app, settings, client)
 
 
 def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(ussd.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(sms.bp)
 
 
 def register_errors(app: Flask) -> None:
@@ -97,6 +102,8 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(agents_cli)
     app.cli.add_command(payments_cli)
     app.cli.add_command(partners_cli)
+    app.cli.add_command(sms_cli)
+    app.cli.add_command(reimbursements_cli)
 
 
 def announce(settings: Settings) -> None:

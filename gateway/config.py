@@ -6,8 +6,10 @@ Nothing here is read at import time: `Settings.from_env()` is called by `create_
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +18,8 @@ ENVIRONMENTS = ("development", "production")
 LANGUAGES = ("ar", "fr")
 EMBEDDED_DATABASE_URL = "sqlite:///" + str(Path(__file__).resolve().parent.parent / "instance" / "hirfa.db")
 EMBEDDED_REDIS_URL = "fakeredis://"
+SMS_BACKENDS = ("africastalking", "console", "fake")
+QUIET_HOURS_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
 
 class SettingsError(RuntimeError):
@@ -34,6 +38,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from None
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -71,6 +85,25 @@ class Settings:
     log_level: str = "INFO"
     # Screen budgets by aggregator: (all-GSM-7 characters, any other characters).
     screen_budgets: Mapping[str, tuple[int, int]] = field(default_factory=lambda: {"africastalking": (160, 80)})
+    # SMS: who sends (africastalking in production), the RQ queue, retries and timeouts.
+    sms_backend: str = "console"
+    at_username: str = ""
+    at_api_key: str = ""
+    at_sender_id: str = ""
+    at_api_base_url: str = ""  # empty: the SDK's own host (tests point it at a local fake)
+    at_timeout_seconds: float = 10.0
+    sms_queue: str = "sms"
+    sms_job_timeout_seconds: int = 60
+    sms_max_attempts: int = 8
+    sms_retry_base_seconds: int = 30
+    sms_retry_max_seconds: int = 3600
+    sms_pending_timeout_seconds: int = 60
+    sms_sending_timeout_seconds: int = 300
+    sms_quiet_hours: str = "21:00-08:00"  # Africa/Casablanca; empty: none
+    sms_sweep_interval_seconds: int = 60
+    sms_reminder_day: int = 5
+    sms_reminder_hour: int = 10
+    sms_reminder_batch_size: int = 1000
 
     @property
     def is_production(self) -> bool:
@@ -83,6 +116,15 @@ class Settings:
     @property
     def uses_embedded_redis(self) -> bool:
         return self.redis_url.startswith("fakeredis")
+
+    @property
+    def quiet_hours(self) -> tuple[dt.time, dt.time] | None:
+        """(start, end) of the hours without SMS, local time; None when there are none."""
+        match = QUIET_HOURS_RE.match(self.sms_quiet_hours)
+        if match is None:
+            return None
+        start_h, start_m, end_h, end_m = (int(group) for group in match.groups())
+        return dt.time(start_h, start_m), dt.time(end_h, end_m)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -118,6 +160,24 @@ class Settings:
             load_demo_data=_bool(env, "LOAD_DEMO_DATA", False),
             log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
             screen_budgets=_budgets(env.get("USSD_SCREEN_BUDGETS", "")),
+            sms_backend=env.get("SMS_BACKEND", "").strip().lower() or ("africastalking" if production else "console"),
+            at_username=env.get("AT_USERNAME", "").strip(),
+            at_api_key=env.get("AT_API_KEY", "").strip(),
+            at_sender_id=env.get("AT_SENDER_ID", "").strip(),
+            at_api_base_url=env.get("AT_API_BASE_URL", "").strip().rstrip("/"),
+            at_timeout_seconds=_float(env, "AT_TIMEOUT_SECONDS", base.at_timeout_seconds),
+            sms_queue=env.get("SMS_QUEUE", "").strip() or base.sms_queue,
+            sms_job_timeout_seconds=_int(env, "SMS_JOB_TIMEOUT_SECONDS", base.sms_job_timeout_seconds),
+            sms_max_attempts=_int(env, "SMS_MAX_ATTEMPTS", base.sms_max_attempts),
+            sms_retry_base_seconds=_int(env, "SMS_RETRY_BASE_SECONDS", base.sms_retry_base_seconds),
+            sms_retry_max_seconds=_int(env, "SMS_RETRY_MAX_SECONDS", base.sms_retry_max_seconds),
+            sms_pending_timeout_seconds=_int(env, "SMS_PENDING_TIMEOUT_SECONDS", base.sms_pending_timeout_seconds),
+            sms_sending_timeout_seconds=_int(env, "SMS_SENDING_TIMEOUT_SECONDS", base.sms_sending_timeout_seconds),
+            sms_quiet_hours=env.get("SMS_QUIET_HOURS", base.sms_quiet_hours).strip(),
+            sms_sweep_interval_seconds=_int(env, "SMS_SWEEP_INTERVAL_SECONDS", base.sms_sweep_interval_seconds),
+            sms_reminder_day=_int(env, "SMS_REMINDER_DAY", base.sms_reminder_day),
+            sms_reminder_hour=_int(env, "SMS_REMINDER_HOUR", base.sms_reminder_hour),
+            sms_reminder_batch_size=_int(env, "SMS_REMINDER_BATCH_SIZE", base.sms_reminder_batch_size),
         )
         settings.validate()
         return settings
@@ -143,6 +203,41 @@ class Settings:
                 raise SettingsError(f"USSD_ALLOWED_IPS has an invalid address: {ip!r}") from None
         if self.is_production:
             self._validate_production()
+        self._validate_sms()
+
+    def _validate_sms(self) -> None:
+        if self.sms_backend not in SMS_BACKENDS:
+            raise SettingsError(f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}, not {self.sms_backend!r}")
+        if self.sms_backend == "africastalking" and not (self.at_username and self.at_api_key):
+            raise SettingsError("AT_USERNAME and AT_API_KEY are required when SMS_BACKEND=africastalking")
+        if self.at_api_base_url and not self.at_api_base_url.startswith(("http://", "https://")):
+            raise SettingsError("AT_API_BASE_URL must be an http:// or https:// URL")
+        if len(self.at_sender_id) > 11 and not self.at_sender_id.isdigit():
+            raise SettingsError("AT_SENDER_ID: an alphanumeric sender id has at most 11 characters")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.sms_queue):
+            raise SettingsError("SMS_QUEUE must be a short name of letters, digits, '.', '_' or '-'")
+        self._validate_sms_timing()
+
+    def _validate_sms_timing(self) -> None:
+        if not 0 < self.at_timeout_seconds <= 60:
+            raise SettingsError("AT_TIMEOUT_SECONDS must be more than 0 and at most 60")
+        # A job outlives its provider call; a `sending` row is presumed dead only after its job is.
+        if self.sms_job_timeout_seconds < 2 * self.at_timeout_seconds + 5:
+            raise SettingsError("SMS_JOB_TIMEOUT_SECONDS must be at least 2 x AT_TIMEOUT_SECONDS + 5")
+        if self.sms_sending_timeout_seconds <= self.sms_job_timeout_seconds:
+            raise SettingsError("SMS_SENDING_TIMEOUT_SECONDS must be longer than SMS_JOB_TIMEOUT_SECONDS")
+        if not 1 <= self.sms_max_attempts <= 50:
+            raise SettingsError("SMS_MAX_ATTEMPTS must be between 1 and 50")
+        if not 1 <= self.sms_retry_base_seconds <= self.sms_retry_max_seconds:
+            raise SettingsError("SMS_RETRY_BASE_SECONDS must be at least 1 and at most SMS_RETRY_MAX_SECONDS")
+        if self.sms_pending_timeout_seconds < 1 or self.sms_sweep_interval_seconds < 1:
+            raise SettingsError("SMS_PENDING_TIMEOUT_SECONDS and SMS_SWEEP_INTERVAL_SECONDS must be at least 1")
+        if self.sms_quiet_hours and self.quiet_hours is None:
+            raise SettingsError(f"SMS_QUIET_HOURS must look like 21:00-08:00 or be empty, not {self.sms_quiet_hours!r}")
+        if not 1 <= self.sms_reminder_day <= 28 or not 0 <= self.sms_reminder_hour <= 23:
+            raise SettingsError("SMS_REMINDER_DAY must be 1 to 28 and SMS_REMINDER_HOUR 0 to 23")
+        if not 1 <= self.sms_reminder_batch_size <= 10_000:
+            raise SettingsError("SMS_REMINDER_BATCH_SIZE must be between 1 and 10000")
 
     def _validate_production(self) -> None:
         for name, value in (
@@ -163,6 +258,12 @@ class Settings:
             raise SettingsError("SECRET_KEY must be at least 32 characters in production")
         if len(self.ussd_callback_key) < 24:
             raise SettingsError("USSD_CALLBACK_KEY must be at least 24 characters in production")
+        if self.sms_backend != "africastalking":
+            raise SettingsError(f"SMS_BACKEND: production refuses the {self.sms_backend} sender")
+        if self.at_username == "sandbox":
+            raise SettingsError("AT_USERNAME: production refuses Africa's Talking's sandbox")
+        if self.at_api_base_url and not self.at_api_base_url.startswith("https://"):
+            raise SettingsError("AT_API_BASE_URL must be https:// in production")
 
 
 def _budgets(value: str) -> dict[str, tuple[int, int]]:

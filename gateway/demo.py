@@ -12,7 +12,16 @@ from sqlalchemy.orm import Session
 from gateway.clock import local_today
 from gateway.payments.agents import ensure_cash_point, hash_pin
 from gateway.registration.amo import add_months, month_start
-from models import Agent, Artisan, IdentificationAttempt, PaidMonth, Payment, PaymentReference, PhoneLink
+from models import (
+    Agent,
+    Artisan,
+    IdentificationAttempt,
+    PaidMonth,
+    Payment,
+    PaymentReference,
+    PhoneLink,
+    ReimbursementClaim,
+)
 
 DEMO_PREFIX = "DEMO-"
 DEMO_MONTHLY_CENTIMES = 13500  # the rna_no_income_tax amount seeded by the first migration
@@ -126,6 +135,38 @@ DEMO_AGENTS = (
 DEMO_PIN = "1234"
 
 
+def demo_claims(today: dt.date) -> list[dict[str, Any]]:
+    """Fatima's reimbursements: one to collect at Fellah Cash, one collected long ago.
+
+    `age` is how many days ago Hirfa heard of the claim, `changed` of its last status."""
+    return [
+        dict(
+            claim_number="DEMO-CLM-0001",
+            rna_number="DEMO-FES-0001",
+            amount_centimes=45000,
+            status="available",
+            network="fellah_cash",
+            pick_up_code="FC-4821-7730",
+            available_until=today + dt.timedelta(days=14),
+            reason=None,
+            age=12,
+            changed=1,
+        ),
+        dict(
+            claim_number="DEMO-CLM-0002",
+            rna_number="DEMO-FES-0001",
+            amount_centimes=21000,
+            status="paid_out",
+            network="wafacash",
+            pick_up_code="WF-1934-2208",
+            available_until=today - dt.timedelta(days=60),
+            reason=None,
+            age=95,
+            changed=70,
+        ),
+    ]
+
+
 def _reset_payments(db: Session, artisan_ids: list[int]) -> None:
     """Forget the demo artisans' references and payments (a demo run leaves some)."""
     payments = select(Payment.id).where(Payment.artisan_id.in_(artisan_ids))
@@ -142,6 +183,32 @@ def _paid_history(db: Session, artisan: Artisan) -> None:
     while month <= artisan.amo_paid_through:
         db.add(PaidMonth(artisan_id=artisan.id, month=month, amount_centimes=DEMO_MONTHLY_CENTIMES, payment_id=None))
         month = add_months(month, 1)
+
+
+def _claims(db: Session, now: dt.datetime, artisan_ids: dict[str, int]) -> None:
+    """Reset the demo artisans' claims to those of DESIGN.md (kept by claim number, so ids stay)."""
+    rows = demo_claims(local_today(now))
+    numbers = [values["claim_number"] for values in rows]
+    db.execute(
+        delete(ReimbursementClaim).where(
+            ReimbursementClaim.artisan_id.in_(list(artisan_ids.values())),
+            ReimbursementClaim.claim_number.not_in(numbers),
+        )
+    )
+    for values in rows:
+        artisan_id = artisan_ids[values.pop("rna_number")]
+        created = now - dt.timedelta(days=values.pop("age"))
+        changed = now - dt.timedelta(days=values.pop("changed"))
+        claim = db.scalar(select(ReimbursementClaim).where(ReimbursementClaim.claim_number == values["claim_number"]))
+        if claim is None:
+            claim = ReimbursementClaim(claim_number=values["claim_number"])
+            db.add(claim)
+        for key, value in values.items():
+            setattr(claim, key, value)
+        claim.artisan_id = artisan_id
+        claim.created_at = created
+        claim.status_changed_at = claim.updated_at = changed
+    db.flush()
 
 
 def _agents(db: Session) -> None:
@@ -173,6 +240,7 @@ def load_demo(db: Session, *, clock: Callable[[], dt.datetime]) -> list[str]:
     _reset_payments(db, demo_ids)
     db.flush()
     phones = []
+    artisan_ids: dict[str, int] = {}
     for values in rows:
         artisan = db.scalar(select(Artisan).where(Artisan.rna_number == values["rna_number"]))
         created = artisan is None
@@ -183,11 +251,13 @@ def load_demo(db: Session, *, clock: Callable[[], dt.datetime]) -> list[str]:
             for key, value in values.items():
                 setattr(artisan, key, value)
         db.flush()
+        artisan_ids[artisan.rna_number] = artisan.id
         _paid_history(db, artisan)
         if values["phone"]:
             phones.append(values["phone"])
             if created:
                 db.add(PhoneLink(phone=values["phone"], artisan_id=artisan.id, method="staff", linked_at=now))
+    _claims(db, now, artisan_ids)
     _agents(db)
     db.flush()
     return phones + list(UNLINKED_DEMO_PHONES) + [values["phone"] for values in DEMO_AGENTS]

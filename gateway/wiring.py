@@ -14,6 +14,7 @@ from gateway.config import Settings
 from gateway.db import get_db
 from gateway.payments.menu_ports import MenuAgents, MenuPayments
 from gateway.registration.service import RegistryService
+from gateway.reimbursements.menu_ports import MenuReimbursements
 from gateway.ussd.interfaces import Hop, SessionStore, UssdAdapter
 from menus.engine import Context
 from menus.paging import Budget
@@ -40,9 +41,15 @@ def menu_context(hop: Hop, adapter: UssdAdapter) -> Context:
     db = get_db()
     registry = RegistryService(db=db, settings=app.settings, clock=app.clock, service_code=hop.service_code)
     payments = MenuPayments(db=db, settings=app.settings, clock=app.clock)
+    reimbursements = MenuReimbursements(db=db, settings=app.settings, clock=app.clock)
     return Context(
         phone=hop.phone,
-        ports=Ports(registry=registry, payments=payments, agents=MenuAgents(db=db, clock=app.clock)),
+        ports=Ports(
+            registry=registry,
+            payments=payments,
+            agents=MenuAgents(db=db, clock=app.clock),
+            reimbursements=reimbursements,
+        ),
         budget=Budget(*app.settings.screen_budgets[adapter.name])
         if adapter.name in app.settings.screen_budgets
         else adapter.budget,

@@ -59,7 +59,7 @@ class MainMenu:
         if value == "2":
             return _identified(ctx, session, "pay", t)
         if value == "3":
-            return _identified(ctx, session, "coming_soon", t)
+            return _identified(ctx, session, "reimbursements", t)
         if value in ("4", "5"):
             return Go("coming_soon")
         if value == "6":
@@ -188,9 +188,15 @@ class Language:
 
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         # Each language is named in itself, whatever the current language.
-        return View(["1 العربية", "2 Français"])
+        lines = ["1 العربية", "2 Français"]
+        if session.artisan_id is not None:
+            lines += [t("3 Stop SMS reminders"), t("4 Get SMS reminders")]
+        return View(lines)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
+        if value in ("3", "4") and session.artisan_id is not None:
+            ctx.ports.registry.set_reminders(artisan_id=session.artisan_id, wanted=value == "4")
+            return Home(notice=t("Reminders stopped.") if value == "3" else t("Reminders on."))
         language = self.CHOICES.get(value)
         if language is None:
             return Invalid()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from menus import agent, artisan, payments
+from menus import agent, artisan, payments, reimbursements
 from menus.engine import Engine
 
-SCREENS = {**artisan.SCREENS, **payments.SCREENS, **agent.SCREENS}
+SCREENS = {**artisan.SCREENS, **payments.SCREENS, **reimbursements.SCREENS, **agent.SCREENS}
 MENU = Engine(SCREENS, home="main", agent_home="agent_home")

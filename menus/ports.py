@@ -70,6 +70,9 @@ class Registry(Protocol):
     def send_registration_help(self, *, phone: str, language: str) -> None:
         """Queue the SMS telling where and how to register in the RNA."""
 
+    def set_reminders(self, *, artisan_id: int, wanted: bool) -> None:
+        """Start or stop the monthly dues reminders (what the artisan asks for still comes)."""
+
 
 class Refused(Exception):
     """A payment step refused, with a stable code the screens turn into a message."""
@@ -166,7 +169,42 @@ class Agents(Protocol):
 
 
 @dataclass(frozen=True)
+class ClaimInfo:
+    """A reimbursement claim as the artisan sees it."""
+
+    id: int
+    claim_number: str
+    date: dt.date  # when Hirfa first heard of it (Africa/Casablanca)
+    amount_centimes: int
+    status: str  # received | in_review | approved | available | paid_out | rejected
+    network: str | None  # where to collect it, when available
+    pick_up_code: str | None
+    available_until: dt.date | None
+    reason: str | None  # why it was rejected
+
+
+class ResendOutcome(enum.Enum):
+    SENT = "sent"
+    LIMIT = "limit"  # already sent the most times a day allows
+    NOT_AVAILABLE = "not_available"  # not the artisan's, not available, or past its date
+
+
+class Reimbursements(Protocol):
+    """The artisan's claims for reimbursement of medical costs."""
+
+    def claims(self, artisan_id: int, *, limit: int) -> list[ClaimInfo]:
+        """The artisan's latest `limit` claims, newest first."""
+
+    def claim(self, *, artisan_id: int, claim_id: int) -> ClaimInfo | None:
+        """One of the artisan's claims (None when it is not theirs)."""
+
+    def resend_pick_up(self, *, artisan_id: int, claim_id: int) -> ResendOutcome:
+        """Queue the pick-up SMS of an available claim again (a few times a day at most)."""
+
+
+@dataclass(frozen=True)
 class Ports:
     registry: Registry
     payments: Payments
     agents: Agents
+    reimbursements: Reimbursements

@@ -30,6 +30,11 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 CALLBACK_KEY = "test-callback-key-0123456789abcdef"
 
 
+def sms_queue_name(redis_prefix: str) -> str:
+    """A queue of this test run's own, so that no job is left on the shared `sms` queue."""
+    return "hirfa-test-" + redis_prefix.split(":")[1]
+
+
 def _database_url(name: str) -> str:
     base = normalise_database_url(ADMIN_URL)
     return base.rsplit("/", 1)[0] + "/" + name
@@ -67,6 +72,11 @@ def redis_prefix() -> Iterator[str]:
     client = redis.Redis.from_url(REDIS_URL)
     for key in client.scan_iter(match=prefix + "*", count=1000):
         client.delete(key)
+    # RQ keeps its own keys (rq:queue:<name>, rq:job:<prefix>sms-…): ours only.
+    queue = sms_queue_name(prefix)
+    for pattern in (f"rq:queue:{queue}", f"rq:job:{prefix.replace(':', '-')}*"):
+        for key in client.scan_iter(match=pattern, count=1000):
+            client.delete(key)
 
 
 @pytest.fixture(scope="session")
@@ -75,6 +85,7 @@ def settings(database_url: str, redis_prefix: str) -> Settings:
         database_url=database_url,
         redis_url=REDIS_URL,
         redis_prefix=redis_prefix,
+        sms_queue=sms_queue_name(redis_prefix),
         ussd_callback_key=CALLBACK_KEY,
         secret_key="test-secret-key-" + "x" * 32,
         log_level="WARNING",

@@ -152,6 +152,12 @@ class RegistryService:
                 preference.language = language
         self.db.flush()
 
+    def set_reminders(self, *, artisan_id: int, wanted: bool) -> None:
+        artisan = self.db.get(Artisan, artisan_id)
+        if artisan is not None:
+            artisan.sms_opt_out = not wanted
+            self.db.flush()
+
     def send_registration_help(self, *, phone: str, language: str) -> None:
         queue_sms(self.db, recipient=phone, language=language, template="rna_registration_help")
         self.db.flush()

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from gateway.logs import mask_phone
 from menus.i18n import N_, Translator
-from menus.paging import is_gsm7
+from menus.paging import GSM7_EXTENSION, is_gsm7
 from models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -31,14 +31,38 @@ TEMPLATES = {
         "Hirfa: your artisan file was linked to a new phone ending {tail}. "
         "If it was not you, call your chamber of crafts."
     ),
+    # Reimbursements of medical costs: one per status (gateway.reimbursements.service).
+    "claim_received": N_(
+        "Hirfa: your claim {claim} for reimbursement of medical costs ({amount}) was received. "
+        "We will tell you by SMS when it is ready."
+    ),
+    "claim_in_review": N_("Hirfa: your reimbursement claim {claim} ({amount}) is being reviewed."),
+    "claim_approved": N_(
+        "Hirfa: your reimbursement claim {claim} is approved: {amount}. You will get the pick-up code by SMS."
+    ),
+    "claim_available": N_(
+        "Hirfa: your reimbursement of {amount} is ready at {network}. "
+        "Pick-up code {code}, with your CIN, before {until}."
+    ),
+    "claim_paid_out": N_("Hirfa: your reimbursement {claim} of {amount} was paid out. Thank you."),
+    "claim_rejected": N_("Hirfa: your reimbursement claim {claim} ({amount}) was rejected. Reason: {reason}"),
+    # Monthly dues reminder and the answers to STOP / START (gateway.sms.reminders, gateway.sms.service).
+    "dues_reminder": N_(
+        "Hirfa: you owe AMO contributions for {months}: {amount}. To pay, dial {code} and choose 2. "
+        "Send STOP to stop these reminders."
+    ),
+    "sms_stopped": N_("Hirfa: you will no longer receive AMO reminders by SMS. Send START to receive them again."),
+    "sms_started": N_("Hirfa: you will receive AMO reminders by SMS again. Send STOP to stop them."),
 }
 
 
 def segments(text: str) -> tuple[int, str]:
     """How many SMS segments `text` takes, and the encoding it needs."""
     if is_gsm7(text):
-        return (1 if len(text) <= 160 else -(-len(text) // 153)), "gsm7"
-    return (1 if len(text) <= 70 else -(-len(text) // 67)), "ucs2"
+        septets = sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)  # escape + character
+        return (1 if septets <= 160 else -(-septets // 153)), "gsm7"
+    units = len(text.encode("utf-16-le")) // 2  # a character beyond the BMP takes two
+    return (1 if units <= 70 else -(-units // 67)), "ucs2"
 
 
 def render(template: str, language: str, **values: object) -> str:

@@ -1,8 +1,10 @@
-"""The partner API, `/api/v1`: signed JSON for the cash networks' counter systems.
+"""The partner API, `/api/v1`: signed JSON for the cash networks' counter systems and
+for the reimbursement feed (CNSS or the paying bank).
 
-Each view checks the signature, parses strictly, calls the payment service, commits,
-and renders. Refusals are JSON `{"error": {"code", "message"}}` with the status that
-STATUS_BY_CODE gives their code; the document at /api/v1/openapi.json lists them."""
+Each view checks the signature, parses strictly, calls the payment or reimbursement
+service, commits, and renders. Refusals are JSON `{"error": {"code", "message"}}` with
+the status that STATUS_BY_CODE gives their code; the document at /api/v1/openapi.json
+lists them."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from gateway.partners.signing import (
 )
 from gateway.payments.service import PaymentError, PaymentService
 from gateway.registration.amo import add_months
+from gateway.reimbursements.service import ReimbursementError, parse_date, upsert_claim
 from gateway.web.openapi import (
     AGENT_CODE_MAX,
     AMOUNT_MAX,
@@ -47,7 +50,7 @@ from gateway.web.openapi import (
     openapi_document,
 )
 from gateway.wiring import hirfa
-from models import Artisan, Payment, PaymentReference
+from models import Artisan, PartnerKey, Payment, PaymentReference, ReimbursementClaim
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
@@ -60,15 +63,19 @@ STATUS_BY_CODE: dict[str, int] = {
     "wrong_partner": 403,
     "reference_not_found": 404,
     "payment_not_found": 404,
+    "artisan_not_found": 404,
     "reference_paid": 409,
     "reference_cancelled": 409,
     "reference_expired": 409,
     "months_already_paid": 409,
     "txn_conflict": 409,
     "already_reversed": 409,
+    "claim_artisan_mismatch": 409,
     "amount_mismatch": 422,
     "invalid_reference": 422,
     "reversal_too_late": 422,
+    "inconsistent_fields": 422,
+    "artisan_ambiguous": 422,
 }
 
 REFERENCE_RE = re.compile(REFERENCE_PATTERN)
@@ -81,6 +88,8 @@ RFC3339_RE = re.compile(
 )
 PAYMENT_FIELDS = frozenset({"reference", "amount_centimes", "network_txn_id", "agent_code", "paid_at"})
 REVERSAL_FIELDS = frozenset({"reason"})
+CLAIM_FIELDS = frozenset({"amount_centimes", "status"})
+CLAIM_OPTIONAL_FIELDS = frozenset({"cin", "cnss_number", "network", "pick_up_code", "available_until", "reason"})
 
 
 @dataclass(frozen=True)
@@ -164,13 +173,46 @@ def reverse_payment(receipt: str) -> Response:
     return jsonify(receipt_number=payment.receipt_number, status="reversed", reversed_at=_iso(payment.reversed_at))
 
 
+@bp.put("/reimbursements/<claim_number>")
+def put_reimbursement(claim_number: str) -> tuple[Response, int]:
+    _reimbursements_caller()
+    body = _json_object(CLAIM_FIELDS, optional=CLAIM_OPTIONAL_FIELDS)
+    text = {name: _optional_text(body.get(name), name) for name in CLAIM_OPTIONAL_FIELDS}
+    amount = body["amount_centimes"]
+    if not isinstance(amount, int) or isinstance(amount, bool):  # the service checks the range
+        raise ApiError("invalid_field", "amount_centimes must be a whole number")
+    status = body["status"]
+    if not isinstance(status, str):
+        raise ApiError("invalid_field", "status must be a string")
+    until = text["available_until"]
+    app = hirfa()
+    # The service checks what the values hold, for this API and the CSV import alike.
+    claim, _changed, created = upsert_claim(
+        get_db(),
+        claim_number=claim_number,
+        cin=text["cin"],
+        cnss_number=text["cnss_number"],
+        amount_centimes=amount,
+        status=status,
+        network=text["network"],
+        pick_up_code=text["pick_up_code"],
+        available_until=parse_date(until, "available_until") if until is not None else None,
+        reason=text["reason"],
+        clock=app.clock,
+        default_language=app.settings.default_language,
+    )
+    get_db().commit()
+    return jsonify(_claim_body(claim)), 201 if created else 200
+
+
 # Refusals --------------------------------------------------------------------------------
 
 
 @bp.errorhandler(AuthError)
 @bp.errorhandler(ApiError)
 @bp.errorhandler(PaymentError)
-def refused(error: AuthError | ApiError | PaymentError) -> tuple[Response, int]:
+@bp.errorhandler(ReimbursementError)
+def refused(error: AuthError | ApiError | PaymentError | ReimbursementError) -> tuple[Response, int]:
     _rollback()
     status = STATUS_BY_CODE.get(error.code)
     if status is None:
@@ -208,8 +250,22 @@ def _rollback() -> None:
 
 
 def _network_caller() -> NetworkCaller:
+    key = _signed_key()
+    if key.kind != "network" or key.network is None:
+        raise ApiError("wrong_partner", "this key is not a cash network's key")
+    return NetworkCaller(partner_key_id=key.id, network=key.network)
+
+
+def _reimbursements_caller() -> PartnerKey:
+    key = _signed_key()
+    if key.kind != "reimbursements":
+        raise ApiError("wrong_partner", "this key is not the reimbursement feed's key")
+    return key
+
+
+def _signed_key() -> PartnerKey:
     app = hirfa()
-    key = verify(
+    return verify(
         db=get_db(),
         redis=app.redis,
         settings=app.settings,
@@ -221,9 +277,6 @@ def _network_caller() -> NetworkCaller:
         timestamp=request.headers.get(TIMESTAMP_HEADER),
         signature=request.headers.get(SIGNATURE_HEADER),
     )
-    if key.kind != "network" or key.network is None:
-        raise ApiError("wrong_partner", "this key is not a cash network's key")
-    return NetworkCaller(partner_key_id=key.id, network=key.network)
 
 
 def _service() -> PaymentService:
@@ -235,8 +288,8 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def _json_object(fields: frozenset[str]) -> dict[str, Any]:
-    """The body as a JSON object with exactly `fields`."""
+def _json_object(fields: frozenset[str], *, optional: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The body as a JSON object with every one of `fields`, and some of `optional`."""
     try:
         body = json.loads(request.get_data(cache=True), parse_constant=_reject_constant)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
@@ -246,7 +299,7 @@ def _json_object(fields: frozenset[str]) -> dict[str, Any]:
     missing = sorted(fields - body.keys())
     if missing:
         raise ApiError("invalid_field", f"missing: {', '.join(missing)}")
-    unknown = sorted(body.keys() - fields)
+    unknown = sorted(body.keys() - fields - optional)
     if unknown:
         raise ApiError("invalid_field", f"unknown fields: {', '.join(unknown)[:200]}")
     return body
@@ -280,6 +333,13 @@ def _text_field(value: object, name: str, longest: int) -> str:
         or any(unicodedata.category(char) == "Cs" for char in value)
     ):
         raise ApiError("invalid_field", f"{name} must be 1 to {longest} characters, no control characters")
+    return value
+
+
+def _optional_text(value: object, name: str) -> str | None:
+    """A string or null (or absent); what the string may hold is the service's to check."""
+    if value is not None and not isinstance(value, str):
+        raise ApiError("invalid_field", f"{name} must be a string or null")
     return value
 
 
@@ -319,6 +379,20 @@ def mask_name(first_name: str, last_name: str) -> str:
     masked = first[:1] + "****" + (first[-1] if len(first) > 2 else "")
     initial = last_name.strip()[:1]
     return f"{masked} {initial}." if initial else masked
+
+
+def _claim_body(claim: ReimbursementClaim) -> dict[str, Any]:
+    return {
+        "claim_number": claim.claim_number,
+        "status": claim.status,
+        "amount_centimes": claim.amount_centimes,
+        "currency": CURRENCY,
+        "network": claim.network,
+        "pick_up_code": claim.pick_up_code,
+        "available_until": claim.available_until.isoformat() if claim.available_until is not None else None,
+        "reason": claim.reason,
+        "status_changed_at": _iso(claim.status_changed_at),
+    }
 
 
 def _payment_body(payment: Payment, reference: PaymentReference) -> dict[str, Any]:

@@ -2,7 +2,10 @@
 
 The rules live here so that the document and the checks in `gateway.web.api` are one
 source: a limit changed here changes both. Python patterns are written unanchored (the
-API uses `fullmatch`); the document anchors them, as JSON Schema patterns search."""
+API uses `fullmatch`); the document anchors them, as JSON Schema patterns search.
+
+The rules of reimbursement claims are read from `gateway.reimbursements.service`
+instead: the CSV import checks claims with them too."""
 
 from __future__ import annotations
 
@@ -16,7 +19,9 @@ from gateway.partners.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
 )
+from gateway.reimbursements import service as claims
 from models.payments import NETWORKS
+from models.reimbursements import CLAIM_STATUSES
 
 API_PREFIX = "/api/v1"
 REFERENCE_PATTERN = r"[0-9]{10}"
@@ -72,10 +77,10 @@ def _error(description: str, codes: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def _common_errors(*, body: bool) -> dict[str, Any]:
+def _common_errors(*, body: bool, forbidden: str = "The key is not a cash network's key.") -> dict[str, Any]:
     responses = {
         "401": _error("Missing, unknown, revoked, stale, wrong or replayed signature.", AUTH_CODES),
-        "403": _error("The key is not a cash network's key.", ("wrong_partner",)),
+        "403": _error(forbidden, ("wrong_partner",)),
         "413": _error("The body is larger than the server accepts (64 KiB).", (TOO_LARGE,)),
         "500": _error("Our fault; nothing was recorded. Retry later, signed again.", (INTERNAL,)),
         "503": _error("Our database or Redis is unavailable. Retry later, signed again.", (UNAVAILABLE,)),
@@ -207,6 +212,96 @@ def _schemas() -> dict[str, Any]:
                 "reversed_at": {"type": "string", "format": "date-time", "description": "UTC."},
             },
         },
+        **_claim_schemas(),
+    }
+
+
+def _claim_schemas() -> dict[str, Any]:
+    statuses = list(CLAIM_STATUSES)
+    networks: list[str | None] = [*NETWORKS, None]  # nullable enums list null (OpenAPI 3.0.3)
+    pick_up_code = {"type": "string", "nullable": True, "pattern": _anchored(claims.PICK_UP_CODE_PATTERN)}
+    reason = {
+        "type": "string",
+        "nullable": True,
+        "minLength": 1,
+        "maxLength": claims.REASON_MAX,
+        "pattern": _anchored(claims.REASON_PATTERN),
+    }
+    return {
+        "ClaimRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["amount_centimes", "status"],
+            "description": "The claim's whole state: a field left out or null is cleared. An `available` claim "
+            "needs network, pick_up_code and an available_until not in the past; a `rejected` one a reason "
+            "(otherwise 422 inconsistent_fields). A new claim or a new status sends the artisan an SMS; "
+            "the same status again sends nothing.",
+            # The artisan: by CIN, by CNSS number, or by both (then one artisan must hold both).
+            "anyOf": [
+                {"required": ["cin"], "properties": {"cin": {"type": "string"}}},
+                {"required": ["cnss_number"], "properties": {"cnss_number": {"type": "string"}}},
+            ],
+            "properties": {
+                "cin": {
+                    "type": "string",
+                    "nullable": True,
+                    "pattern": _anchored(claims.CIN_PATTERN),
+                    "description": "The artisan's national ID card number (CIN).",
+                },
+                "cnss_number": {
+                    "type": "string",
+                    "nullable": True,
+                    "pattern": _anchored(claims.CNSS_PATTERN),
+                    "description": "The artisan's CNSS registration number.",
+                },
+                "amount_centimes": {"type": "integer", "minimum": 0, "maximum": claims.AMOUNT_MAX},
+                "status": {"type": "string", "enum": statuses},
+                "network": {
+                    "type": "string",
+                    "nullable": True,
+                    "enum": networks,
+                    "description": "Where the artisan collects the money.",
+                },
+                "pick_up_code": pick_up_code,
+                "available_until": {
+                    "type": "string",
+                    "nullable": True,
+                    "format": "date",
+                    "description": "Last day of collection (YYYY-MM-DD, Africa/Casablanca).",
+                },
+                "reason": {**reason, "description": "Why the claim was rejected, as the artisan will read it."},
+            },
+        },
+        "Claim": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": [
+                "claim_number",
+                "status",
+                "amount_centimes",
+                "currency",
+                "network",
+                "pick_up_code",
+                "available_until",
+                "reason",
+                "status_changed_at",
+            ],
+            "properties": {
+                "claim_number": {"type": "string", "pattern": _anchored(claims.CLAIM_NUMBER_PATTERN)},
+                "status": {"type": "string", "enum": statuses},
+                "amount_centimes": {"type": "integer", "minimum": 0, "maximum": claims.AMOUNT_MAX},
+                "currency": {"type": "string", "enum": ["MAD"]},
+                "network": {"type": "string", "nullable": True, "enum": networks},
+                "pick_up_code": pick_up_code,
+                "available_until": {"type": "string", "nullable": True, "format": "date"},
+                "reason": reason,
+                "status_changed_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "UTC; when the status last changed.",
+                },
+            },
+        },
     }
 
 
@@ -219,7 +314,8 @@ SIGNING = f"""Every request is signed with your key's secret:
   where PATH is the path without the query string and BODY the exact bytes sent (empty for GET).
 
 A signature is accepted once: sign again (fresh timestamp) to retry. A network key sees
-only its own network's references and payments; another network's are not found."""
+only its own network's references and payments; another network's are not found. Only
+the reimbursement feed's key may report reimbursement claims."""
 
 
 @cache
@@ -236,6 +332,13 @@ def openapi_document() -> dict[str, Any]:
         "in": "path",
         "required": True,
         "schema": {"type": "string", "pattern": _anchored(RECEIPT_PATTERN)},
+    }
+    claim_number_param = {
+        "name": "claim_number",
+        "in": "path",
+        "required": True,
+        "description": "The paying body's claim number: 1 to 40 letters, digits, `.`, `_` or `-`.",
+        "schema": {"type": "string", "pattern": _anchored(claims.CLAIM_NUMBER_PATTERN)},
     }
     return {
         "openapi": "3.0.3",
@@ -289,6 +392,28 @@ def openapi_document() -> dict[str, Any]:
                         "404": _error("No such payment at your network.", ("payment_not_found", NOT_FOUND_ROUTE)),
                         "409": _error("Already reversed.", ("already_reversed",)),
                         "422": _error("Too late: the payment was made on another day.", ("reversal_too_late",)),
+                    },
+                }
+            },
+            f"{API_PREFIX}/reimbursements/{{claim_number}}": {
+                "put": {
+                    "operationId": "putReimbursement",
+                    "summary": "Create or update a reimbursement claim (the reimbursement feed's key only).",
+                    "parameters": [claim_number_param],
+                    "requestBody": _json_body("ClaimRequest"),
+                    "responses": {
+                        "200": _ok("Updated, or unchanged: the claim as it now stands.", "Claim"),
+                        "201": _ok("Created: the claim as it now stands.", "Claim"),
+                        **_common_errors(body=True, forbidden="The key is not the reimbursement feed's key."),
+                        "404": _error(
+                            "No artisan with this CIN and/or CNSS number.", ("artisan_not_found", NOT_FOUND_ROUTE)
+                        ),
+                        "409": _error("This claim number belongs to another artisan.", ("claim_artisan_mismatch",)),
+                        "422": _error(
+                            "The fields do not make a claim (see ClaimRequest), or the CNSS number is "
+                            "held by several artisans (send the CIN).",
+                            ("inconsistent_fields", "artisan_ambiguous"),
+                        ),
                     },
                 }
             },

@@ -130,8 +130,8 @@ def test_language_choice_is_stored_on_artisan_and_on_unknown_phone(dial: type[Di
     assert "Mon inscription" in dial("+212633333333").start()
 
 
-def test_options_3_to_5_answer_coming_soon(dial: type[Dialer]) -> None:
-    for option in ("3", "4", "5"):
+def test_options_4_and_5_answer_coming_soon(dial: type[Dialer]) -> None:
+    for option in ("4", "5"):
         phone = dial("+212600000003")
         phone.start()
         reply = phone.send(option)
@@ -251,3 +251,15 @@ def test_every_demo_screen_fits_its_budget_in_both_languages(dial: type[Dialer])
             phone.send("6", language, "1")
             while "98" in phone.screens[-1] and phone.screens[-1].startswith("CON "):
                 phone.send("98")
+
+
+def test_reminders_can_be_stopped_and_started_from_the_menu(dial: type[Dialer], demo: Session) -> None:
+    phone = dial("+212600000003")
+    phone.start()
+    assert "Rappels arrêtés." in phone.send("6", "3")
+    assert demo.scalar(select(Artisan.sms_opt_out).where(Artisan.phone == "+212600000003")) is True
+    assert "Rappels activés." in phone.send("6", "4")
+    assert demo.scalar(select(Artisan.sms_opt_out).where(Artisan.phone == "+212600000003")) is False
+    stranger = dial("+212633333334")
+    stranger.start()
+    assert "Rappels" not in stranger.send("6")  # no file, no reminders to stop

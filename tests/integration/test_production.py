@@ -12,11 +12,17 @@ from sqlalchemy.orm import Session as OrmSession
 from gateway import create_app
 from gateway.config import Settings, SettingsError
 from gateway.demo import load_demo
-from models import Artisan, IdentificationAttempt, PhoneLink
+from models import Artisan, IdentificationAttempt, PhoneLink, ReimbursementClaim
 from tests.conftest import dispose
 from tests.helpers import FrozenClock
 
-SECRETS = {"secret_key": "s" * 40, "ussd_callback_key": "k" * 30}
+SECRETS = {
+    "secret_key": "s" * 40,
+    "ussd_callback_key": "k" * 30,
+    "sms_backend": "africastalking",
+    "at_username": "hirfa",
+    "at_api_key": "a" * 32,
+}
 
 
 def test_production_app_refuses_demo_rows(settings: Settings, database_url: str) -> None:
@@ -32,6 +38,7 @@ def test_production_app_refuses_demo_rows(settings: Settings, database_url: str)
         with OrmSession(engine) as session:
             session.execute(delete(PhoneLink))
             session.execute(delete(IdentificationAttempt))
+            session.execute(delete(ReimbursementClaim))
             session.execute(delete(Artisan).where(Artisan.rna_number.startswith("DEMO-")))
             session.commit()
         engine.dispose()

@@ -14,6 +14,8 @@ PRODUCTION = {
     "REDIS_URL": "redis://cache.internal:6379/0",
     "SECRET_KEY": "s" * 40,
     "USSD_CALLBACK_KEY": "k" * 32,
+    "AT_USERNAME": "hirfa",
+    "AT_API_KEY": "a" * 32,
 }
 
 

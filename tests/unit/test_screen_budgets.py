@@ -18,6 +18,7 @@ from menus.paging import Budget
 from menus.ports import (
     AgentInfo,
     Caller,
+    ClaimInfo,
     DuesInfo,
     Identification,
     IdentifyOutcome,
@@ -26,7 +27,10 @@ from menus.ports import (
     Quote,
     ReferenceInfo,
     RegistrationStatus,
+    ResendOutcome,
 )
+from menus.reimbursements import MAX_LISTED, STATUS_LABELS
+from models.reimbursements import CLAIM_STATUSES
 
 BUDGETS = {"africastalking": at_adapter.budget}
 LANGUAGES = ("ar", "fr")
@@ -73,6 +77,9 @@ class WorstCaseRegistry:
         pass
 
     def send_registration_help(self, *, phone: str, language: str) -> None:
+        pass
+
+    def set_reminders(self, *, artisan_id: int, wanted: bool) -> None:
         pass
 
 
@@ -140,6 +147,40 @@ class WorstCaseAgents:
         return True
 
 
+class WorstCaseReimbursements:
+    """A full list of the longest claims the models allow; `status` None: no claims at all."""
+
+    def __init__(self, language: str, status: str | None) -> None:
+        self.language = language
+        self.status = status
+
+    def _claim(self, status: str) -> ClaimInfo:
+        return ClaimInfo(
+            id=1,
+            claim_number="W" * 40,
+            date=dt.date(2026, 12, 31),
+            amount_centimes=2_147_483_647,
+            status=status,
+            network="fellah_cash",
+            pick_up_code="X" * 32,
+            available_until=dt.date(2026, 12, 31),
+            reason="ر" * 255 if self.language == "ar" else "W" * 255,
+        )
+
+    def claims(self, artisan_id: int, *, limit: int) -> list[ClaimInfo]:
+        if self.status is None:
+            return []
+        longest = _longest(self.language, list(STATUS_LABELS.values()))
+        status = next(code for code, label in STATUS_LABELS.items() if label == longest)
+        return [self._claim(status) for _ in range(min(limit, MAX_LISTED))]
+
+    def claim(self, *, artisan_id: int, claim_id: int) -> ClaimInfo | None:
+        return self._claim(self.status) if self.status is not None else None
+
+    def resend_pick_up(self, *, artisan_id: int, claim_id: int) -> ResendOutcome:
+        return ResendOutcome.LIMIT
+
+
 def _messages(language: str) -> dict[str, str]:
     with (LOCALE_DIR / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
         return {str(m.id): str(m.string) for m in read_po(handle) if m.id}
@@ -175,11 +216,13 @@ def test_every_page_fits(aggregator: str, language: str, screen: str, amo_status
     stack = [{"s": "main"}] + ([{"s": screen, "p": params}] if screen != "main" else [])
     # The longest error and notice lines any screen may carry, together.
     longest = max(_screen_messages(language), key=len)
-    for pin_ok in (False, True):
+    # Every claim status (an available one shows the most), and no claim at all.
+    for pin_ok, claim_status in itertools.product((False, True), (*CLAIM_STATUSES, None)):
         ports = Ports(
             registry=WorstCaseRegistry(language, amo_status),
             payments=WorstCasePayments(),
             agents=WorstCaseAgents(pin_ok),
+            reimbursements=WorstCaseReimbursements(language, claim_status),
         )
         ctx = Context(
             phone="+212600000001", ports=ports, budget=budget, today=dt.date(2026, 11, 24), default_language=language

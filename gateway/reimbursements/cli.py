@@ -1,0 +1,51 @@
+"""`flask reimbursements import FILE.csv`: claims for reimbursement of medical costs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from gateway.db import get_db
+from gateway.reimbursements.importer import ClaimFileError, import_claims
+from gateway.wiring import hirfa
+
+reimbursements_cli = AppGroup("reimbursements", help="Reimbursement claims of medical costs (CNSS, paying bank).")
+
+
+@reimbursements_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the rejected rows (default: FILE with the suffix .rejects.csv).",
+)
+def import_command(file: Path, rejects: Path | None) -> None:
+    """Create or update the claims of a CSV file, by claim number; each new status is sent by SMS.
+
+    Columns: claim_number, cin and/or cnss_number, amount_centimes, status, and network,
+    pick_up_code, available_until (YYYY-MM-DD), reason as the status needs them. Committed
+    as it goes; running the same file again changes nothing and sends nothing.
+    """
+    db = get_db()
+    app = hirfa()
+    try:
+        summary = import_claims(
+            db=db,
+            source=file,
+            rejects=rejects or file.with_suffix(".rejects.csv"),
+            clock=app.clock,
+            default_language=app.settings.default_language,
+            on_batch=db.commit,
+        )
+    except ClaimFileError as err:
+        db.rollback()
+        raise click.ClickException(f"{file}: {err}") from err
+    db.commit()
+    click.echo(
+        f"reimbursements import: {summary.rows} rows, {summary.created} created, {summary.updated} updated, "
+        f"{summary.unchanged} unchanged, {summary.rejected} rejected"
+        + (f"; rejects in {summary.rejects}" if summary.rejects else "")
+    )

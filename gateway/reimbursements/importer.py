@@ -1,0 +1,210 @@
+"""Import of reimbursement claims from a CSV file (`flask reimbursements import FILE.csv`).
+
+Rows go one by one through `upsert_claim`, the same checks as the partner API; a row
+it refuses goes to a rejects CSV with its line and reason, and the others are kept.
+Claims come by the thousand, not by the hundred thousand like the RNA register, and
+each may queue an SMS: the ORM and the service's own statements are fast enough.
+
+Importing the same file again changes nothing and queues no SMS: an unchanged claim is
+not written, and a claim number may appear only once in a file (two rows of one claim
+would otherwise flip its status back and forth, an SMS each time, at every run).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, Final
+
+from sqlalchemy.orm import Session
+
+from gateway.reimbursements.service import AMOUNT_MAX, Clock, ReimbursementError, parse_date, upsert_claim
+
+COLUMNS: Final = (
+    "claim_number", "cin", "cnss_number", "amount_centimes", "status",
+    "network", "pick_up_code", "available_until", "reason",
+)  # fmt: skip
+REQUIRED_COLUMNS: Final = ("claim_number", "amount_centimes", "status")
+IDENTITY_COLUMNS: Final = ("cin", "cnss_number")  # at least one of them
+AMOUNT_RE: Final = re.compile(r"[0-9]{1,10}")
+
+
+class ClaimFileError(ValueError):
+    """The file cannot be imported at all (as opposed to a bad row, which is rejected)."""
+
+
+@dataclass(frozen=True)
+class ClaimImportSummary:
+    """What an import did: `rows` (records read) = created + updated + unchanged + rejected."""
+
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+    rejects: Path | None
+
+
+def import_claims(
+    *,
+    db: Session,
+    source: Path,
+    rejects: Path,
+    clock: Clock,
+    default_language: str,
+    batch_size: int = 500,
+    on_batch: Callable[[], None] | None = None,
+) -> ClaimImportSummary:
+    """Create or update the claims of a CSV file by claim number; write bad rows to `rejects`.
+
+    The file is UTF-8 (a BOM is allowed) with a header row naming at least
+    REQUIRED_COLUMNS and one of IDENTITY_COLUMNS; the other COLUMNS may be absent, and
+    an empty cell is no value. Amounts are in centimes, dates YYYY-MM-DD. Rejected rows
+    are written to `rejects` (created only if there is one; a stale one from an earlier
+    run is removed) with the source columns plus `line` (the header is line 1) and
+    `reason`.
+
+    Nothing is committed here: `on_batch` is called every `batch_size` rows and at the
+    end, so that the caller can commit as it goes. Raises ClaimFileError when the file
+    has no header, lacks columns, or is not UTF-8 / CSV.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    if rejects.resolve() == source.resolve():
+        raise ClaimFileError("the rejects file must not be the file being imported")
+    if not rejects.parent.is_dir():
+        raise ClaimFileError(f"no folder {rejects.parent} for the rejects file")
+    created = updated = unchanged = rows = 0
+    # The line of the row that brought in each claim number.
+    seen: dict[str, int] = {}
+    with source.open(encoding="utf-8-sig", newline="") as handle, _RejectsFile(rejects) as rejects_file:
+        reader = csv.reader(handle)
+        header = _header(reader)
+        rejects_file.header = header
+        index = {name.strip().lower(): position for position, name in enumerate(header)}
+        for line, cells in _records(reader):
+            rows += 1
+            try:
+                values = _values(cells, index, width=len(header))
+                number = values["claim_number"]
+                if number in seen:
+                    raise ReimbursementError("invalid_field", f"claim_number: duplicate of line {seen[number]}")
+                outcome = upsert_claim(db, **values, clock=clock, default_language=default_language)
+            except ReimbursementError as error:
+                rejects_file.write(line, cells, error.message)
+            else:
+                seen[number] = line
+                created += outcome.created
+                updated += outcome.changed and not outcome.created
+                unchanged += not outcome.changed
+            if on_batch is not None and rows % batch_size == 0:
+                on_batch()
+    if on_batch is not None:
+        on_batch()
+    return ClaimImportSummary(
+        rows=rows,
+        created=created,
+        updated=updated,
+        unchanged=unchanged,
+        rejected=rejects_file.count,
+        rejects=rejects if rejects_file.count else None,
+    )
+
+
+def _header(reader: Iterator[list[str]]) -> list[str]:
+    try:
+        header: list[str] | None = next(reader, None)
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise ClaimFileError(f"line 1: unreadable header ({err})") from err
+    if not header or not any(cell.strip() for cell in header):
+        raise ClaimFileError("the file is empty: a header row is expected on line 1")
+    names = [name.strip().lower() for name in header]
+    duplicated = sorted({name for name in names if name and names.count(name) > 1})
+    if duplicated:
+        raise ClaimFileError(f"duplicated columns in the header: {', '.join(duplicated)}")
+    missing = [name for name in REQUIRED_COLUMNS if name not in names]
+    if not any(name in names for name in IDENTITY_COLUMNS):
+        missing.append(" or ".join(IDENTITY_COLUMNS))
+    if missing:
+        raise ClaimFileError(f"missing columns in the header: {', '.join(missing)}")
+    return header
+
+
+def _records(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """(line where the record starts, its cells) for each non-blank record."""
+    last_line = reader.line_num
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as err:
+            raise ClaimFileError(f"near line {last_line + 1}: the file is not UTF-8 ({err.reason})") from err
+        except csv.Error as err:
+            raise ClaimFileError(f"line {last_line + 1}: {err}") from err
+        start, last_line = last_line + 1, reader.line_num
+        if any(cell.strip() for cell in cells):
+            yield start, cells
+
+
+def _values(cells: list[str], index: dict[str, int], *, width: int) -> dict[str, Any]:
+    """The row as `upsert_claim` arguments: empty cells are None, amounts and dates parsed."""
+    if len(cells) != width:
+        raise ReimbursementError("invalid_field", f"row: {len(cells)} fields where the header has {width}")
+    if any("\x00" in cell for cell in cells):
+        raise ReimbursementError("invalid_field", "row: contains a NUL character")
+    cell = {name: (cells[index[name]].strip() or None) if name in index else None for name in COLUMNS}
+    amount = cell["amount_centimes"]
+    if amount is None or not AMOUNT_RE.fullmatch(amount):
+        raise ReimbursementError("invalid_field", f"amount_centimes: a whole number from 0 to {AMOUNT_MAX}")
+    if cell["status"] is None:
+        raise ReimbursementError("invalid_field", "status: empty")
+    until = cell["available_until"]
+    return {
+        "claim_number": cell["claim_number"] or "",
+        "cin": cell["cin"],
+        "cnss_number": cell["cnss_number"],
+        "amount_centimes": int(amount),
+        "status": cell["status"].lower(),
+        "network": cell["network"].lower() if cell["network"] else None,
+        "pick_up_code": cell["pick_up_code"],
+        "available_until": parse_date(until, "available_until") if until is not None else None,
+        "reason": cell["reason"],
+    }
+
+
+class _RejectsFile:
+    """The rejects CSV, opened on the first reject only (as the RNA import's)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.header: list[str] = []
+        self.count = 0
+        self._handle: IO[str] | None = None
+        self._writer: Any = None
+
+    def __enter__(self) -> _RejectsFile:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._handle is not None:
+            self._handle.close()
+        elif kind is None:
+            # No rejects this time: a rejects file left by an earlier run would mislead.
+            self.path.unlink(missing_ok=True)
+
+    def write(self, line: int, cells: list[str], reason: str) -> None:
+        if self._writer is None:
+            # With a BOM, spreadsheet programs read Arabic text as UTF-8.
+            self._handle = self.path.open("w", encoding="utf-8-sig", newline="")
+            self._writer = csv.writer(self._handle)
+            self._writer.writerow([*self.header, "line", "reason"])
+        width = len(self.header)
+        self._writer.writerow([*(cells + [""] * width)[:width], line, reason])
+        self.count += 1

@@ -1,0 +1,189 @@
+"""Getting outbox rows to the workers: enqueue after commit, and re-enqueue what was lost.
+
+Every `OutboxMessage` flushed in a session is enqueued on RQ once that session commits
+(never before: a worker must find the row). The job id is derived from the row, and the
+job is idempotent, so a row enqueued twice is sent once. A failed enqueue (Redis down) is
+logged, never raised into the request: `flask sms sweep` finds the row later.
+
+With the embedded fakeredis there can be no worker (its Redis lives in this process), so
+rows are sent inline right after the commit when the sender is local (console, fake):
+`make run` shows each SMS in its log. A real provider is never called inside a request:
+with it, `flask sms sweep` (or the clock) sends them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import redis
+from flask import Flask, current_app, has_app_context
+from rq import Queue, Retry
+from rq.job import Job, JobStatus
+from rq.queue import EnqueueData
+from rq.serializers import JSONSerializer
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
+
+from gateway.config import Settings
+from gateway.sms.interfaces import SmsSender
+from gateway.sms.senders import make_sender
+from models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "hirfa.sms"
+NEW_ROWS = "hirfa.sms.new_outbox_ids"
+SEND_JOB = "gateway.sms.jobs.send_sms"
+# A job that raised (database gone) is tried again by RQ, then left to the sweep.
+JOB_RETRY = Retry(max=3, interval=[10, 60, 300])
+FAILED_JOB_TTL = 7 * 24 * 3600
+# A job still queued after a day is dropped by RQ; the sweep queues its row again.
+QUEUED_JOB_TTL = 24 * 3600
+LIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.DEFERRED})
+RUNNING_STATUSES = frozenset({JobStatus.STARTED, JobStatus.SCHEDULED})
+LOCAL_SENDERS = frozenset({"console", "fake"})  # instant, no network: fine right after a commit
+
+
+def job_id_for(prefix: str, outbox_id: int) -> str:
+    """`hirfa:` + row 42 -> `hirfa-sms-42`: one job id per row (RQ allows [A-Za-z0-9_-])."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", prefix) + f"sms-{outbox_id}"
+
+
+@dataclass
+class SmsDispatcher:
+    """The app's SMS machinery: its sender and its RQ queue (or inline sending)."""
+
+    settings: Settings
+    redis: redis.Redis
+    sender: SmsSender
+    inline: bool
+    queue: Queue = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.queue = Queue(self.settings.sms_queue, connection=self.redis, serializer=JSONSerializer)
+
+    def job_id(self, outbox_id: int) -> str:
+        return job_id_for(self.settings.redis_prefix, outbox_id)
+
+    def _job_data(self, outbox_id: int) -> EnqueueData:
+        return Queue.prepare_data(
+            SEND_JOB,
+            args=(outbox_id,),
+            job_id=self.job_id(outbox_id),
+            timeout=self.settings.sms_job_timeout_seconds,
+            result_ttl=0,  # nothing to keep: the row is the record
+            ttl=QUEUED_JOB_TTL,
+            failure_ttl=FAILED_JOB_TTL,
+            retry=JOB_RETRY,
+            description=f"send sms {outbox_id}",
+        )
+
+    def enqueue(self, outbox_ids: Sequence[int]) -> int:
+        """Queue a send job for each row (inline: send now). Never raises; returns how many
+        were queued (or sent inline)."""
+        if not outbox_ids:
+            return 0
+        if self.inline:
+            from gateway.sms.jobs import send_sms  # noqa: PLC0415 - jobs imports this module
+
+            for outbox_id in outbox_ids:
+                try:
+                    send_sms(outbox_id)
+                except Exception:
+                    log.exception("inline sms send failed; the sweep will retry", extra={"outbox_id": outbox_id})
+            return len(outbox_ids)
+        try:
+            self.queue.enqueue_many([self._job_data(outbox_id) for outbox_id in outbox_ids])
+        except Exception:
+            log.warning(
+                "sms enqueue failed; the sweep will queue them", extra={"count": len(outbox_ids)}, exc_info=True
+            )
+            return 0
+        return len(outbox_ids)
+
+    def enqueue_committed(self, outbox_ids: Sequence[int]) -> None:
+        """What the commit hook calls: queue the rows (inline: send them unless that would
+        mean a real provider call inside the request; the sweep sends those)."""
+        if self.inline and self.sender.name not in LOCAL_SENDERS:
+            log.warning("embedded Redis: `flask sms sweep` sends these", extra={"count": len(outbox_ids)})
+            return
+        self.enqueue(outbox_ids)
+
+    def enqueue_unless_queued(self, outbox_ids: Sequence[int], *, force: Iterable[int] = ()) -> int:
+        """Queue rows whose job is gone, finished, failed or stale; leave live jobs alone.
+        `force`: rows known to have no live job (their worker died): their old job is dropped."""
+        if not outbox_ids:
+            return 0
+        if self.inline:
+            return self.enqueue(outbox_ids)
+        forced = set(force)
+        jobs = Job.fetch_many(
+            [self.job_id(outbox_id) for outbox_id in outbox_ids], connection=self.redis, serializer=JSONSerializer
+        )
+        stale_after = dt.timedelta(seconds=self.settings.sms_sending_timeout_seconds)
+        now = dt.datetime.now(dt.UTC)  # RQ's own timestamps are real time, whatever the app's clock
+        chosen = []
+        for outbox_id, job in zip(outbox_ids, jobs, strict=True):
+            if job is not None:
+                if outbox_id not in forced and _alive(job, now, stale_after):
+                    continue
+                job.delete()
+            chosen.append(outbox_id)
+        return self.enqueue(chosen)
+
+
+def _alive(job: Job, now: dt.datetime, stale_after: dt.timedelta) -> bool:
+    status = job.get_status(refresh=False)
+    if status in LIVE_STATUSES:
+        return True
+    if status in RUNNING_STATUSES:
+        moments = [moment for moment in (job.enqueued_at, job.started_at, job.ended_at) if moment is not None]
+        latest = max((m if m.tzinfo else m.replace(tzinfo=dt.UTC) for m in moments), default=None)
+        # A job started (or waiting for RQ's retry) longer ago than a send can take is dead.
+        return latest is not None and now - latest < stale_after
+    return False
+
+
+def dispatcher() -> SmsDispatcher:
+    found: SmsDispatcher = current_app.extensions[EXTENSION]
+    return found
+
+
+def init_app(app: Flask, settings: Settings, client: redis.Redis) -> None:
+    """Give `app` its sender and queue, and enqueue outbox rows after each commit."""
+    app.extensions[EXTENSION] = SmsDispatcher(
+        settings=settings, redis=client, sender=make_sender(settings), inline=settings.uses_embedded_redis
+    )
+    if settings.uses_embedded_redis:
+        log.warning("no SMS worker with the embedded Redis: SMS are sent inline after each commit")
+    if not event.contains(Session, "after_flush", _collect_new_rows):
+        event.listen(Session, "after_flush", _collect_new_rows)
+        event.listen(Session, "after_commit", _enqueue_after_commit)
+        event.listen(Session, "after_transaction_end", _forget_on_end)
+
+
+def _collect_new_rows(session: Session, _flush: UOWTransaction) -> None:
+    ids = [obj.id for obj in session.new if isinstance(obj, OutboxMessage)]
+    if ids:
+        session.info.setdefault(NEW_ROWS, set()).update(ids)
+
+
+def _enqueue_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT released: the rows are not committed yet
+    ids: set[int] | None = session.info.pop(NEW_ROWS, None)
+    if not ids:
+        return
+    if not has_app_context() or EXTENSION not in current_app.extensions:
+        log.warning("sms rows committed outside the app: the sweep will queue them", extra={"count": len(ids)})
+        return
+    dispatcher().enqueue_committed(sorted(ids))
+
+
+def _forget_on_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        # Rolled back or closed without a commit: those rows never existed.
+        session.info.pop(NEW_ROWS, None)

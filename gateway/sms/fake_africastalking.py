@@ -1,0 +1,177 @@
+"""A local stand-in for Africa's Talking's SMS API, for tests, benchmarks and trying the
+real sender by hand (`python -m gateway.sms.fake_africastalking` prints its base URL).
+
+It answers `POST /version1/messaging` the way Africa's Talking does, as scripted:
+
+- `success`: 201, `application/json`, statusCode 101 and a fresh `ATXid_…` message id
+- `charset`: the same with `application/json; charset=utf-8` (the SDK then returns text)
+- `unauthorized`: 401 plain text (also what a wrong apiKey header gets)
+- `server_error`: 500 plain text
+- `slow`: waits `slow_seconds`, then success
+- `invalid_number`: 201 JSON with statusCode 403 InvalidPhoneNumber
+- `status:<code>`: 201 JSON with that per-recipient statusCode
+
+Every request is recorded (recipient, text, sender id) before it is answered."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+from gateway.sms.africastalking import STATUS_CODES
+
+API_KEY = "fake-at-api-key"
+
+
+@dataclass(frozen=True)
+class ReceivedSms:
+    recipient: str
+    message: str
+    sender_id: str | None
+    username: str
+    answered: str  # the mode used to answer
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (killed worker, timeout) is not an error worth printing."""
+
+
+class FakeAfricasTalking:
+    def __init__(self, *, api_key: str = API_KEY, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.api_key = api_key
+        self.default_mode = "success"
+        self.slow_seconds = 5.0
+        self.received: list[ReceivedSms] = []
+        self.arrived = threading.Condition()
+        self._modes: deque[str] = deque()
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                fake._handle(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = _QuietServer((host, port), Handler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> FakeAfricasTalking:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-at", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeAfricasTalking:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def script(self, *modes: str) -> None:
+        """Answer the next requests with these modes, then with `default_mode`."""
+        with self._lock:
+            self._modes.extend(modes)
+
+    def messages_to(self, recipient: str) -> list[str]:
+        with self.arrived:
+            return [sms.message for sms in self.received if sms.recipient == recipient]
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> bool:
+        """Block until `count` requests have arrived (answered or not)."""
+        with self.arrived:
+            return self.arrived.wait_for(lambda: len(self.received) >= count, timeout)
+
+    # Serving --------------------------------------------------------------------------
+
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        length = int(request.headers.get("Content-Length") or 0)
+        form = {key: values[0] for key, values in parse_qs(request.rfile.read(length).decode()).items()}
+        if request.path != "/version1/messaging":
+            self._send(request, 404, "text/plain", "Not Found")
+            return
+        if request.headers.get("apiKey") != self.api_key:
+            self._send(request, 401, "text/plain", "The supplied authentication is invalid")
+            return
+        with self._lock:
+            mode = self._modes.popleft() if self._modes else self.default_mode
+        recipient = form.get("to", "")
+        with self.arrived:
+            self.received.append(
+                ReceivedSms(recipient, form.get("message", ""), form.get("from"), form.get("username", ""), mode)
+            )
+            self.arrived.notify_all()
+        if mode == "slow":
+            time.sleep(self.slow_seconds)
+            mode = "success"
+        if mode == "unauthorized":
+            self._send(request, 401, "text/plain", "The supplied authentication is invalid")
+        elif mode == "server_error":
+            self._send(request, 500, "text/plain", "Internal Server Error")
+        elif mode == "invalid_number":
+            self._json(request, recipient, 403)
+        elif mode.startswith("status:"):
+            self._json(request, recipient, int(mode.partition(":")[2]))
+        elif mode == "charset":
+            self._json(request, recipient, 101, content_type="application/json; charset=utf-8")
+        else:
+            self._json(request, recipient, 101)
+
+    def _json(
+        self, request: BaseHTTPRequestHandler, recipient: str, code: int, content_type: str = "application/json"
+    ) -> None:
+        accepted = code in (100, 101, 102)
+        entry = {
+            "statusCode": code,
+            "number": recipient,
+            "status": "Success" if accepted else STATUS_CODES.get(code, "Unknown"),
+            "cost": "MAD 0.2500" if accepted else "0",
+            "messageId": f"ATXid_{uuid.uuid4().hex}" if accepted else "None",
+        }
+        summary = "Sent to 1/1 Total Cost: MAD 0.2500" if accepted else "Sent to 0/1 Total Cost: 0"
+        body = json.dumps({"SMSMessageData": {"Message": summary, "Recipients": [entry]}})
+        self._send(request, 201, content_type, body)
+
+    @staticmethod
+    def _send(request: BaseHTTPRequestHandler, status: int, content_type: str, body: str) -> None:
+        payload = body.encode()
+        try:
+            request.send_response(status)
+            request.send_header("Content-Type", content_type)
+            request.send_header("Content-Length", str(len(payload)))
+            request.end_headers()
+            request.wfile.write(payload)
+        except OSError:
+            pass  # the client gave up waiting
+
+
+if __name__ == "__main__":
+    server = FakeAfricasTalking().start()
+    print(f"fake Africa's Talking at {server.base_url} (AT_API_BASE_URL), apiKey {API_KEY}")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()

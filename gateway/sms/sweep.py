@@ -1,0 +1,166 @@
+"""The sweep (what the after-commit enqueue missed, retries that came due, rows whose worker
+died mid-send) and the clock process that runs it every minute and the monthly reminders."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Flask
+
+from gateway.clock import MOROCCO, local_today
+from gateway.config import Settings
+from gateway.db import get_db
+from gateway.registration.amo import month_start
+from gateway.sms.dispatch import EXTENSION, SmsDispatcher
+from gateway.sms.reminders import send_reminders
+from gateway.sms.service import due_pending_ids, reset_stuck_sending
+from gateway.wiring import hirfa
+
+log = logging.getLogger(__name__)
+
+BATCH = 1000
+REMINDER_LOCK_SECONDS = 4 * 3600
+REMINDER_DONE_SECONDS = 40 * 24 * 3600
+
+
+@dataclass
+class SweepResult:
+    reset: int = 0  # `sending` rows whose worker died, back to pending
+    queued: int = 0  # jobs queued (the reset ones included)
+
+
+def sweep(app: Flask) -> SweepResult:
+    """Queue every pending row that is due and has no live job; put dead `sending` rows back.
+    Runs in its own app context; safe to run in several processes at once."""
+    result = SweepResult()
+    with app.app_context():
+        db = get_db()
+        sms: SmsDispatcher = app.extensions[EXTENSION]
+        settings = sms.settings
+        now = hirfa().clock()
+        reset: list[int] = []
+        while True:
+            batch = reset_stuck_sending(
+                db_session=db,
+                now=now,
+                timeout=dt.timedelta(seconds=settings.sms_sending_timeout_seconds),
+                limit=BATCH,
+            )
+            db.commit()
+            reset.extend(batch)
+            if len(batch) < BATCH:
+                break
+        result.reset = len(reset)
+        result.queued = sms.enqueue_unless_queued(reset, force=reset)
+        already = set(reset)
+        after_id = 0
+        while True:
+            ids = due_pending_ids(
+                db_session=db,
+                now=now,
+                pending_timeout=dt.timedelta(seconds=settings.sms_pending_timeout_seconds),
+                after_id=after_id,
+                limit=BATCH,
+            )
+            db.rollback()  # read only: end the transaction before talking to Redis
+            if not ids:
+                break
+            result.queued += sms.enqueue_unless_queued([i for i in ids if i not in already])
+            after_id = ids[-1]
+    if result.reset or result.queued:
+        log.info("sms sweep", extra={"reset": result.reset, "queued": result.queued})
+    return result
+
+
+def reminder_code(settings: Settings) -> str | None:
+    """The short code the reminder tells artisans to dial (the first of USSD_SERVICE_CODES)."""
+    return settings.ussd_service_codes[0] if settings.ussd_service_codes else None
+
+
+def reminders_due(now: dt.datetime, settings: Settings) -> dt.date | None:
+    """The month whose reminders should go by `now` (from day N at H:00 local), else None."""
+    local = now.astimezone(MOROCCO)
+    if (local.day, local.hour) < (settings.sms_reminder_day, settings.sms_reminder_hour):
+        return None
+    return month_start(local.date())
+
+
+class Clock:
+    """`flask sms clock`: the sweep every SMS_SWEEP_INTERVAL_SECONDS, and each month's
+    reminders from day SMS_REMINDER_DAY at SMS_REMINDER_HOUR:00 Africa/Casablanca.
+
+    Reminders run in a thread of their own (a run over every artisan takes minutes; sweeps
+    go on meanwhile). A Redis key marks a month done; another one stops two clocks from
+    running the same month at once. A run cut short is taken up at the next tick: the
+    reminders table makes it idempotent."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.stopping = threading.Event()
+        self._reminders: threading.Thread | None = None
+        with app.app_context():
+            parts = hirfa()
+        sms: SmsDispatcher = app.extensions[EXTENSION]
+        self.settings = sms.settings
+        self.clock: Callable[[], dt.datetime] = parts.clock
+        self.redis = parts.redis
+
+    def run(self, *, ticks: int | None = None) -> None:
+        done = 0
+        while not self.stopping.is_set() and (ticks is None or done < ticks):
+            self.tick()
+            done += 1
+            if ticks is None or done < ticks:
+                self.stopping.wait(self.settings.sms_sweep_interval_seconds)
+        if self._reminders is not None:
+            self._reminders.join()
+
+    def tick(self) -> None:
+        try:
+            sweep(self.app)
+        except Exception:
+            log.exception("sms sweep failed; next tick tries again")
+        try:
+            self._maybe_start_reminders()
+        except Exception:
+            log.exception("could not start the reminders; next tick tries again")
+
+    def _key(self, kind: str, month: dt.date) -> str:
+        return f"{self.settings.redis_prefix}sms:reminders:{kind}:{month:%Y-%m}"
+
+    def _maybe_start_reminders(self) -> None:
+        month = reminders_due(self.clock(), self.settings)
+        if month is None or (self._reminders is not None and self._reminders.is_alive()):
+            return
+        if self.redis.exists(self._key("done", month)):
+            return
+        code = reminder_code(self.settings)
+        if code is None:
+            log.error("no reminders: set USSD_SERVICE_CODES (the short code the SMS names)")
+            return
+        if not self.redis.set(self._key("lock", month), "1", nx=True, ex=REMINDER_LOCK_SECONDS):
+            return
+        self._reminders = threading.Thread(
+            target=self._run_reminders, args=(month, code), name="sms-reminders", daemon=True
+        )
+        self._reminders.start()
+
+    def _run_reminders(self, month: dt.date, code: str) -> None:
+        try:
+            with self.app.app_context():
+                counts = send_reminders(
+                    db_session=get_db(),
+                    settings=self.settings,
+                    month=month,
+                    today=local_today(self.clock()),
+                    code=code,
+                )
+            self.redis.set(self._key("done", month), str(counts.queued), ex=REMINDER_DONE_SECONDS)
+        except Exception:
+            log.exception("reminders failed; the next tick runs them again", extra={"month": f"{month:%Y-%m}"})
+        finally:
+            self.redis.delete(self._key("lock", month))
