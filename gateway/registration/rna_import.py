@@ -45,6 +45,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import TableValuedAlias
 
+from gateway.csv_records import csv_records
 from models import Artisan, PhoneLink, UTCDateTime
 from models.artisan import AMO_STATUSES, CATEGORIES, LANGUAGES, RNA_STATUSES
 
@@ -202,7 +203,7 @@ def import_rna(
             rejects_file=rejects_file,
             parser=_RowParser([name.strip().lower() for name in header], current_year=started.year),
         )
-        importer.run(_records(reader))
+        importer.run(csv_records(reader, RnaFileError))
     return ImportSummary(
         rows=importer.rows,
         inserted=importer.inserted,
@@ -228,23 +229,6 @@ def _header(reader: _CsvReader) -> list[str]:
     if missing:
         raise RnaFileError(f"missing columns in the header: {', '.join(missing)}", missing=missing)
     return header
-
-
-def _records(reader: _CsvReader) -> Iterator[tuple[int, list[str]]]:
-    """(line where the record starts, its cells) for each non-blank record."""
-    last_line = reader.line_num
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except UnicodeDecodeError as err:
-            raise RnaFileError(f"near line {last_line + 1}: the file is not UTF-8 ({err.reason})") from err
-        except csv.Error as err:
-            raise RnaFileError(f"line {last_line + 1}: {err}") from err
-        start, last_line = last_line + 1, reader.line_num
-        if any(cells):
-            yield start, cells
 
 
 class _RowParser:

@@ -22,6 +22,7 @@ from typing import IO, Any, Final
 
 from sqlalchemy.orm import Session
 
+from gateway.csv_records import csv_records
 from gateway.reimbursements.service import AMOUNT_MAX, Clock, ReimbursementError, parse_date, upsert_claim
 
 COLUMNS: Final = (
@@ -86,7 +87,7 @@ def import_claims(
         header = _header(reader)
         rejects_file.header = header
         index = {name.strip().lower(): position for position, name in enumerate(header)}
-        for line, cells in _records(reader):
+        for line, cells in csv_records(reader, ClaimFileError):
             rows += 1
             try:
                 values = _values(cells, index, width=len(header))
@@ -132,23 +133,6 @@ def _header(reader: Iterator[list[str]]) -> list[str]:
     if missing:
         raise ClaimFileError(f"missing columns in the header: {', '.join(missing)}")
     return header
-
-
-def _records(reader: Any) -> Iterator[tuple[int, list[str]]]:
-    """(line where the record starts, its cells) for each non-blank record."""
-    last_line = reader.line_num
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except UnicodeDecodeError as err:
-            raise ClaimFileError(f"near line {last_line + 1}: the file is not UTF-8 ({err.reason})") from err
-        except csv.Error as err:
-            raise ClaimFileError(f"line {last_line + 1}: {err}") from err
-        start, last_line = last_line + 1, reader.line_num
-        if any(cell.strip() for cell in cells):
-            yield start, cells
 
 
 def _values(cells: list[str], index: dict[str, int], *, width: int) -> dict[str, Any]:
