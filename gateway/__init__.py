@@ -10,9 +10,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import db
+from gateway.cashpoints.cli import cashpoints_cli
 from gateway.cli import db_cli, demo_cli
 from gateway.config import Settings, SettingsError
 from gateway.demo import holds_demo_data
+from gateway.help.cli import requests_cli
 from gateway.logs import configure_logging
 from gateway.partners.cli import partners_cli
 from gateway.payments.cli import agents_cli, payments_cli
@@ -104,6 +106,8 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(partners_cli)
     app.cli.add_command(sms_cli)
     app.cli.add_command(reimbursements_cli)
+    app.cli.add_command(cashpoints_cli)
+    app.cli.add_command(requests_cli)
 
 
 def announce(settings: Settings) -> None:

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 import redis
 from flask import current_app
 
+from gateway.cashpoints.menu_ports import MenuCashPoints
 from gateway.clock import local_today, utc_now
 from gateway.config import Settings
 from gateway.db import get_db
+from gateway.help.menu_ports import MenuHelpDesk
 from gateway.payments.menu_ports import MenuAgents, MenuPayments
 from gateway.registration.service import RegistryService
 from gateway.reimbursements.menu_ports import MenuReimbursements
@@ -49,6 +51,8 @@ def menu_context(hop: Hop, adapter: UssdAdapter) -> Context:
             payments=payments,
             agents=MenuAgents(db=db, clock=app.clock),
             reimbursements=reimbursements,
+            help=MenuHelpDesk(db=db, settings=app.settings, clock=app.clock),
+            cashpoints=MenuCashPoints(db=db),
         ),
         budget=Budget(*app.settings.screen_budgets[adapter.name])
         if adapter.name in app.settings.screen_budgets

@@ -60,8 +60,10 @@ class MainMenu:
             return _identified(ctx, session, "pay", t)
         if value == "3":
             return _identified(ctx, session, "reimbursements", t)
-        if value in ("4", "5"):
-            return Go("coming_soon")
+        if value == "4":
+            return Go("cashpoints")
+        if value == "5":
+            return _identified(ctx, session, "help", t)
         if value == "6":
             return Go("language")
         return Invalid()

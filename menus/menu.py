@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from menus import agent, artisan, payments, reimbursements
+from menus import agent, artisan, cashpoints, help, payments, reimbursements
 from menus.engine import Engine
 
-SCREENS = {**artisan.SCREENS, **payments.SCREENS, **reimbursements.SCREENS, **agent.SCREENS}
+SCREENS = {
+    **artisan.SCREENS,
+    **payments.SCREENS,
+    **reimbursements.SCREENS,
+    **help.SCREENS,
+    **cashpoints.SCREENS,
+    **agent.SCREENS,
+}
 MENU = Engine(SCREENS, home="main", agent_home="agent_home")

@@ -203,8 +203,60 @@ class Reimbursements(Protocol):
 
 
 @dataclass(frozen=True)
+class HelpAnswer:
+    """A help request as the menus see it: new (`created`), or open since `since`."""
+
+    created: bool
+    since: dt.date  # local date (Africa/Casablanca)
+
+
+class HelpDesk(Protocol):
+    """Requests for help: a call-back, export support, the chamber of crafts' contact."""
+
+    def request(self, *, artisan_id: int, kind: str) -> HelpAnswer:
+        """Record a request of `kind` and queue its SMS; an open one of that kind is kept instead."""
+
+
+@dataclass(frozen=True)
+class Place:
+    """A region or a province: its HCP code and its name in the caller's language."""
+
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class CashPointInfo:
+    network: str  # wafacash | fellah_cash
+    name: str
+    address: str
+    opening_hours: str
+
+
+class CashPoints(Protocol):
+    """Where to pay and collect: regions, provinces and the cash points of both networks."""
+
+    def regions(self, language: str) -> list[Place]:
+        """Every region, named in `language`."""
+
+    def provinces(self, *, region_code: str, language: str) -> list[Place]:
+        """The provinces of a region, named in `language` (none for an unknown region)."""
+
+    def province_name(self, *, province_code: str, language: str) -> str | None:
+        """The province's name in `language`, None for an unknown code."""
+
+    def cash_points(self, province_code: str) -> list[CashPointInfo]:
+        """The active cash points of the province, by network then name."""
+
+    def send_list(self, *, phone: str, language: str, province_code: str) -> bool:
+        """Queue an SMS with the first cash points of the province; False when there are none."""
+
+
+@dataclass(frozen=True)
 class Ports:
     registry: Registry
     payments: Payments
     agents: Agents
     reimbursements: Reimbursements
+    help: HelpDesk
+    cashpoints: CashPoints

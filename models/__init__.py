@@ -3,6 +3,7 @@
 from models.artisan import Artisan
 from models.base import Base, UTCDateTime, utcnow
 from models.contribution import ContributionAmount, ContributionCategory
+from models.help import HelpRequest
 from models.identification import IdentificationAttempt, PhoneLink, PhonePreference
 from models.payments import Agent, CashPoint, PaidMonth, PartnerKey, Payment, PaymentReference
 from models.reimbursements import ReimbursementClaim
@@ -16,6 +17,7 @@ __all__ = [
     "CashPoint",
     "ContributionAmount",
     "ContributionCategory",
+    "HelpRequest",
     "IdentificationAttempt",
     "OutboxMessage",
     "PaidMonth",

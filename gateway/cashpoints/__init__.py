@@ -1,0 +1,1 @@
+"""The directory of cash points where artisans pay their AMO and collect reimbursements."""

@@ -1,0 +1,53 @@
+"""Option 5, help and services: a call-back from Dar Al Moukawil, export support, the chamber's contact."""
+
+from __future__ import annotations
+
+from menus.engine import Context, Go, Invalid, Screen, Session, Step, View
+from menus.i18n import N_, Translator
+
+KINDS = {"1": "advisor_callback", "2": "export_support", "3": "chamber_contact"}
+
+DONE = {
+    "advisor_callback": N_("Recorded. An advisor of Dar Al Moukawil will call you back. You will get an SMS."),
+    "export_support": N_("Your export support request is recorded. You will get an SMS."),
+    "chamber_contact": N_("We will send you the contact of your chamber of crafts by SMS."),
+}
+
+
+class HelpMenu:
+    def render(self, ctx: Context, session: Session, t: Translator) -> View:
+        return View(
+            [
+                t("Help and services"),
+                t("1 An advisor (Dar Al Moukawil) calls me back"),
+                t("2 Export support"),
+                t("3 My chamber of crafts by SMS"),
+            ]
+        )
+
+    def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
+        kind = KINDS.get(value)
+        if kind is None or session.artisan_id is None:
+            return Invalid()
+        answer = ctx.ports.help.request(artisan_id=session.artisan_id, kind=kind)
+        # The outcome travels in the params: showing a page again must not ask twice.
+        since = None if answer.created else f"{answer.since:%d/%m/%Y}"
+        return Go("help_done", {"kind": kind, "since": since})
+
+
+class HelpDone:
+    def render(self, ctx: Context, session: Session, t: Translator) -> View:
+        since = session.params.get("since")
+        if since:
+            return View([t("You already have an open request of this kind, since {when}.", when=since)], final=True)
+        kind = str(session.params.get("kind", "advisor_callback"))
+        return View([t(DONE.get(kind, DONE["advisor_callback"]))], final=True)
+
+    def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
+        return Invalid()
+
+
+SCREENS: dict[str, Screen] = {
+    "help": HelpMenu(),
+    "help_done": HelpDone(),
+}
