@@ -75,6 +75,8 @@ class Settings:
     phone_regions: tuple[str, ...] = ("MA",)
     database_pool_size: int = 5
     session_ttl_seconds: int = 300
+    # A session cut off mid-flow can be resumed by a dial within this time (0: never).
+    resume_window_seconds: int = 120
     identification_max_failures: int = 3
     identification_lockout_hours: int = 24
     reference_ttl_hours: int = 72
@@ -151,6 +153,7 @@ class Settings:
             phone_regions=tuple(r.upper() for r in _split(env.get("PHONE_REGIONS", "MA"))) or ("MA",),
             database_pool_size=_int(env, "DATABASE_POOL_SIZE", 5),
             session_ttl_seconds=_int(env, "USSD_SESSION_TTL_SECONDS", 300),
+            resume_window_seconds=_int(env, "RESUME_WINDOW_SECONDS", 120),
             identification_max_failures=_int(env, "IDENTIFICATION_MAX_FAILURES", 3),
             identification_lockout_hours=_int(env, "IDENTIFICATION_LOCKOUT_HOURS", 24),
             reference_ttl_hours=_int(env, "REFERENCE_TTL_HOURS", 72),
@@ -196,6 +199,8 @@ class Settings:
             raise SettingsError("REFERENCE_TTL_HOURS must be between 1 and 720")
         if self.session_ttl_seconds < 30:
             raise SettingsError("USSD_SESSION_TTL_SECONDS must be at least 30")
+        if not 0 <= self.resume_window_seconds <= 3600:
+            raise SettingsError("RESUME_WINDOW_SECONDS must be between 0 and 3600")
         for ip in self.ussd_allowed_ips:
             try:
                 ipaddress.ip_network(ip, strict=False)

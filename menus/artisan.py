@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from menus.engine import Context, End, Go, Home, Invalid, Screen, Session, Step, View
+from menus.engine import Context, End, Go, Home, Invalid, Resume, Screen, Session, Step, View
 from menus.i18n import N_, Translator
 from menus.ports import IdentifyOutcome, RegistrationStatus
 
@@ -185,6 +185,20 @@ def amo_line(status: RegistrationStatus, t: Translator) -> str:
     return t(labels.get(amo_status, N_("AMO: not registered")))
 
 
+class ResumeOffer:
+    """The first screen after a session was cut off mid-flow (see Engine.resume_point)."""
+
+    def render(self, ctx: Context, session: Session, t: Translator) -> View:
+        return View([t("Your last session was cut off."), t("1 Continue where you stopped"), t("2 Main menu")])
+
+    def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
+        if value == "1":
+            return Resume()
+        if value == "2":
+            return Home()
+        return Invalid()
+
+
 class Language:
     CHOICES: ClassVar[dict[str, str]] = {"1": "ar", "2": "fr"}
 
@@ -215,4 +229,5 @@ SCREENS: dict[str, Screen] = {
     "not_in_rna": NotInRna(),
     "status": Status(),
     "language": Language(),
+    "resume": ResumeOffer(),
 }

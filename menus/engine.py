@@ -62,7 +62,12 @@ class End:
     lines: list[str]
 
 
-Step = Go | Home | Invalid | End
+@dataclass(frozen=True)
+class Resume:
+    """Back to where an interrupted session stopped (the stack kept in the offer's params)."""
+
+
+Step = Go | Home | Invalid | End | Resume
 
 
 class Session:
@@ -126,14 +131,44 @@ class Screen(Protocol):
 
 class Engine:
     """Runs a set of screens. An artisan starts at `home`; a cash-point agent (the phone
-    is registered as one) at `agent_home`, and `00` brings each back to their own."""
+    is registered as one) at `agent_home`, and `00` brings each back to their own.
 
-    def __init__(self, screens: Mapping[str, Screen], home: str, agent_home: str | None = None) -> None:
+    A session cut off mid-flow leaves a resume point (`resume_point`); the next dial
+    from that phone, given it back, starts on `resume_screen`, which offers to continue.
+    A session that went through a screen in `no_resume` (secrets typed, money committed)
+    is never resumed, nor is an agent's (everything in it sits behind the PIN)."""
+
+    def __init__(
+        self,
+        screens: Mapping[str, Screen],
+        home: str,
+        agent_home: str | None = None,
+        *,
+        resume_screen: str | None = None,
+        no_resume: frozenset[str] = frozenset(),
+    ) -> None:
         self.screens = screens
         self.home = home
         self.agent_home = agent_home
+        self.resume_screen = resume_screen
+        self.no_resume = no_resume | {resume_screen}
 
-    def start(self, ctx: Context) -> tuple[Reply, dict[str, Any]]:
+    def resume_point(self, data: Mapping[str, Any]) -> dict[str, Any] | None:
+        """What is worth resuming of this session state (the artisan and the stack of
+        screens), or None: nothing past the home menu, an agent, a finished session, or
+        a screen in `no_resume` anywhere on the way."""
+        if self.resume_screen is None or data.get("done") or data.get("agent") is not None:
+            return None
+        stack = data.get("stack", [])
+        if len(stack) < 2 or not all(isinstance(frame, dict) for frame in stack) or stack[0].get("s") != self.home:
+            return None
+        if any(frame.get("s") not in self.screens or frame.get("s") in self.no_resume for frame in stack):
+            return None
+        return {"aid": data.get("aid"), "stack": stack}
+
+    def start(self, ctx: Context, resume: Mapping[str, Any] | None = None) -> tuple[Reply, dict[str, Any]]:
+        """The first screen of a session; with `resume` (a `resume_point` of this phone's
+        last session), an offer to continue it, if the caller is still the same artisan."""
         caller = ctx.ports.registry.caller(ctx.phone)
         home = self.agent_home if caller.agent_id is not None and self.agent_home else self.home
         data: dict[str, Any] = {
@@ -147,6 +182,10 @@ class Engine:
         }
         if home == self.agent_home:
             data["agent"] = caller.agent_id
+        elif resume is not None and self.resume_screen and resume.get("aid") == caller.artisan_id:
+            point = self.resume_point({"stack": resume.get("stack", []), "aid": caller.artisan_id})
+            if point is not None:
+                data["stack"].append({"s": self.resume_screen, "p": {"stack": point["stack"]}})
         session = Session(data)
         return self._render(ctx, session), data
 
@@ -187,6 +226,9 @@ class Engine:
         data["page"] = 0
         if isinstance(result, End):
             return self._finish(session, result.lines)
+        if isinstance(result, Resume):
+            data["stack"] = session.params["stack"]
+            return self._render(ctx, session)
         if isinstance(result, Home):
             data["stack"] = [{"s": data.get("home", self.home)}]
             notice = result.notice

@@ -79,6 +79,19 @@ def redis_prefix() -> Iterator[str]:
             client.delete(key)
 
 
+@pytest.fixture(autouse=True)
+def _forget_resume_points(redis_prefix: str) -> Iterator[None]:
+    """Resume points are per phone and the demo phones are shared by every test: each
+    test starts with none (session records need nothing: their ids are unique)."""
+    yield
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        for key in client.scan_iter(match=redis_prefix + "ussd-resume:*", count=1000):
+            client.delete(key)
+    finally:
+        client.close()
+
+
 @pytest.fixture(scope="session")
 def settings(database_url: str, redis_prefix: str) -> Settings:
     return Settings(

@@ -62,6 +62,26 @@ class Dialer:
             reply = self._send()
         return reply
 
+    def hang_up(self, status: str = "Incomplete") -> int:
+        """The network drops the session: Africa's Talking's end-of-session notification."""
+        base, query = self.url.split("?", 1)
+        form = {
+            "sessionId": self.session_id,
+            "phoneNumber": self.phone,
+            "serviceCode": self.code,
+            "networkCode": "60401",
+            "status": status,
+            "durationInMillis": "20000",
+            "hopsCount": str(len(self.screens)),
+            "input": self.text,
+            "lastAppResponse": self.screens[-1] if self.screens else "",
+            "errorMessage": "",
+            "cost": "KES 0.0",
+            "date": "2026-11-24 10:00:20",
+        }
+        status_code, _ = self.post(f"{base}/events?{query}", form)
+        return status_code
+
     def replay(self) -> str:
         """The same request again, as a retrying aggregator would send it."""
         status, body = self.post(self.url, self.form())

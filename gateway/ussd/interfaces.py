@@ -75,8 +75,22 @@ class UssdAdapter(Protocol):
 
 
 class SessionStore(Protocol):
-    """Live USSD session records, shared by every process."""
+    """Live USSD session records, shared by every process, and each phone's resume
+    point (where its last session, cut off mid-flow, can be taken up again)."""
 
-    def load(self, aggregator: str, session_id: str) -> dict[str, Any] | None: ...
+    def load(
+        self, aggregator: str, session_id: str, phone: str
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]: ...
 
-    def save(self, aggregator: str, session_id: str, record: dict[str, Any]) -> None: ...
+    def save(
+        self,
+        aggregator: str,
+        session_id: str,
+        record: dict[str, Any],
+        *,
+        phone: str,
+        resume: dict[str, Any] | None,
+        had_resume: bool,
+    ) -> None: ...
+
+    def keep_resume(self, aggregator: str, phone: str) -> None: ...

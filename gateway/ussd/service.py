@@ -70,14 +70,16 @@ class HopService:
     ) -> HopAnswer:
         """Answer `hop`. `seen` learns the caller's language as soon as it is known,
         so that a failure later in the hop can still be answered in it."""
-        record = self.store.load(self.adapter.name, hop.session_id)
+        record, resume = self.store.load(self.adapter.name, hop.session_id, hop.phone)
         if record is not None and record.get("phone") != hop.phone:
             record = None  # a session id never carries state across phones
         key = self.settings.secret_key.encode()
         previous = TextMark(*record["mark"]) if record is not None else None
         if record is None or previous is None:
             ctx = context()
-            reply, state = self.engine.start(ctx)
+            # A fresh dial (no input yet) may offer to take up the phone's cut-off session.
+            offer = resume if not self.adapter.new_inputs(None, hop.text, key) else None
+            reply, state = self.engine.start(ctx, resume=offer)
         else:
             state = record["state"]
             seen(state["lang"])
@@ -94,6 +96,7 @@ class HopService:
         assert reply is not None, "a hop that is not a retry always brings an answer"
         commit()
         body = self.adapter.render(reply.text, reply.final)
+        point = self.engine.resume_point(state)
         self.store.save(
             self.adapter.name,
             hop.session_id,
@@ -105,6 +108,9 @@ class HopService:
                 "final": reply.final,
                 "state": state,
             },
+            phone=hop.phone,
+            resume=None if point is None else {"session": hop.session_id, **point},
+            had_resume=resume is not None,
         )
         return HopAnswer(body, reply.screen, reply.final)
 

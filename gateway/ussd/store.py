@@ -1,4 +1,9 @@
-"""USSD session records in Redis: one GET and one pipelined SET (with TTL) per hop."""
+"""USSD session records in Redis: one read (MGET) and one pipelined write per hop.
+
+Beside each session record, a phone may have a resume point: what its last session,
+cut off mid-flow, can be resumed at. It lives `resume_seconds` after the last hop (and
+again after the aggregator reports the session as incomplete), and is read with the
+session record in the same MGET, so that the first hop of a new dial costs no more."""
 
 from __future__ import annotations
 
@@ -9,22 +14,49 @@ import redis
 
 
 class RedisSessionStore:
-    def __init__(self, client: redis.Redis, *, prefix: str, ttl_seconds: int) -> None:
+    def __init__(self, client: redis.Redis, *, prefix: str, ttl_seconds: int, resume_seconds: int = 120) -> None:
         self.client = client
         self.prefix = prefix
         self.ttl_seconds = ttl_seconds
+        self.resume_seconds = resume_seconds
 
     def key(self, aggregator: str, session_id: str) -> str:
         return f"{self.prefix}ussd:{aggregator}:{session_id}"
 
-    def load(self, aggregator: str, session_id: str) -> dict[str, Any] | None:
-        raw = self.client.get(self.key(aggregator, session_id))
-        if raw is None:
-            return None
-        record = orjson.loads(raw)
-        return record if isinstance(record, dict) else None
+    def resume_key(self, aggregator: str, phone: str) -> str:
+        return f"{self.prefix}ussd-resume:{aggregator}:{phone}"
 
-    def save(self, aggregator: str, session_id: str, record: dict[str, Any]) -> None:
+    def load(self, aggregator: str, session_id: str, phone: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The session's record and the phone's resume point (each None when absent)."""
+        raw_record, raw_resume = self.client.mget(self.key(aggregator, session_id), self.resume_key(aggregator, phone))
+        return _decode(raw_record), _decode(raw_resume)
+
+    def save(
+        self,
+        aggregator: str,
+        session_id: str,
+        record: dict[str, Any],
+        *,
+        phone: str,
+        resume: dict[str, Any] | None,
+        had_resume: bool,
+    ) -> None:
+        """Write the record; set the phone's resume point, or delete the one it had."""
         pipe = self.client.pipeline(transaction=False)
         pipe.set(self.key(aggregator, session_id), orjson.dumps(record), ex=self.ttl_seconds)
+        if resume is not None and self.resume_seconds > 0:
+            pipe.set(self.resume_key(aggregator, phone), orjson.dumps(resume), ex=self.resume_seconds)
+        elif had_resume:
+            pipe.delete(self.resume_key(aggregator, phone))
         pipe.execute()
+
+    def keep_resume(self, aggregator: str, phone: str) -> None:
+        """The phone's session was reported cut off: its resume point lives a full window from now."""
+        self.client.expire(self.resume_key(aggregator, phone), self.resume_seconds)
+
+
+def _decode(raw: Any) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    value = orjson.loads(raw)
+    return value if isinstance(value, dict) else None

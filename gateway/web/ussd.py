@@ -21,6 +21,8 @@ from menus.menu import MENU
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ussd", __name__)
+# Aggregator statuses of a session that ended without our END: it may be resumed.
+CUT_OFF = frozenset({"Incomplete", "Failed"})
 
 
 def _plain(body: str, status: int = 200) -> Response:
@@ -94,9 +96,13 @@ def session_event(aggregator: str) -> Response:
     except InvalidRequest as error:
         REJECTED.labels("events", "invalid").inc()
         return _plain(str(error), 400)
+    store = hirfa().session_store
     record = None
     try:
-        record = hirfa().session_store.load(adapter.name, event.session_id)
+        record, resume = store.load(adapter.name, event.session_id, event.phone)
+        # Only the point this session left: a later dial may have replaced or used it.
+        if event.status in CUT_OFF and resume is not None and resume.get("session") == event.session_id:
+            store.keep_resume(adapter.name, event.phone)
     except Exception:  # the outcome is still worth keeping without our side of it
         log.warning("session store unavailable for an end-of-session event", exc_info=True)
     try:
