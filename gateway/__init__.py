@@ -23,6 +23,7 @@ from gateway.registration.cli import rna_cli
 from gateway.reimbursements.cli import reimbursements_cli
 from gateway.sms import dispatch as sms_dispatch
 from gateway.sms.cli import sms_cli
+from gateway.ussd.cli import ussd_cli
 from gateway.ussd.store import RedisSessionStore
 from gateway.web import api, health, sms, ussd
 from gateway.wiring import EXTENSION, Hirfa
@@ -72,7 +73,12 @@ def register_proxy(app: Flask, settings: Settings) -> None:
 
 def register_services(app: Flask, settings: Settings) -> None:
     client = make_redis(settings)
-    store = RedisSessionStore(client, prefix=settings.redis_prefix, ttl_seconds=settings.session_ttl_seconds)
+    store = RedisSessionStore(
+        client,
+        prefix=settings.redis_prefix,
+        ttl_seconds=settings.session_ttl_seconds,
+        resume_seconds=settings.resume_window_seconds,
+    )
     app.extensions[EXTENSION] = Hirfa(settings=settings, redis=client, session_store=store)
     sms_dispatch.init_app(app, settings, client)
 
@@ -108,6 +114,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(reimbursements_cli)
     app.cli.add_command(cashpoints_cli)
     app.cli.add_command(requests_cli)
+    app.cli.add_command(ussd_cli)
 
 
 def announce(settings: Settings) -> None:

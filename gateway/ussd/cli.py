@@ -1,0 +1,133 @@
+"""`flask ussd dial PHONE`: a USSD session in the terminal, spoken as Africa's Talking does.
+
+In-process by default (this app, its database and Redis), or against a running gateway
+with `--url`. Every answer goes to the real callback, with `text` holding all answers so
+far joined by `*`; the end-of-session notification follows (`Success` after an END,
+`Incomplete` when you hang up with Ctrl-D or Ctrl-C), so a hang-up can be resumed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable
+
+import click
+import phonenumbers
+from flask import current_app
+from flask.cli import AppGroup
+
+from gateway.wiring import hirfa
+
+ussd_cli = AppGroup("ussd", help="Try the USSD menus from the terminal.")
+
+Post = Callable[[str, dict[str, str]], tuple[int, str]]
+
+
+def _e164(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        number = phonenumbers.parse(value, "MA")
+    except phonenumbers.NumberParseException as error:
+        raise click.BadParameter(str(error)) from error
+    if not phonenumbers.is_valid_number(number):
+        raise click.BadParameter(f"{value!r} is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _in_process() -> Post:
+    client = current_app.test_client()
+
+    def post(path: str, form: dict[str, str]) -> tuple[int, str]:
+        response = client.post(path, data=form)
+        return response.status_code, response.get_data(as_text=True)
+
+    return post
+
+
+def _over_http(base: str) -> Post:
+    def post(path: str, form: dict[str, str]) -> tuple[int, str]:
+        request = urllib.request.Request(  # noqa: S310 - the operator's own gateway URL
+            base.rstrip("/") + path,
+            data=urllib.parse.urlencode(form).encode(),
+            method="POST",
+            headers={"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "hirfa-ussd-dial/1.0"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310
+                return response.status, response.read().decode("utf-8")
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode("utf-8", "replace")
+        except OSError as error:
+            raise click.ClickException(f"cannot reach {base}: {error}") from error
+
+    return post
+
+
+@ussd_cli.command("dial")
+@click.argument("phone", callback=_e164)
+@click.option("--code", default=None, help="Short code dialed (default: the first of USSD_SERVICE_CODES, or *4242#).")
+@click.option("--url", default=None, help="A running gateway, e.g. http://127.0.0.1:5000 (default: in-process).")
+@click.option("--key", default=None, help="Its callback key (default: this app's USSD_CALLBACK_KEY).")
+@click.option(
+    "--network", default="60401", show_default=True, help="Network: 60400 Orange, 60401 Maroc Telecom, 60402 inwi."
+)
+def dial_command(phone: str, code: str | None, url: str | None, key: str | None, network: str) -> None:
+    """Dial the short code from PHONE and answer each screen; Ctrl-D or Ctrl-C hangs up."""
+    settings = hirfa().settings
+    code = code or (settings.ussd_service_codes[0] if settings.ussd_service_codes else "*4242#")
+    query = "?" + urllib.parse.urlencode({"key": key or settings.ussd_callback_key})
+    post = _over_http(url) if url else _in_process()
+    session_id = "ATUid_cli_" + uuid.uuid4().hex
+    typed: list[str] = []
+    started, hops, body, status = time.monotonic(), 0, "", "Incomplete"
+    click.echo(f"Dialing {code} from {phone} ({'in-process' if url is None else url}). Ctrl-D hangs up.")
+    while True:
+        form = {
+            "sessionId": session_id,
+            "serviceCode": code,
+            "phoneNumber": phone,
+            "networkCode": network,
+            "text": "*".join(typed),
+        }
+        http_status, body = post("/ussd/africastalking" + query, form)
+        hops += 1
+        if http_status != 200 or not body.startswith(("CON ", "END ")):
+            status = "Failed"
+            click.secho(f"HTTP {http_status}: {body[:200]}", fg="red", err=True)
+            break
+        click.echo("\n" + _framed(body[4:]))
+        if body.startswith("END "):
+            status = "Success"
+            break
+        try:
+            typed.append(click.prompt("", prompt_suffix="> ", default="", show_default=False).strip())
+        except click.Abort:
+            click.echo("\nHung up.")
+            break
+    ended = {
+        "sessionId": session_id,
+        "phoneNumber": phone,
+        "serviceCode": code,
+        "networkCode": network,
+        "status": status,
+        "durationInMillis": str(int((time.monotonic() - started) * 1000)),
+        "hopsCount": str(hops),
+        "input": "*".join(typed),
+        "lastAppResponse": body,
+        "errorMessage": "" if status != "Failed" else "invalid response",
+        "cost": "MAD 0.00",
+        "date": f"{hirfa().clock().astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}",
+    }
+    post("/ussd/africastalking/events" + query, ended)
+    if status == "Failed":
+        raise SystemExit(1)
+
+
+def _framed(screen: str) -> str:
+    lines = screen.splitlines() or [""]
+    width = max(len(line) for line in lines)
+    rule = "+" + "-" * (width + 2) + "+"
+    return "\n".join([rule, *(f"| {line.ljust(width)} |" for line in lines), rule])

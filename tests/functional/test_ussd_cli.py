@@ -1,0 +1,70 @@
+"""`flask ussd dial`: a USSD session in the terminal, in-process or against a running gateway."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
+
+from models import HelpRequest, UssdSessionOutcome
+
+
+def dial(app: Flask, *args: str, answers: list[str]) -> tuple[int, str]:
+    result = app.test_cli_runner().invoke(args=["ussd", "dial", *args], input="".join(a + "\n" for a in answers))
+    return result.exit_code, result.output
+
+
+def test_in_process_session_to_a_call_back_request(app: Flask, demo: Session) -> None:
+    code, output = dial(app, "0600000003", answers=["5", "1"])  # national form: +212600000003
+    assert code == 0, output
+    assert "1 Mon inscription" in output and "Dar Al Moukawil" in output
+    assert output.rstrip().endswith("+")  # the END screen, framed; no prompt after it
+    assert demo.scalar(select(HelpRequest.kind)) == "advisor_callback"
+    outcome = demo.scalar(select(UssdSessionOutcome))
+    assert outcome is not None and outcome.status == "Success" and outcome.phone == "+212600000003"
+    assert outcome.hops_count == 3 and outcome.last_screen == "help_done"
+
+
+def test_hanging_up_is_reported_incomplete_and_can_be_resumed(app: Flask, demo: Session) -> None:
+    code, output = dial(app, "+212600000003", answers=["4"])  # then end of input: Ctrl-D
+    assert code == 0 and "Hung up." in output
+    assert demo.scalar(select(UssdSessionOutcome.status)) == "Incomplete"
+    code, output = dial(app, "+212600000003", answers=["1"])
+    assert "1 Continuer où vous étiez" in output and "Tanger" in output.split("1 Continuer")[1]
+
+
+def test_a_bad_phone_number_is_refused_before_dialing(app: Flask) -> None:
+    code, output = dial(app, "12345", answers=[])
+    assert code == 2 and "not a valid phone number" in output
+
+
+def test_a_wrong_key_shows_the_refusal_and_fails(app: Flask, demo: Session) -> None:
+    code, output = dial(app, "+212600000003", "--key", "wrong", answers=[])
+    assert code == 1 and "HTTP 403" in output
+
+
+@pytest.fixture
+def server(app: Flask, demo: Session) -> Iterator[str]:
+    httpd = make_server("127.0.0.1", 0, app, threaded=False)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(timeout=5)
+
+
+def test_against_a_running_gateway(app: Flask, server: str, demo: Session) -> None:
+    code, output = dial(app, "+212600000001", "--url", server, answers=["1"])
+    assert code == 0, output
+    assert "الفخار والخزف" in output  # her status screen (trade: pottery), in Arabic
+    assert demo.scalar(select(UssdSessionOutcome.status)) == "Incomplete"
+
+
+def test_an_unreachable_gateway_is_a_clear_error(app: Flask) -> None:
+    code, output = dial(app, "+212600000001", "--url", "http://127.0.0.1:9", answers=[])
+    assert code == 1 and "cannot reach http://127.0.0.1:9" in output
