@@ -20,6 +20,7 @@ from menus.i18n import N_, Translator
 UNAVAILABLE = N_("Service unavailable. Please try again later.")
 NOT_MOROCCAN = N_("This service is for Moroccan mobile numbers.")
 UNKNOWN_CODE = N_("Unknown service code.")
+INVALID_REQUEST = N_("Invalid request. Please dial again.")
 
 
 @dataclass(frozen=True)

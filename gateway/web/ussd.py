@@ -7,6 +7,7 @@ import time
 import uuid
 
 from flask import Blueprint, Response, abort, request
+from werkzeug.exceptions import HTTPException
 
 from gateway.db import get_db
 from gateway.logs import mask_phone
@@ -14,7 +15,7 @@ from gateway.metrics import ERRORS, HOP_SECONDS, HOPS, REJECTED
 from gateway.ussd.adapters import load_adapter
 from gateway.ussd.interfaces import InvalidRequest, UssdAdapter
 from gateway.ussd.outcomes import record_session_end
-from gateway.ussd.service import HopService
+from gateway.ussd.service import INVALID_REQUEST, HopService, bilingual
 from gateway.web.auth import callback_refusal
 from gateway.wiring import hirfa, menu_context
 from menus.menu import MENU
@@ -23,6 +24,13 @@ log = logging.getLogger(__name__)
 bp = Blueprint("ussd", __name__)
 # Aggregator statuses of a session that ended without our END: it may be resumed.
 CUT_OFF = frozenset({"Incomplete", "Failed"})
+
+
+@bp.errorhandler(HTTPException)
+def refused(error: HTTPException) -> Response:
+    """Refusals (bad key, unknown aggregator, body too large) still read as a last screen:
+    whatever reaches a phone is `END` and a short text in both languages."""
+    return _plain("END " + bilingual(INVALID_REQUEST), error.code or 400)
 
 
 def _plain(body: str, status: int = 200) -> Response:
@@ -47,8 +55,10 @@ def hop(aggregator: str) -> Response:
     try:
         parsed = adapter.parse_hop(request.form)
     except InvalidRequest as error:
+        # Still a screen the phone can show (the status tells a person reading logs).
         REJECTED.labels("hop", "invalid").inc()
-        return _plain(str(error), 400)
+        log.warning("hop refused", extra={"reason": str(error)})
+        return _plain(adapter.render(bilingual(INVALID_REQUEST), True), 400)
 
     app = hirfa()
     service = HopService(adapter=adapter, store=app.session_store, engine=MENU, settings=app.settings)
