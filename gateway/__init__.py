@@ -18,6 +18,7 @@ from gateway.help.cli import requests_cli
 from gateway.logs import configure_logging
 from gateway.partners.cli import partners_cli
 from gateway.payments.cli import agents_cli, payments_cli
+from gateway.ratelimit import RateLimiter
 from gateway.redis_client import make_redis
 from gateway.registration.cli import rna_cli
 from gateway.reimbursements.cli import reimbursements_cli
@@ -26,6 +27,7 @@ from gateway.sms.cli import sms_cli
 from gateway.ussd.cli import ussd_cli
 from gateway.ussd.store import RedisSessionStore
 from gateway.web import api, health, sms, ussd
+from gateway.web.auth import retry_after_header
 from gateway.wiring import EXTENSION, Hirfa
 
 log = logging.getLogger(__name__)
@@ -79,7 +81,8 @@ def register_services(app: Flask, settings: Settings) -> None:
         ttl_seconds=settings.session_ttl_seconds,
         resume_seconds=settings.resume_window_seconds,
     )
-    app.extensions[EXTENSION] = Hirfa(settings=settings, redis=client, session_store=store)
+    limiter = RateLimiter(client, prefix=settings.redis_prefix)
+    app.extensions[EXTENSION] = Hirfa(settings=settings, redis=client, session_store=store, limiter=limiter)
     sms_dispatch.init_app(app, settings, client)
 
 
@@ -95,7 +98,9 @@ def register_errors(app: Flask) -> None:
     def http_error(error: HTTPException) -> tuple[Response, int]:
         code = error.code or 500
         name = (error.name or "error").lower().replace(" ", "_")
-        return jsonify(error={"code": name, "message": error.description}), code
+        response = jsonify(error={"code": name, "message": error.description})
+        response.headers.update(retry_after_header(error))
+        return response, code
 
     @app.errorhandler(Exception)
     def internal_error(error: Exception) -> tuple[Response, int]:

@@ -77,6 +77,13 @@ class Settings:
     session_ttl_seconds: int = 300
     # A session cut off mid-flow can be resumed by a dial within this time (0: never).
     resume_window_seconds: int = 120
+    # Rate limits per minute (0: off). A person types a hop every few seconds at best;
+    # the aggregator's few addresses carry every callback, hence the high per-IP one.
+    ussd_hops_per_phone_per_minute: int = 30
+    api_requests_per_key_per_minute: int = 600
+    api_requests_per_ip_per_minute: int = 1200
+    callbacks_per_ip_per_minute: int = 6000
+    logins_per_ip_per_minute: int = 10
     identification_max_failures: int = 3
     identification_lockout_hours: int = 24
     reference_ttl_hours: int = 72
@@ -154,6 +161,11 @@ class Settings:
             database_pool_size=_int(env, "DATABASE_POOL_SIZE", 5),
             session_ttl_seconds=_int(env, "USSD_SESSION_TTL_SECONDS", 300),
             resume_window_seconds=_int(env, "RESUME_WINDOW_SECONDS", 120),
+            ussd_hops_per_phone_per_minute=_int(env, "USSD_HOPS_PER_PHONE_PER_MINUTE", 30),
+            api_requests_per_key_per_minute=_int(env, "API_REQUESTS_PER_KEY_PER_MINUTE", 600),
+            api_requests_per_ip_per_minute=_int(env, "API_REQUESTS_PER_IP_PER_MINUTE", 1200),
+            callbacks_per_ip_per_minute=_int(env, "CALLBACKS_PER_IP_PER_MINUTE", 6000),
+            logins_per_ip_per_minute=_int(env, "LOGINS_PER_IP_PER_MINUTE", 10),
             identification_max_failures=_int(env, "IDENTIFICATION_MAX_FAILURES", 3),
             identification_lockout_hours=_int(env, "IDENTIFICATION_LOCKOUT_HOURS", 24),
             reference_ttl_hours=_int(env, "REFERENCE_TTL_HOURS", 72),
@@ -201,6 +213,16 @@ class Settings:
             raise SettingsError("USSD_SESSION_TTL_SECONDS must be at least 30")
         if not 0 <= self.resume_window_seconds <= 3600:
             raise SettingsError("RESUME_WINDOW_SECONDS must be between 0 and 3600")
+        limits = {
+            "USSD_HOPS_PER_PHONE_PER_MINUTE": self.ussd_hops_per_phone_per_minute,
+            "API_REQUESTS_PER_KEY_PER_MINUTE": self.api_requests_per_key_per_minute,
+            "API_REQUESTS_PER_IP_PER_MINUTE": self.api_requests_per_ip_per_minute,
+            "CALLBACKS_PER_IP_PER_MINUTE": self.callbacks_per_ip_per_minute,
+            "LOGINS_PER_IP_PER_MINUTE": self.logins_per_ip_per_minute,
+        }
+        for name, value in limits.items():
+            if value < 0:
+                raise SettingsError(f"{name} must be 0 (off) or more")
         for ip in self.ussd_allowed_ips:
             try:
                 ipaddress.ip_network(ip, strict=False)

@@ -15,6 +15,7 @@ from gateway.config import Settings
 from gateway.db import get_db
 from gateway.help.menu_ports import MenuHelpDesk
 from gateway.payments.menu_ports import MenuAgents, MenuPayments
+from gateway.ratelimit import RateLimiter
 from gateway.registration.service import RegistryService
 from gateway.reimbursements.menu_ports import MenuReimbursements
 from gateway.ussd.interfaces import Hop, SessionStore, UssdAdapter
@@ -30,6 +31,7 @@ class Hirfa:
     settings: Settings
     redis: redis.Redis
     session_store: SessionStore
+    limiter: RateLimiter
     clock: Callable[[], dt.datetime] = utc_now
 
 

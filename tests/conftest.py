@@ -80,14 +80,15 @@ def redis_prefix() -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
-def _forget_resume_points(redis_prefix: str) -> Iterator[None]:
-    """Resume points are per phone and the demo phones are shared by every test: each
-    test starts with none (session records need nothing: their ids are unique)."""
+def _forget_phones(redis_prefix: str) -> Iterator[None]:
+    """Resume points and rate-limit counts are per phone (or IP), and the demo phones are
+    shared by every test: each test starts with none (session ids are unique anyway)."""
     yield
     client = redis.Redis.from_url(REDIS_URL)
     try:
-        for key in client.scan_iter(match=redis_prefix + "ussd-resume:*", count=1000):
-            client.delete(key)
+        for pattern in ("ussd-resume:*", "rl:*"):
+            for key in client.scan_iter(match=redis_prefix + pattern, count=1000):
+                client.delete(key)
     finally:
         client.close()
 
@@ -102,6 +103,13 @@ def settings(database_url: str, redis_prefix: str) -> Settings:
         ussd_callback_key=CALLBACK_KEY,
         secret_key="test-secret-key-" + "x" * 32,
         log_level="WARNING",
+        # The suite dials the same demo phones hundreds of times a minute: rate limits
+        # are off here, and on in their own tests (tests/functional/test_rate_limits.py).
+        ussd_hops_per_phone_per_minute=0,
+        api_requests_per_key_per_minute=0,
+        api_requests_per_ip_per_minute=0,
+        callbacks_per_ip_per_minute=0,
+        logins_per_ip_per_minute=0,
     )
 
 

@@ -74,13 +74,22 @@ class UssdAdapter(Protocol):
         """The response body for a screen."""
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """What one hop reads: its session's record, the phone's resume point, and how many
+    hops the phone made this minute (this one included)."""
+
+    record: dict[str, Any] | None
+    resume: dict[str, Any] | None
+    phone_hops: int
+
+
 class SessionStore(Protocol):
     """Live USSD session records, shared by every process, and each phone's resume
     point (where its last session, cut off mid-flow, can be taken up again)."""
 
-    def load(
-        self, aggregator: str, session_id: str, phone: str
-    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]: ...
+    def load(self, aggregator: str, session_id: str, phone: str, *, hop: bool = True) -> Loaded:
+        """`hop`: a hop of the phone's, counted for its rate limit (False: only a look)."""
 
     def save(
         self,

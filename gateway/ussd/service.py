@@ -21,6 +21,7 @@ UNAVAILABLE = N_("Service unavailable. Please try again later.")
 NOT_MOROCCAN = N_("This service is for Moroccan mobile numbers.")
 UNKNOWN_CODE = N_("Unknown service code.")
 INVALID_REQUEST = N_("Invalid request. Please dial again.")
+TOO_MANY = N_("Too many requests. Please wait a minute.")
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,12 @@ class HopService:
     ) -> HopAnswer:
         """Answer `hop`. `seen` learns the caller's language as soon as it is known,
         so that a failure later in the hop can still be answered in it."""
-        record, resume = self.store.load(self.adapter.name, hop.session_id, hop.phone)
+        loaded = self.store.load(self.adapter.name, hop.session_id, hop.phone)
+        record, resume = loaded.record, loaded.resume
+        limit = self.settings.ussd_hops_per_phone_per_minute
+        if limit and loaded.phone_hops > limit:
+            # Nothing runs and nothing is saved: the session is as it was for a retry.
+            return HopAnswer(self.adapter.render(bilingual(TOO_MANY), True), "rate_limited", True)
         if record is not None and record.get("phone") != hop.phone:
             record = None  # a session id never carries state across phones
         key = self.settings.secret_key.encode()

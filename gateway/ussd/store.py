@@ -1,9 +1,10 @@
-"""USSD session records in Redis: one read (MGET) and one pipelined write per hop.
+"""USSD session records in Redis: one pipelined read and one pipelined write per hop.
 
 Beside each session record, a phone may have a resume point: what its last session,
 cut off mid-flow, can be resumed at. It lives `resume_seconds` after the last hop (and
 again after the aggregator reports the session as incomplete), and is read with the
-session record in the same MGET, so that the first hop of a new dial costs no more."""
+session record in the same MGET, so that the first hop of a new dial costs no more.
+The same round trip counts the phone's hops this minute (its rate limit)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from typing import Any
 
 import orjson
 import redis
+
+from gateway.ratelimit import Limit, window_key
+from gateway.ussd.interfaces import Loaded
+
+PER_MINUTE = 60
 
 
 class RedisSessionStore:
@@ -26,10 +32,19 @@ class RedisSessionStore:
     def resume_key(self, aggregator: str, phone: str) -> str:
         return f"{self.prefix}ussd-resume:{aggregator}:{phone}"
 
-    def load(self, aggregator: str, session_id: str, phone: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        """The session's record and the phone's resume point (each None when absent)."""
-        raw_record, raw_resume = self.client.mget(self.key(aggregator, session_id), self.resume_key(aggregator, phone))
-        return _decode(raw_record), _decode(raw_resume)
+    def load(self, aggregator: str, session_id: str, phone: str, *, hop: bool = True) -> Loaded:
+        """The session's record, the phone's resume point, and its hops this minute
+        (counting this one, when `hop`), in one round trip."""
+        counter = window_key(self.prefix, "ussd-phone", phone, Limit(0, PER_MINUTE))
+        pipe = self.client.pipeline(transaction=False)
+        pipe.mget(self.key(aggregator, session_id), self.resume_key(aggregator, phone))
+        if hop:
+            pipe.incr(counter)
+            pipe.expire(counter, PER_MINUTE + 1)
+        else:
+            pipe.get(counter)
+        (raw_record, raw_resume), hops, *_ = pipe.execute()
+        return Loaded(_decode(raw_record), _decode(raw_resume), int(hops or 0))
 
     def save(
         self,

@@ -31,6 +31,7 @@ from gateway.partners.signing import (
     verify,
 )
 from gateway.payments.service import PaymentError, PaymentService
+from gateway.ratelimit import Limit
 from gateway.registration.amo import add_months
 from gateway.reimbursements.service import ReimbursementError, parse_date, upsert_claim
 from gateway.web.openapi import (
@@ -76,6 +77,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "reversal_too_late": 422,
     "inconsistent_fields": 422,
     "artisan_ambiguous": 422,
+    "rate_limited": 429,
 }
 
 REFERENCE_RE = re.compile(REFERENCE_PATTERN)
@@ -103,10 +105,11 @@ class NetworkCaller:
 class ApiError(Exception):
     """A refusal made here rather than by a service; `code` is a key of STATUS_BY_CODE."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.retry_after = retry_after
 
 
 # Views ---------------------------------------------------------------------------------
@@ -224,7 +227,10 @@ def refused(error: AuthError | ApiError | PaymentError | ReimbursementError) -> 
         "partner request refused",
         extra={"code": error.code, "endpoint": request.endpoint, "key_id": request.headers.get(KEY_HEADER, "")[:40]},
     )
-    return _error(error.code, error.message, status)
+    response, status = _error(error.code, error.message, status)
+    if isinstance(error, ApiError) and error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response, status
 
 
 @bp.errorhandler(RedisError)
@@ -264,8 +270,12 @@ def _reimbursements_caller() -> PartnerKey:
 
 
 def _signed_key() -> PartnerKey:
+    """The verified key of the request, within the limits per address (before the
+    signature is checked: guessing costs too) and per key (after: nobody else can spend
+    a partner's allowance)."""
     app = hirfa()
-    return verify(
+    _within("api-ip", request.remote_addr or "unknown", app.settings.api_requests_per_ip_per_minute)
+    key = verify(
         db=get_db(),
         redis=app.redis,
         settings=app.settings,
@@ -277,6 +287,14 @@ def _signed_key() -> PartnerKey:
         timestamp=request.headers.get(TIMESTAMP_HEADER),
         signature=request.headers.get(SIGNATURE_HEADER),
     )
+    _within("api-key", str(key.id), app.settings.api_requests_per_key_per_minute)
+    return key
+
+
+def _within(scope: str, who: str, per_minute: int) -> None:
+    wait = hirfa().limiter.exceeded(scope, who, Limit(per_minute))
+    if wait is not None:
+        raise ApiError("rate_limited", f"Too many requests; retry in {wait} s.", retry_after=wait)
 
 
 def _service() -> PaymentService:

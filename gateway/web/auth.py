@@ -7,8 +7,12 @@ import ipaddress
 from functools import cache
 
 from flask import request
+from werkzeug.exceptions import HTTPException, TooManyRequests
 
 from gateway.config import Settings
+from gateway.metrics import REJECTED
+from gateway.ratelimit import Limit
+from gateway.wiring import hirfa
 
 
 @cache
@@ -17,7 +21,8 @@ def _networks(allowed: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddre
 
 
 def callback_refusal(settings: Settings) -> str | None:
-    """Why the current callback must be refused (`key` or `ip`), or None."""
+    """Why the current callback must be refused (`key` or `ip`), or None. Rate limits
+    are the caller's to check (`over_limit`): not every callback needs one."""
     given = request.args.get("key", "").encode()
     if not hmac.compare_digest(given, settings.ussd_callback_key.encode()):
         return "key"
@@ -29,3 +34,17 @@ def callback_refusal(settings: Settings) -> str | None:
         if not any(address in network for network in _networks(settings.ussd_allowed_ips)):
             return "ip"
     return None
+
+
+def limit_per_ip(scope: str, per_minute: int) -> None:
+    """Count this request against the caller's IP in `scope`; over `per_minute`, refuse
+    it with 429 and Retry-After (each blueprint renders it in its callers' format)."""
+    wait = hirfa().limiter.exceeded(scope, request.remote_addr or "unknown", Limit(per_minute))
+    if wait is not None:
+        REJECTED.labels(scope, "rate").inc()
+        raise TooManyRequests(retry_after=wait)
+
+
+def retry_after_header(error: HTTPException) -> dict[str, str]:
+    """The Retry-After header a refusal carries, if any, for handlers that build their own response."""
+    return {name: value for name, value in error.get_headers() if name == "Retry-After"}

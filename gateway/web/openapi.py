@@ -82,6 +82,9 @@ def _common_errors(*, body: bool, forbidden: str = "The key is not a cash networ
         "401": _error("Missing, unknown, revoked, stale, wrong or replayed signature.", AUTH_CODES),
         "403": _error(forbidden, ("wrong_partner",)),
         "413": _error("The body is larger than the server accepts (64 KiB).", (TOO_LARGE,)),
+        "429": _error(
+            "Too many requests from this address or with this key; wait the Retry-After seconds.", ("rate_limited",)
+        ),
         "500": _error("Our fault; nothing was recorded. Retry later, signed again.", (INTERNAL,)),
         "503": _error("Our database or Redis is unavailable. Retry later, signed again.", (UNAVAILABLE,)),
     }

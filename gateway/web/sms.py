@@ -11,17 +11,25 @@ import logging
 import uuid
 
 from flask import Blueprint, Response, abort, request
+from werkzeug.exceptions import HTTPException
 
 from gateway.db import get_db
 from gateway.logs import mask_phone
 from gateway.metrics import REJECTED
 from gateway.sms.africastalking import InvalidCallback, parse_delivery_report, parse_inbound
 from gateway.sms.service import OptOutChange, ReportOutcome, record_delivery_report, set_opt_out
-from gateway.web.auth import callback_refusal
+from gateway.web.auth import callback_refusal, limit_per_ip, retry_after_header
 from gateway.wiring import hirfa
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__)
+
+
+@bp.errorhandler(HTTPException)
+def refused(error: HTTPException) -> Response:
+    response = _plain((error.name or "refused").lower(), error.code or 400)
+    response.headers.update(retry_after_header(error))
+    return response
 
 
 def _plain(body: str, status: int = 200) -> Response:
@@ -29,6 +37,7 @@ def _plain(body: str, status: int = 200) -> Response:
 
 
 def _authorise(endpoint: str) -> None:
+    limit_per_ip("callbacks", hirfa().settings.callbacks_per_ip_per_minute)
     reason = callback_refusal(hirfa().settings)
     if reason is not None:
         REJECTED.labels(endpoint, reason).inc()

@@ -16,7 +16,7 @@ from gateway.ussd.adapters import load_adapter
 from gateway.ussd.interfaces import InvalidRequest, UssdAdapter
 from gateway.ussd.outcomes import record_session_end
 from gateway.ussd.service import INVALID_REQUEST, HopService, bilingual
-from gateway.web.auth import callback_refusal
+from gateway.web.auth import callback_refusal, limit_per_ip, retry_after_header
 from gateway.wiring import hirfa, menu_context
 from menus.menu import MENU
 
@@ -30,7 +30,9 @@ CUT_OFF = frozenset({"Incomplete", "Failed"})
 def refused(error: HTTPException) -> Response:
     """Refusals (bad key, unknown aggregator, body too large) still read as a last screen:
     whatever reaches a phone is `END` and a short text in both languages."""
-    return _plain("END " + bilingual(INVALID_REQUEST), error.code or 400)
+    response = _plain("END " + bilingual(INVALID_REQUEST), error.code or 400)
+    response.headers.update(retry_after_header(error))
+    return response
 
 
 def _plain(body: str, status: int = 200) -> Response:
@@ -100,6 +102,8 @@ def hop(aggregator: str) -> Response:
 
 @bp.post("/ussd/<aggregator>/events")
 def session_event(aggregator: str) -> Response:
+    # Hops are limited per phone (HopService); these reports per address.
+    limit_per_ip("callbacks", hirfa().settings.callbacks_per_ip_per_minute)
     adapter = _authorised_adapter(aggregator, "events")
     try:
         event = adapter.parse_session_end(request.form)
@@ -109,7 +113,8 @@ def session_event(aggregator: str) -> Response:
     store = hirfa().session_store
     record = None
     try:
-        record, resume = store.load(adapter.name, event.session_id, event.phone)
+        loaded = store.load(adapter.name, event.session_id, event.phone, hop=False)
+        record, resume = loaded.record, loaded.resume
         # Only the point this session left: a later dial may have replaced or used it.
         if event.status in CUT_OFF and resume is not None and resume.get("session") == event.session_id:
             store.keep_resume(adapter.name, event.phone)

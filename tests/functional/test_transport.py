@@ -109,9 +109,10 @@ def test_a_hop_does_one_redis_read_one_write_and_few_sql(
     end = _commands(client)
     delta = {name: end.get(name, 0) - start.get(name, 0) for name in end if end.get(name, 0) != start.get(name, 0)}
     delta.pop("info", None)
-    # One MGET (the session, and the phone's resume point) and one pipeline: the
-    # session record, with the resume point set or dropped beside it when mid-flow.
-    assert delta.pop("mget") == 1
+    # One read pipeline: MGET (the session, the phone's resume point), and the phone's
+    # hop count (INCR, EXPIRE: its rate limit). One write pipeline: the session record,
+    # with the resume point set or dropped beside it when mid-flow.
+    assert (delta.pop("mget"), delta.pop("incrby"), delta.pop("expire")) == (1, 1, 1)
     assert delta.pop("set") in {1, 2}
     assert delta.pop("del", 0) <= 1
     assert delta == {}

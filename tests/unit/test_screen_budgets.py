@@ -10,7 +10,7 @@ from babel.messages.pofile import read_po
 
 from gateway.cashpoints import service as cashpoints_service
 from gateway.ussd.adapters.africastalking import adapter as at_adapter
-from gateway.ussd.service import NOT_MOROCCAN, UNAVAILABLE, UNKNOWN_CODE, bilingual
+from gateway.ussd.service import INVALID_REQUEST, NOT_MOROCCAN, TOO_MANY, UNAVAILABLE, UNKNOWN_CODE, bilingual
 from menus.artisan import TRADES
 from menus.cashpoints import MAX_ITEMS
 from menus.engine import Context, Engine, Session
@@ -313,7 +313,7 @@ def test_every_single_message_fits_an_end_screen(language: str) -> None:
         assert budget.fits(worst), f"{budget.length(worst)} > {budget.limit(worst)}: {worst!r}"
 
 
-@pytest.mark.parametrize("message", [UNAVAILABLE, NOT_MOROCCAN, UNKNOWN_CODE])
+@pytest.mark.parametrize("message", [UNAVAILABLE, NOT_MOROCCAN, UNKNOWN_CODE, INVALID_REQUEST, TOO_MANY])
 def test_bilingual_messages_fit(message: str) -> None:
     text = bilingual(message)
     assert at_adapter.budget.fits(text), (len(text), text)

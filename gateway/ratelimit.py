@@ -1,0 +1,56 @@
+"""Rate limits on Redis: fixed windows counted with INCR, one round trip per check.
+
+A limit that cannot be checked (Redis down) lets the request through: the limits
+protect the service from abuse, they must not take it down with Redis. The USSD
+per-phone count rides in the session store's own read (see RedisSessionStore.load)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import redis
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Limit:
+    count: int
+    seconds: int = 60
+
+
+def window_key(prefix: str, scope: str, key: str, limit: Limit, now: float | None = None) -> str:
+    window = int(time.time() if now is None else now) // limit.seconds
+    return f"{prefix}rl:{scope}:{key}:{window}"
+
+
+def retry_after(limit: Limit, now: float | None = None) -> int:
+    """Seconds until the current window ends."""
+    return limit.seconds - int(time.time() if now is None else now) % limit.seconds
+
+
+class RateLimiter:
+    def __init__(self, client: redis.Redis, *, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    def exceeded(self, scope: str, key: str, limit: Limit) -> int | None:
+        """Count one request of `key` in `scope`; None while within `limit`, else the
+        seconds to wait (for Retry-After)."""
+        if limit.count <= 0:
+            return None  # switched off
+        name = window_key(self.prefix, scope, key, limit)
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.incr(name)
+            pipe.expire(name, limit.seconds + 1)
+            count = int(pipe.execute()[0])
+        except redis.RedisError:
+            log.warning("rate limit not checked: Redis unavailable", extra={"scope": scope})
+            return None
+        if count > limit.count:
+            log.warning("rate limited", extra={"scope": scope})
+            return retry_after(limit)
+        return None
