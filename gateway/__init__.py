@@ -16,6 +16,7 @@ from gateway.config import Settings, SettingsError
 from gateway.demo import holds_demo_data
 from gateway.help.cli import requests_cli
 from gateway.logs import configure_logging
+from gateway.ops.cli import staff_cli
 from gateway.partners.cli import partners_cli
 from gateway.payments.cli import agents_cli, payments_cli
 from gateway.ratelimit import RateLimiter
@@ -27,6 +28,7 @@ from gateway.sms.cli import sms_cli
 from gateway.ussd.cli import ussd_cli
 from gateway.ussd.store import RedisSessionStore
 from gateway.web import api, health, sms, ussd
+from gateway.web import ops as ops_web
 from gateway.web.auth import retry_after_header
 from gateway.wiring import EXTENSION, Hirfa
 
@@ -39,11 +41,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings.validate()
     configure_logging(settings.log_level)
     app = Flask(__name__)
-    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        # Flask's signed session cookie carries the /ops login: never to scripts, never cross-site.
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+    )
     register_proxy(app, settings)
     db.init_app(app, settings)
     register_services(app, settings)
-    register_blueprints(app)
+    register_blueprints(app, settings)
     register_errors(app)
     register_cli(app)
     if settings.is_production:
@@ -86,11 +95,12 @@ def register_services(app: Flask, settings: Settings) -> None:
     sms_dispatch.init_app(app, settings, client)
 
 
-def register_blueprints(app: Flask) -> None:
+def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(ussd.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(sms.bp)
+    app.register_blueprint(ops_web.bp)
 
 
 def register_errors(app: Flask) -> None:
@@ -120,6 +130,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(cashpoints_cli)
     app.cli.add_command(requests_cli)
     app.cli.add_command(ussd_cli)
+    app.cli.add_command(staff_cli)
 
 
 def announce(settings: Settings) -> None:

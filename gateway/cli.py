@@ -11,7 +11,7 @@ from alembic.config import Config
 from flask.cli import AppGroup
 
 from gateway.db import get_db
-from gateway.demo import load_demo
+from gateway.demo import load_demo, load_demo_staff
 from gateway.partners.keys import create_demo_keys
 from gateway.wiring import hirfa
 
@@ -47,8 +47,10 @@ def load() -> None:
     db = get_db()
     phones = load_demo(db, clock=hirfa().clock)
     keys = create_demo_keys(db, settings, hirfa().clock)
+    username, password = load_demo_staff(db, clock=hirfa().clock)
     db.commit()
     click.echo("demo data loaded: " + ", ".join(phones) + " (agents' PIN: 1234)")
+    click.echo(f"demo staff login for /ops: {username} / {password}")
     click.echo("demo partner keys (sign requests to /api/v1 with them):")
     for key in keys:
         click.echo(json.dumps(key))

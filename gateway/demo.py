@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from gateway.clock import local_today
+from gateway.ops.staff import create_staff, hash_password
 from gateway.payments.agents import ensure_cash_point, hash_pin
 from gateway.registration.amo import add_months, month_start
 from models import (
@@ -21,9 +22,13 @@ from models import (
     PaymentReference,
     PhoneLink,
     ReimbursementClaim,
+    StaffMember,
 )
 
 DEMO_PREFIX = "DEMO-"
+# The demo's /ops login. Known to all, like the agents' PIN 1234: production refuses a
+# database that holds it (holds_demo_data).
+DEMO_STAFF = ("demo", "hirfa-demo-ops")
 DEMO_MONTHLY_CENTIMES = 13500  # the rna_no_income_tax amount seeded by the first migration
 
 
@@ -335,5 +340,20 @@ def load_demo(db: Session, *, clock: Callable[[], dt.datetime]) -> list[str]:
     return phones + list(UNLINKED_DEMO_PHONES) + [values["phone"] for values in DEMO_AGENTS]
 
 
+def load_demo_staff(db: Session, *, clock: Callable[[], dt.datetime]) -> tuple[str, str]:
+    """The demo's staff account for /ops (created, or its password and lock reset);
+    returns its username and password. Flushes only."""
+    staff = db.scalar(select(StaffMember).where(StaffMember.username == DEMO_STAFF[0]))
+    if staff is None:
+        create_staff(db, username=DEMO_STAFF[0], password=DEMO_STAFF[1], clock=clock)
+    else:
+        staff.password_hash = hash_password(DEMO_STAFF[1])
+        staff.active, staff.failed_logins, staff.locked_until = True, 0, None
+        db.flush()
+    return DEMO_STAFF
+
+
 def holds_demo_data(db: Session) -> bool:
+    if db.scalar(select(StaffMember.id).where(StaffMember.username == DEMO_STAFF[0])) is not None:
+        return True
     return db.scalar(select(Artisan.id).where(Artisan.rna_number.startswith(DEMO_PREFIX)).limit(1)) is not None

@@ -8,6 +8,7 @@ from models.identification import IdentificationAttempt, PhoneLink, PhonePrefere
 from models.payments import Agent, CashPoint, PaidMonth, PartnerKey, Payment, PaymentReference
 from models.reimbursements import ReimbursementClaim
 from models.sms import OutboxMessage, SmsReminder
+from models.staff import StaffMember
 from models.ussd import UssdSessionOutcome
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "PhonePreference",
     "ReimbursementClaim",
     "SmsReminder",
+    "StaffMember",
     "UTCDateTime",
     "UssdSessionOutcome",
     "utcnow",

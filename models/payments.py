@@ -76,6 +76,7 @@ class PaymentReference(Base):
         CheckConstraint("month_count BETWEEN 1 AND 24", name="month_count"),
         CheckConstraint("amount_centimes > 0", name="amount_positive"),
         Index("ix_payment_references_artisan_id_status", "artisan_id", "status"),
+        Index("ix_payment_references_status_expires_at", "status", "expires_at"),  # expired unpaid
     )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)

@@ -24,6 +24,7 @@ class OutboxMessage(Base):
         Index("ix_sms_outbox_state_created_at", "state", "created_at"),
         Index("ix_sms_outbox_provider_message_id", "provider_message_id"),
         Index("ix_sms_outbox_subject_created_at", "subject", "created_at"),
+        Index("ix_sms_outbox_created_at", "created_at"),  # the dashboard's periods
     )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Integer, String, UniqueConstraint
+from sqlalchemy import Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.artisan import ID
@@ -13,7 +13,10 @@ from models.base import Base, UTCDateTime, utcnow
 
 class UssdSessionOutcome(Base):
     __tablename__ = "ussd_session_outcomes"
-    __table_args__ = (UniqueConstraint("aggregator", "session_id"),)
+    __table_args__ = (
+        UniqueConstraint("aggregator", "session_id"),
+        Index("ix_ussd_session_outcomes_received_at", "received_at"),  # the dashboard's periods
+    )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     aggregator: Mapped[str] = mapped_column(String(32))

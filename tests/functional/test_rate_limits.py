@@ -12,9 +12,11 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from gateway import db
+from gateway.ops.staff import create_staff
 from gateway.ratelimit import Limit, RateLimiter
 from gateway.wiring import EXTENSION
 from tests.conftest import CALLBACK_KEY, REDIS_URL
+from tests.functional.test_ops_dashboard import PASSWORD, csrf
 from tests.functional.test_partner_api import error_of, partner_for
 from tests.helpers import Dialer, FrozenClock
 
@@ -107,3 +109,21 @@ def test_fixed_window_counts_then_refuses(redis_prefix: str) -> None:
     assert all(wait is not None and 0 < wait <= 60 for wait in results[3:])
     assert limiter.exceeded("unit", "someone else", Limit(3)) is None
     assert limiter.exceeded("unit", "someone", Limit(0)) is None  # 0: off
+
+
+def test_logins_per_address_are_limited_before_any_password_is_checked(
+    make_app: Callable[..., Flask], demo: Session, clock: FrozenClock
+) -> None:
+    app = limited_app(make_app, demo, clock, logins_per_ip_per_minute=3)
+    create_staff(demo, username="samira", password=PASSWORD, clock=clock)
+    demo.commit()
+    client = app.test_client()
+    for guess in ("guess one", "guess two", "guess three"):
+        token = csrf(client.get("/ops/login").get_data(as_text=True))
+        form = {"username": "samira", "password": guess, "csrf_token": token}
+        assert client.post("/ops/login", data=form).status_code == 401
+    token = csrf(client.get("/ops/login").get_data(as_text=True))
+    form = {"username": "samira", "password": PASSWORD, "csrf_token": token}
+    refused = client.post("/ops/login", data=form)  # even the right password, this minute
+    assert refused.status_code == 429 and "Attendez une minute" in refused.get_data(as_text=True)
+    assert client.get("/ops/").status_code == 302

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session as OrmSession
 
 from gateway import create_app
 from gateway.config import Settings, SettingsError
-from gateway.demo import load_demo
-from models import Artisan, IdentificationAttempt, PhoneLink, ReimbursementClaim
+from gateway.demo import DEMO_STAFF, load_demo, load_demo_staff
+from models import Artisan, IdentificationAttempt, PhoneLink, ReimbursementClaim, StaffMember
 from tests.conftest import dispose
 from tests.helpers import FrozenClock
 
@@ -45,6 +45,22 @@ def test_production_app_refuses_demo_rows(settings: Settings, database_url: str)
     app = create_app(production)  # without demo rows it starts
     assert app.extensions["hirfa"].settings.is_production
     dispose(app)
+
+
+def test_production_app_refuses_the_demo_staff_login(settings: Settings, database_url: str) -> None:
+    engine = create_engine(database_url)
+    production = dataclasses.replace(settings, env="production", **SECRETS)
+    try:
+        with OrmSession(engine) as session:
+            load_demo_staff(session, clock=FrozenClock(dt.datetime(2026, 11, 24, tzinfo=dt.UTC)))
+            session.commit()
+        with pytest.raises(SettingsError, match="demo data"):
+            create_app(production)
+    finally:
+        with OrmSession(engine) as session:
+            session.execute(delete(StaffMember).where(StaffMember.username == DEMO_STAFF[0]))
+            session.commit()
+        engine.dispose()
 
 
 @pytest.mark.parametrize(

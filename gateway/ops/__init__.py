@@ -1,0 +1,1 @@
+"""Operations: staff accounts of the dashboard and the figures it shows."""

@@ -1,0 +1,231 @@
+"""The dashboard's figures: aggregate SQL over a period cut into Morocco-time buckets.
+
+A period is today (24 hourly buckets) or the last 30 days (daily buckets), in the
+business time of Morocco. Bucket boundaries are computed here, in Python, from the
+time zone database, and each query sorts its rows into them with one CASE: the same
+SQL on PostgreSQL and SQLite, which bucket dates differently, and correct on the days
+Morocco moves its clocks. Each figure is one GROUP BY statement, whatever the period."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from gateway.clock import MOROCCO, local_today
+from models import OutboxMessage, Payment, PaymentReference, UssdSessionOutcome
+from models.payments import NETWORKS
+
+SESSION_OUTCOMES = ("Success", "Incomplete", "Failed")
+OTHER = "other"
+UNKNOWN_SCREEN = "unknown"
+SMS_CATEGORIES = ("delivered", "sent", "failed", "waiting")
+DROP_OFF_SCREENS = 10
+DAYS = 30
+
+
+class PeriodName(enum.Enum):
+    TODAY = "today"
+    LAST_30_DAYS = "30d"
+
+
+@dataclass(frozen=True)
+class Bucket:
+    start: dt.datetime  # UTC
+    end: dt.datetime  # UTC, excluded
+
+    @property
+    def local_start(self) -> dt.datetime:
+        return self.start.astimezone(MOROCCO)
+
+
+@dataclass(frozen=True)
+class Period:
+    name: PeriodName
+    now: dt.datetime
+    buckets: tuple[Bucket, ...]
+    hourly: bool
+
+    @property
+    def start(self) -> dt.datetime:
+        return self.buckets[0].start
+
+    @property
+    def end(self) -> dt.datetime:
+        return self.buckets[-1].end
+
+    def label(self, index: int) -> str:
+        local = self.buckets[index].local_start
+        return f"{local:%H}h" if self.hourly else f"{local:%d/%m}"
+
+    def iso(self, index: int) -> str:
+        local = self.buckets[index].local_start
+        return local.isoformat(timespec="minutes") if self.hourly else local.date().isoformat()
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0), MOROCCO).astimezone(dt.UTC)
+
+
+def period(name: PeriodName, now: dt.datetime) -> Period:
+    """The buckets of `name` up to the end of today (Morocco time) as of `now`."""
+    today = local_today(now)
+    if name is PeriodName.TODAY:
+        start, end = _local_midnight(today), _local_midnight(today + dt.timedelta(days=1))
+        # 23, 24 or 25 hours: counted in UTC, so a day when clocks move has no gap.
+        hours = int((end - start) / dt.timedelta(hours=1))
+        edges = [start + dt.timedelta(hours=h) for h in range(hours)] + [end]
+        hourly = True
+    else:
+        first = today - dt.timedelta(days=DAYS - 1)
+        edges = [_local_midnight(first + dt.timedelta(days=d)) for d in range(DAYS + 1)]
+        hourly = False
+    buckets = tuple(Bucket(a, b) for a, b in itertools.pairwise(edges))
+    return Period(name=name, now=now, buckets=buckets, hourly=hourly)
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Counts (or sums) per bucket and category: `values[category][bucket index]`."""
+
+    categories: tuple[str, ...]
+    values: dict[str, tuple[int, ...]]
+
+    def total(self, category: str | None = None) -> int:
+        if category is not None:
+            return sum(self.values.get(category, ()))
+        return sum(sum(row) for row in self.values.values())
+
+
+@dataclass(frozen=True)
+class Payments:
+    count: Breakdown  # per network
+    amount_centimes: Breakdown  # per network
+
+
+@dataclass(frozen=True)
+class DropOff:
+    screen: str
+    sessions: int
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    period: Period
+    sessions: Breakdown  # Success / Incomplete / Failed (/ other)
+    drop_off: tuple[DropOff, ...]  # top screens where non-successful sessions ended
+    payments: Payments
+    expired_references: Breakdown  # one category: "expired"
+    sms: Breakdown  # delivered / sent / failed / waiting
+
+
+def _bucket(column: InstrumentedAttribute[dt.datetime], p: Period) -> ColumnElement[Any]:
+    # Rows are already within the period: the first boundary a row is under is its bucket.
+    return case(*((column < b.end, i) for i, b in enumerate(p.buckets)), else_=None)
+
+
+def _in_period(column: InstrumentedAttribute[dt.datetime], p: Period) -> ColumnElement[bool]:
+    return (column >= p.start) & (column < p.end)
+
+
+def _grouped(inner: Select[Any], *measures: str) -> Select[Any]:
+    """Group a select of (bucket, category, …) rows by bucket and category, in a subquery:
+    the same CASE written twice (select list and GROUP BY) would have two sets of
+    parameters, which PostgreSQL would not see as the same expression."""
+    rows = inner.subquery()
+    sums = [func.count()] + [func.coalesce(func.sum(rows.c[m]), 0) for m in measures]
+    return select(rows.c.bucket, rows.c.category, *sums).group_by(rows.c.bucket, rows.c.category)
+
+
+def _breakdown(
+    p: Period, categories: Sequence[str], rows: Iterable[tuple[int | None, str | None, int]], *, other: bool = False
+) -> Breakdown:
+    names = list(categories)
+    table: dict[str, list[int]] = {name: [0] * len(p.buckets) for name in names}
+    for index, category, value in rows:
+        if index is None:
+            continue
+        name = category if category in table else (OTHER if other else None)
+        if name is None:
+            continue
+        if name not in table:
+            table[name] = [0] * len(p.buckets)
+            names.append(name)
+        table[name][index] += int(value)
+    return Breakdown(categories=tuple(names), values={name: tuple(table[name]) for name in names})
+
+
+def session_outcomes(db: Session, p: Period) -> Breakdown:
+    """USSD sessions that ended in the period, by the aggregator's status."""
+    column = UssdSessionOutcome.received_at
+    inner = select(_bucket(column, p).label("bucket"), UssdSessionOutcome.status.label("category")).where(
+        _in_period(column, p)
+    )
+    rows = db.execute(_grouped(inner)).all()
+    return _breakdown(p, SESSION_OUTCOMES, ((b, c, n) for b, c, n in rows), other=True)
+
+
+def drop_off(db: Session, p: Period, *, limit: int = DROP_OFF_SCREENS) -> tuple[DropOff, ...]:
+    """Screens where sessions that did not succeed ended, most frequent first."""
+    screen = func.coalesce(UssdSessionOutcome.last_screen, UNKNOWN_SCREEN)
+    query = (
+        select(UssdSessionOutcome.last_screen, func.count().label("sessions"))
+        .where(_in_period(UssdSessionOutcome.received_at, p), UssdSessionOutcome.status != "Success")
+        .group_by(UssdSessionOutcome.last_screen)
+        .order_by(func.count().desc(), screen)
+        .limit(limit)
+    )
+    return tuple(DropOff(screen=name or UNKNOWN_SCREEN, sessions=int(n)) for name, n in db.execute(query).all())
+
+
+def payments(db: Session, p: Period) -> Payments:
+    """Payments received in the period (reversed ones left out), per network."""
+    column = Payment.paid_at
+    inner = select(
+        _bucket(column, p).label("bucket"), Payment.network.label("category"), Payment.amount_centimes.label("amount")
+    ).where(_in_period(column, p), Payment.reversed_at.is_(None))
+    rows = db.execute(_grouped(inner, "amount")).all()
+    return Payments(
+        count=_breakdown(p, NETWORKS, ((b, c, n) for b, c, n, _ in rows)),
+        amount_centimes=_breakdown(p, NETWORKS, ((b, c, amount) for b, c, _, amount in rows)),
+    )
+
+
+def expired_references(db: Session, p: Period) -> Breakdown:
+    """References whose expiry passed, in the period, without a payment: per day of expiry."""
+    column = PaymentReference.expires_at
+    inner = select(_bucket(column, p).label("bucket"), PaymentReference.status.label("category")).where(
+        _in_period(column, p), column <= p.now, PaymentReference.status == "open"
+    )
+    rows = db.execute(_grouped(inner)).all()
+    return _breakdown(p, ("expired",), ((b, "expired", n) for b, _c, n in rows))
+
+
+def sms(db: Session, p: Period) -> Breakdown:
+    """SMS queued in the period, by where they are now (waiting: not sent yet)."""
+    column = OutboxMessage.created_at
+    state = case((OutboxMessage.state.in_(("pending", "sending")), "waiting"), else_=OutboxMessage.state).label(
+        "category"
+    )
+    inner = select(_bucket(column, p).label("bucket"), state).where(_in_period(column, p))
+    rows = db.execute(_grouped(inner)).all()
+    return _breakdown(p, SMS_CATEGORIES, ((b, c, n) for b, c, n in rows))
+
+
+def dashboard(db: Session, *, name: PeriodName, now: dt.datetime) -> Dashboard:
+    """Every figure of the dashboard for the period, in five statements."""
+    p = period(name, now)
+    return Dashboard(
+        period=p,
+        sessions=session_outcomes(db, p),
+        drop_off=drop_off(db, p),
+        payments=payments(db, p),
+        expired_references=expired_references(db, p),
+        sms=sms(db, p),
+    )

@@ -1,0 +1,428 @@
+"""The operations dashboard at /ops: staff log in and see sessions, drop-off, payments,
+expired references, SMS and open help requests; charts as server-drawn SVG, CSV exports.
+
+Sessions are Flask's signed cookie (HttpOnly, SameSite=Lax, Secure in production) and
+hold only the staff id, the login time, the CSRF token and the language; the staff row
+is read again on every request, so a disabled or deleted account is out at once. Every
+POST carries the session's CSRF token, compared in constant time: without it, 400 and
+nothing changes. Pages without a login redirect to the login form; exports answer 401."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hmac
+import io
+import logging
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
+
+from gateway.clock import MOROCCO
+from gateway.db import get_db
+from gateway.help.service import HelpError, close_request, list_requests
+from gateway.logs import mask_phone
+from gateway.ops import charts, stats
+from gateway.ops.staff import active_staff, authenticate
+from gateway.ratelimit import Limit
+from gateway.wiring import hirfa
+from menus.i18n import LANGUAGES, N_, Translator
+from menus.payments import NETWORK_NAMES
+from models import HelpRequest, StaffMember
+
+log = logging.getLogger(__name__)
+bp = Blueprint(
+    "ops",
+    __name__,
+    url_prefix="/ops",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+DEFAULT_LANGUAGE = "fr"  # staff read French first; Arabic is a click away
+SESSION_HOURS = 12
+PUBLIC_ENDPOINTS = frozenset({"ops.login", "ops.static"})
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+HELP_ROWS_SHOWN = 100
+
+OUTCOME_NAMES = {
+    "Success": N_("Success"),
+    "Incomplete": N_("Incomplete"),
+    "Failed": N_("Failed"),
+    stats.OTHER: N_("Other"),
+}
+SMS_NAMES = {
+    "delivered": N_("Delivered"),
+    "sent": N_("Sent, not yet delivered"),
+    "failed": N_("Failed"),
+    "waiting": N_("Waiting to be sent"),
+}
+HELP_KIND_NAMES = {
+    "advisor_callback": N_("Advisor call-back"),
+    "export_support": N_("Export support"),
+    "chamber_contact": N_("Chamber of crafts contact"),
+}
+PERIODS = {stats.PeriodName.TODAY: N_("Today"), stats.PeriodName.LAST_30_DAYS: N_("Last 30 days")}
+DATASETS = ("sessions", "drop-off", "payments", "expired-references", "sms", "help-requests")
+
+
+# Session, language and CSRF ----------------------------------------------------------
+
+
+def language() -> str:
+    lang = session.get("lang")
+    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return token
+
+
+def _check_csrf() -> None:
+    expected = session.get("csrf")
+    given = request.form.get("csrf_token", "")
+    if not isinstance(expected, str) or not hmac.compare_digest(given.encode(), expected.encode()):
+        log.warning("ops request refused: missing or wrong CSRF token", extra={"endpoint": request.endpoint})
+        abort(400, description="Missing or wrong CSRF token.")
+
+
+def _logged_in_staff() -> StaffMember | None:
+    staff_id, auth_at = session.get("staff_id"), session.get("auth_at")
+    if not isinstance(staff_id, int) or not isinstance(auth_at, int | float):
+        return None
+    if hirfa().clock().timestamp() - auth_at > SESSION_HOURS * 3600:
+        return None
+    return active_staff(get_db(), staff_id)
+
+
+def _start_session(staff: StaffMember) -> None:
+    # A new session at login: whatever id or token an attacker planted before is gone.
+    lang = language()
+    session.clear()
+    session["staff_id"] = staff.id
+    session["auth_at"] = int(hirfa().clock().timestamp())
+    session["lang"] = lang
+    csrf_token()
+
+
+def _end_session() -> None:
+    lang = language()
+    session.clear()
+    session["lang"] = lang
+
+
+@bp.before_request
+def guard() -> BaseResponse | None:
+    if request.endpoint == "ops.static":
+        return None
+    wanted = request.args.get("lang")
+    if wanted in LANGUAGES:
+        session["lang"] = wanted
+    if request.method == "POST":
+        _check_csrf()
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    staff = _logged_in_staff()
+    if staff is None:
+        if session.get("staff_id") is not None:
+            _end_session()
+        if request.endpoint == "ops.export":
+            abort(401)
+        return redirect(url_for("ops.login"))
+    g.staff = staff
+    return None
+
+
+@bp.after_request
+def secure_headers(response: Response) -> Response:
+    if request.endpoint != "ops.static":
+        response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+    return response
+
+
+@bp.context_processor
+def template_helpers() -> dict[str, Any]:
+    lang = language()
+    return {
+        "t": Translator(lang),
+        "lang": lang,
+        "text_dir": "rtl" if lang == "ar" else "ltr",
+        "csrf_token": csrf_token,
+        "staff": g.get("staff"),
+    }
+
+
+# Login and logout --------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> BaseResponse | tuple[str, int]:
+    if request.method == "GET":
+        if _logged_in_staff() is not None:
+            return redirect(url_for("ops.dashboard"))
+        return render_template("ops/login.html", error=None), 200
+    username = request.form.get("username", "")[:80]
+    password = request.form.get("password", "")
+    app = hirfa()
+    # Per address, on top of each account's lockout: guessing across accounts costs too.
+    if app.limiter.exceeded("login", request.remote_addr or "unknown", Limit(app.settings.logins_per_ip_per_minute)):
+        t = Translator(language())
+        return render_template("ops/login.html", error=t(N_("Too many attempts. Wait a minute.")), username=username), 429
+    db = get_db()
+    result = authenticate(db, username=username, password=password, clock=hirfa().clock)
+    db.commit()
+    if not result.ok or result.staff is None:
+        t = Translator(language())
+        return render_template("ops/login.html", error=t(N_("Wrong username or password.")), username=username), 401
+    _start_session(result.staff)
+    return redirect(url_for("ops.dashboard"), code=303)
+
+
+@bp.post("/logout")
+def logout() -> BaseResponse:
+    log.info("staff logout", extra={"staff": g.staff.username})
+    _end_session()
+    return redirect(url_for("ops.login"), code=303)
+
+
+# Dashboard ---------------------------------------------------------------------------
+
+
+def _period_name() -> stats.PeriodName:
+    try:
+        return stats.PeriodName(request.args.get("period", stats.PeriodName.LAST_30_DAYS.value))
+    except ValueError:
+        return stats.PeriodName.LAST_30_DAYS
+
+
+def _labels(p: stats.Period) -> list[str]:
+    return [p.label(i) for i in range(len(p.buckets))]
+
+
+def _series(breakdown: stats.Breakdown, names: Mapping[str, str], t: Translator) -> list[charts.Series]:
+    return [
+        charts.Series(name=t(names.get(category, category)), values=breakdown.values[category])
+        for category in breakdown.categories
+    ]
+
+
+def _dirhams(centimes: int) -> str:
+    return str(centimes // 100)
+
+
+@dataclass(frozen=True)
+class Chart:
+    ident: str
+    title: str
+    svg: Markup
+    dataset: str  # the CSV export of its figures
+
+
+def build_charts(figures: stats.Dashboard, t: Translator) -> list[Chart]:
+    p = figures.period
+    labels = _labels(p)
+    every = 3  # a label every third bar: 24 hours or 30 days fit the width
+    empty = t(N_("Nothing in this period."))
+
+    def bars(ident: str, title: str, dataset: str, series: list[charts.Series], **options: Any) -> Chart:
+        svg = charts.stacked_bars(
+            ident=ident, title=title, labels=labels, series=series, empty_text=empty, label_every=every, **options
+        )
+        # charts.py escapes every text it draws.
+        return Chart(ident, title, Markup(svg), dataset)  # noqa: S704
+
+    drop_off_title = t(N_("Where unsuccessful sessions ended (screen)"))
+    drop_off = charts.horizontal_bars(
+        ident="drop-off",
+        title=drop_off_title,
+        items=[(row.screen, row.sessions) for row in figures.drop_off],
+        empty_text=empty,
+    )
+    return [
+        bars("sessions", t(N_("USSD sessions by outcome")), "sessions", _series(figures.sessions, OUTCOME_NAMES, t)),
+        Chart("drop-off", drop_off_title, Markup(drop_off), "drop-off"),  # noqa: S704
+        bars(
+            "payments-count",
+            t(N_("Payments by network (number)")),
+            "payments",
+            _series(figures.payments.count, NETWORK_NAMES, t),
+        ),
+        bars(
+            "payments-amount",
+            t(N_("Payments by network (MAD)")),
+            "payments",
+            _series(figures.payments.amount_centimes, NETWORK_NAMES, t),
+            value_format=t.money,
+            axis_format=_dirhams,
+        ),
+        bars(
+            "expired",
+            t(N_("References expired unpaid")),
+            "expired-references",
+            _series(figures.expired_references, {"expired": N_("Expired unpaid")}, t),
+        ),
+        bars("sms", t(N_("SMS by state")), "sms", _series(figures.sms, SMS_NAMES, t)),
+    ]
+
+
+def _local(moment: dt.datetime) -> str:
+    return f"{moment.astimezone(MOROCCO):%Y-%m-%d %H:%M}"
+
+
+@bp.get("/")
+def dashboard() -> str:
+    name = _period_name()
+    db = get_db()
+    figures = stats.dashboard(db, name=name, now=hirfa().clock())
+    t = Translator(language())
+    requests = list_requests(db, status="open")
+    return render_template(
+        "ops/dashboard.html",
+        period=name,
+        periods=PERIODS,
+        figures=figures,
+        charts=build_charts(figures, t),
+        help_rows=[_help_row(req, phone, t) for req, phone in requests[:HELP_ROWS_SHOWN]],
+        help_total=len(requests),
+        money=t.money,
+    )
+
+
+def _help_row(req: HelpRequest, phone: str, t: Translator) -> dict[str, Any]:
+    return {
+        "id": req.id,
+        "kind": t(HELP_KIND_NAMES.get(req.kind, req.kind)),
+        "phone": mask_phone(phone) if phone else "-",
+        "created": _local(req.created_at),
+    }
+
+
+@bp.post("/help/<int:request_id>/close")
+def close_help(request_id: int) -> BaseResponse:
+    t = Translator(language())
+    db = get_db()
+    try:
+        close_request(db, request_id=request_id, by=g.staff.username, clock=hirfa().clock)
+    except HelpError:
+        db.rollback()
+        flash(t(N_("This request is closed already, or does not exist.")), "error")
+    else:
+        db.commit()
+        log.info("help request closed from the dashboard", extra={"staff": g.staff.username, "request": request_id})
+        flash(t(N_("Help request {number} closed."), number=request_id), "ok")
+    period = request.form.get("period", "")
+    target = url_for("ops.dashboard", period=period) if period in {p.value for p in stats.PeriodName} else None
+    return redirect((target or url_for("ops.dashboard")) + "#help", code=303)
+
+
+# CSV exports -------------------------------------------------------------------------
+
+
+def defuse(cell: object) -> object:
+    """A text cell a spreadsheet would run as a formula is shown as text instead."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
+def _csv(filename: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([defuse(cell) for cell in row])
+    return Response(
+        buffer.getvalue(),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _per_bucket(p: stats.Period, breakdown: stats.Breakdown) -> list[tuple[object, ...]]:
+    return [
+        (p.iso(i), category, breakdown.values[category][i])
+        for i in range(len(p.buckets))
+        for category in breakdown.categories
+    ]
+
+
+def _export_rows(dataset: str, p: stats.Period) -> tuple[list[str], list[Sequence[object]]]:
+    db = get_db()
+    start = "hour" if p.hourly else "day"
+    exports: dict[str, Callable[[], tuple[list[str], list[Sequence[object]]]]] = {
+        "sessions": lambda: (
+            [start, "outcome", "sessions"],
+            list(_per_bucket(p, stats.session_outcomes(db, p))),
+        ),
+        "drop-off": lambda: (
+            ["last_screen", "sessions"],
+            [(row.screen, row.sessions) for row in stats.drop_off(db, p)],
+        ),
+        "payments": lambda: _payments_rows(p, stats.payments(db, p), start),
+        "expired-references": lambda: (
+            [start, "expired_unpaid"],
+            [(p.iso(i), n) for i, n in enumerate(stats.expired_references(db, p).values["expired"])],
+        ),
+        "sms": lambda: ([start, "state", "messages"], list(_per_bucket(p, stats.sms(db, p)))),
+        "help-requests": lambda: (
+            ["id", "kind", "phone", "created_morocco_time", "status"],
+            [
+                (req.id, req.kind, mask_phone(phone) if phone else "", _local(req.created_at), req.status)
+                for req, phone in list_requests(db, status="open")
+            ],
+        ),
+    }
+    return exports[dataset]()
+
+
+def _payments_rows(p: stats.Period, figures: stats.Payments, start: str) -> tuple[list[str], list[Sequence[object]]]:
+    rows: list[Sequence[object]] = [
+        (p.iso(i), network, figures.count.values[network][i], _decimal(figures.amount_centimes.values[network][i]))
+        for i in range(len(p.buckets))
+        for network in figures.count.categories
+    ]
+    return [start, "network", "payments", "amount_mad"], rows
+
+
+def _decimal(centimes: int) -> str:
+    dirhams, rest = divmod(centimes, 100)
+    return f"{dirhams}.{rest:02d}"
+
+
+@bp.get("/export/<dataset>.csv")
+def export(dataset: str) -> Response:
+    if dataset not in DATASETS:
+        abort(404)
+    name = _period_name()
+    p = stats.period(name, hirfa().clock())
+    header, rows = _export_rows(dataset, p)
+    log.info("ops export", extra={"staff": g.staff.username, "dataset": dataset, "period": name.value})
+    suffix = "" if dataset == "help-requests" else f"-{name.value}-{p.iso(len(p.buckets) - 1)[:10]}"
+    return _csv(f"hirfa-{dataset}{suffix}.csv", header, rows)

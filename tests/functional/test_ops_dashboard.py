@@ -1,0 +1,525 @@
+"""The operations dashboard at /ops: login, CSRF, figures from rows made here, SVG
+charts, CSV exports and closing help requests, over the Flask client on PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import itertools
+import re
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import delete, event, select, update
+from sqlalchemy.orm import Session
+
+from gateway.demo import DEMO_STAFF, load_demo_staff
+from gateway.help.service import request_help
+from gateway.ops import stats
+from gateway.ops.staff import create_staff
+from menus.i18n import Translator
+from models import (
+    Agent,
+    Artisan,
+    HelpRequest,
+    OutboxMessage,
+    Payment,
+    PaymentReference,
+    StaffMember,
+    UssdSessionOutcome,
+)
+from tests.helpers import FrozenClock
+
+PASSWORD = "correct horse battery"
+UTC = dt.UTC
+FR = Translator("fr")  # staff pages are in French unless they ask otherwise
+HOSTILE_SCREEN = '=HYPERLINK("http://x")<script>'
+_serial = itertools.count(1)
+
+
+def at(day: int, hour: int, minute: int = 0, month: int = 11) -> dt.datetime:
+    return dt.datetime(2026, month, day, hour, minute, tzinfo=UTC)
+
+
+def csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match is not None, html
+    return match.group(1)
+
+
+@pytest.fixture
+def staff(db_session: Session, clock: FrozenClock) -> StaffMember:
+    member = create_staff(db_session, username="samira", password=PASSWORD, clock=clock)
+    db_session.commit()
+    return member
+
+
+def log_in(client: FlaskClient, username: str = "samira", password: str = PASSWORD) -> str:
+    """Log in through the form; returns the CSRF token of the new session."""
+    token = csrf(client.get("/ops/login").get_data(as_text=True))
+    response = client.post("/ops/login", data={"username": username, "password": password, "csrf_token": token})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert response.headers["Location"].endswith("/ops/")
+    return csrf(client.get("/ops/").get_data(as_text=True))
+
+
+@pytest.fixture
+def logged_in(client: FlaskClient, staff: StaffMember) -> str:
+    return log_in(client)
+
+
+# Rows behind the figures ---------------------------------------------------------------
+
+
+def outcome(db: Session, status: str, received_at: dt.datetime, screen: str | None = None) -> None:
+    db.add(
+        UssdSessionOutcome(
+            aggregator="africastalking",
+            session_id=f"ATUid_{next(_serial)}",
+            phone="+212600000001",
+            service_code="*4242#",
+            network_code="60401",
+            status=status,
+            last_screen=screen,
+            received_at=received_at,
+        )
+    )
+
+
+def reference(
+    db: Session, network: str, amount: int, *, status: str = "paid", expires_at: dt.datetime | None = None
+) -> PaymentReference:
+    artisan = db.scalar(select(Artisan).where(Artisan.phone == "+212600000002"))
+    assert artisan is not None
+    row = PaymentReference(
+        reference=f"{9_000_000_000 + next(_serial)}",
+        artisan_id=artisan.id,
+        network=network,
+        first_month=dt.date(2026, 9, 1),
+        month_count=1,
+        amount_centimes=amount,
+        status=status,
+        created_at=at(20, 9),
+        expires_at=expires_at or at(27, 9),
+    )
+    db.add(row)
+    db.flush()
+    return row
+
+
+def payment(db: Session, network: str, amount: int, paid_at: dt.datetime, *, reversed_: bool = False) -> None:
+    ref = reference(db, network, amount)
+    agent = db.scalar(select(Agent).where(Agent.network == network))
+    assert agent is not None
+    db.add(
+        Payment(
+            reference_id=ref.id,
+            receipt_number=f"R{next(_serial):09d}",
+            artisan_id=ref.artisan_id,
+            network=network,
+            amount_centimes=amount,
+            channel="ussd",
+            agent_id=agent.id,
+            agent_code=agent.agent_code,
+            paid_at=paid_at,
+            reversed_at=paid_at + dt.timedelta(hours=1) if reversed_ else None,
+        )
+    )
+
+
+def sms(db: Session, state: str, created_at: dt.datetime) -> None:
+    db.add(
+        OutboxMessage(
+            recipient="+212600000001",
+            language="fr",
+            template="payment_reference",
+            body="...",
+            segments=1,
+            encoding="gsm7",
+            state=state,
+            created_at=created_at,
+        )
+    )
+
+
+@pytest.fixture
+def activity(demo: Session) -> Session:
+    """A known month of activity. The clock says 2026-11-24 10:00 UTC, 11:00 in Morocco."""
+    db = demo
+    db.execute(delete(OutboxMessage))  # nothing but ours in the SMS figures
+    # Today (24/11, Morocco time), including 00:30 Morocco time, which is still 23/11 in UTC.
+    for status, screen in [
+        ("Success", "menu.main"),
+        ("Success", None),
+        ("Incomplete", "pay.network"),
+        ("Incomplete", "pay.network"),
+        ("Failed", "pay.network"),
+        ("Incomplete", "cashpoints.province"),
+        ("Failed", HOSTILE_SCREEN),
+    ]:
+        outcome(db, status, at(24, 9), screen)
+    outcome(db, "Success", at(23, 23, 30))
+    # Yesterday.
+    outcome(db, "Success", at(23, 12), "menu.main")
+    outcome(db, "Incomplete", at(23, 12), None)
+    outcome(db, "Weird", at(23, 12), "menu.main")
+    # 26/10 00:00 Morocco time is the first moment of the 30 days; a minute before is out.
+    outcome(db, "Success", at(25, 23, 0, month=10))
+    outcome(db, "Failed", at(25, 22, 59, month=10), "pay.network")
+
+    payment(db, "wafacash", 13_500, at(24, 8))
+    payment(db, "wafacash", 13_500, at(24, 9))
+    payment(db, "wafacash", 27_000, at(23, 10))
+    payment(db, "fellah_cash", 40_500, at(24, 9, 30))
+    payment(db, "fellah_cash", 13_500, at(22, 15))
+    payment(db, "fellah_cash", 99_900, at(24, 9), reversed_=True)  # reversed: not counted
+
+    reference(db, "wafacash", 13_500, status="open", expires_at=at(23, 8))  # expired unpaid
+    reference(db, "fellah_cash", 13_500, status="open", expires_at=at(24, 12))  # not yet expired
+    reference(db, "wafacash", 13_500, status="cancelled", expires_at=at(23, 8))
+
+    for state in ("delivered", "delivered", "sent", "failed", "pending", "sending"):
+        sms(db, state, at(24, 7))
+    sms(db, "delivered", at(21, 7))
+    db.commit()
+    return db
+
+
+def day_index(p: stats.Period, day: int, month: int = 11) -> int:
+    return [b.local_start.date() for b in p.buckets].index(dt.date(2026, month, day))
+
+
+# Figures -------------------------------------------------------------------------------
+
+
+def test_figures_of_the_last_30_days(activity: Session, clock: FrozenClock) -> None:
+    figures = stats.dashboard(activity, name=stats.PeriodName.LAST_30_DAYS, now=clock())
+    p = figures.period
+    assert len(p.buckets) == 30
+    assert p.buckets[0].local_start.date() == dt.date(2026, 10, 26)
+    assert p.buckets[-1].local_start.date() == dt.date(2026, 11, 24)
+    assert p.start == at(25, 23, month=10)  # midnight in Morocco is 23:00 UTC
+
+    today, yesterday, first = day_index(p, 24), day_index(p, 23), day_index(p, 26, month=10)
+    sessions = figures.sessions
+    assert sessions.categories == ("Success", "Incomplete", "Failed", "other")
+    assert sessions.values["Success"][today] == 3
+    assert sessions.values["Incomplete"][today] == 3
+    assert sessions.values["Failed"][today] == 2
+    assert sessions.values["Success"][yesterday] == 1
+    assert sessions.values["Incomplete"][yesterday] == 1
+    assert sessions.values["other"][yesterday] == 1
+    assert sessions.values["Success"][first] == 1
+    assert sessions.total() == 12 and sessions.total("Failed") == 2
+
+    assert [(d.screen, d.sessions) for d in figures.drop_off] == [
+        ("pay.network", 3),
+        (HOSTILE_SCREEN, 1),
+        ("cashpoints.province", 1),
+        ("menu.main", 1),
+        ("unknown", 1),
+    ]
+
+    count, amount = figures.payments.count, figures.payments.amount_centimes
+    assert count.categories == ("wafacash", "fellah_cash")
+    assert count.values["wafacash"][today] == 2 and amount.values["wafacash"][today] == 27_000
+    assert count.values["wafacash"][yesterday] == 1 and amount.values["wafacash"][yesterday] == 27_000
+    assert count.values["fellah_cash"][today] == 1 and amount.values["fellah_cash"][today] == 40_500
+    assert amount.values["fellah_cash"][day_index(p, 22)] == 13_500
+    assert count.total() == 5 and amount.total() == 108_000
+
+    assert figures.expired_references.values["expired"][yesterday] == 1
+    assert figures.expired_references.total() == 1
+
+    assert figures.sms.categories == ("delivered", "sent", "failed", "waiting")
+    assert [figures.sms.values[c][today] for c in figures.sms.categories] == [2, 1, 1, 2]
+    assert figures.sms.values["delivered"][day_index(p, 21)] == 1
+
+
+def test_figures_of_today_by_hour(activity: Session, clock: FrozenClock) -> None:
+    figures = stats.dashboard(activity, name=stats.PeriodName.TODAY, now=clock())
+    p = figures.period
+    assert len(p.buckets) == 24 and p.label(0) == "00h" and p.label(10) == "10h"
+    assert figures.sessions.values["Success"][0] == 1  # 00:30 Morocco time
+    assert figures.sessions.values["Success"][10] == 2  # 10:00 Morocco time
+    assert figures.sessions.total() == 8
+    assert figures.payments.count.total() == 3  # yesterday's are out
+    assert figures.payments.amount_centimes.values["wafacash"][9] == 13_500
+    assert figures.expired_references.total() == 0  # expired yesterday
+    assert [d.screen for d in figures.drop_off][:1] == ["pay.network"]
+
+
+def test_the_30_day_figures_take_a_fixed_number_of_statements(activity: Session, clock: FrozenClock) -> None:
+    statements: list[str] = []
+    engine = activity.get_bind().engine
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        stats.dashboard(activity, name=stats.PeriodName.LAST_30_DAYS, now=clock())
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    queries = [s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE"))]
+    assert len(queries) == 5, queries  # one per figure, whatever the number of days or rows
+    assert all("GROUP BY" in s for s in queries)
+
+
+def test_periods_follow_morocco_time_when_clocks_move() -> None:
+    # Ramadan 2027: Morocco goes back to UTC+0 for a month; the days stay whole days.
+    p = stats.period(stats.PeriodName.LAST_30_DAYS, at(15, 12, month=2).replace(year=2027))
+    assert all(b.local_start.time() == dt.time(0) for b in p.buckets)
+    longer = [b.local_start.date() for b in p.buckets if b.end - b.start == dt.timedelta(hours=25)]
+    assert longer == [dt.date(2027, 2, 7)]  # the night clocks go back
+    assert all(a.end == b.start for a, b in itertools.pairwise(p.buckets))
+    that_day = stats.period(stats.PeriodName.TODAY, dt.datetime(2027, 2, 7, 12, tzinfo=UTC))
+    assert len(that_day.buckets) == 25 and that_day.end - that_day.start == dt.timedelta(hours=25)
+
+
+# Login, sessions, CSRF ---------------------------------------------------------------
+
+
+def test_pages_and_exports_are_refused_without_login(client: FlaskClient, staff: StaffMember) -> None:
+    page = client.get("/ops/")
+    assert page.status_code == 302 and page.headers["Location"].endswith("/ops/login")
+    assert client.get("/ops/?period=today").status_code == 302
+    assert client.get("/ops/export/sessions.csv").status_code == 401
+    assert client.get("/ops/export/help-requests.csv").status_code == 401
+    login = client.get("/ops/login")
+    assert login.status_code == 200 and "text/html" in login.content_type
+    assert 'name="password" type="password"' in login.get_data(as_text=True)
+
+
+def test_login_and_logout(client: FlaskClient, staff: StaffMember, db_session: Session, clock: FrozenClock) -> None:
+    token = csrf(client.get("/ops/login").get_data(as_text=True))
+    response = client.post("/ops/login", data={"username": "samira", "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 303
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    page = client.get("/ops/")
+    assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    new_token = csrf(page.get_data(as_text=True))
+    assert new_token != token  # a new session at login
+    db_session.expire_all()
+    assert db_session.get(StaffMember, staff.id).last_login_at == clock()  # type: ignore[union-attr]
+
+    assert client.post("/ops/logout", data={}).status_code == 400  # no token: still logged in
+    assert client.get("/ops/").status_code == 200
+    out = client.post("/ops/logout", data={"csrf_token": new_token})
+    assert out.status_code == 303 and out.headers["Location"].endswith("/ops/login")
+    assert client.get("/ops/").status_code == 302
+
+
+def test_unknown_user_and_wrong_password_get_the_same_page(client: FlaskClient, staff: StaffMember) -> None:
+    bodies = []
+    for username, password in (("samira", "not the password"), ("nobody", PASSWORD)):
+        token = csrf(client.get("/ops/login").get_data(as_text=True))
+        response = client.post("/ops/login", data={"username": username, "password": password, "csrf_token": token})
+        assert response.status_code == 401
+        bodies.append(response.get_data(as_text=True).replace(username, "USER"))
+        assert client.get("/ops/").status_code == 302
+    assert bodies[0] == bodies[1]
+    assert 'role="alert"' in bodies[0]
+
+
+def test_five_wrong_passwords_lock_the_account(
+    client: FlaskClient, staff: StaffMember, db_session: Session, clock: FrozenClock
+) -> None:
+    token = csrf(client.get("/ops/login").get_data(as_text=True))
+    for _ in range(5):
+        wrong = client.post("/ops/login", data={"username": "samira", "password": "wrong one", "csrf_token": token})
+        assert wrong.status_code == 401
+    right = client.post("/ops/login", data={"username": "samira", "password": PASSWORD, "csrf_token": token})
+    assert right.status_code == 401  # locked, same answer
+    db_session.expire_all()
+    assert db_session.get(StaffMember, staff.id).locked_until == clock() + dt.timedelta(minutes=15)  # type: ignore[union-attr]
+    clock.advance(minutes=15)
+    assert (
+        client.post("/ops/login", data={"username": "samira", "password": PASSWORD, "csrf_token": token}).status_code
+        == 303
+    )
+
+
+def test_a_post_without_the_right_csrf_token_changes_nothing(
+    client: FlaskClient, staff: StaffMember, db_session: Session
+) -> None:
+    client.get("/ops/login")
+    for data in ({}, {"csrf_token": "forged"}, {"csrf_token": ""}):
+        response = client.post("/ops/login", data={"username": "samira", "password": "wrong", **data})
+        assert response.status_code == 400
+    db_session.expire_all()
+    assert db_session.get(StaffMember, staff.id).failed_logins == 0  # type: ignore[union-attr]
+    # Another browser's token is no good either.
+    other = csrf(client.application.test_client().get("/ops/login").get_data(as_text=True))
+    forged = client.post("/ops/login", data={"username": "samira", "password": PASSWORD, "csrf_token": other})
+    assert forged.status_code == 400
+
+
+@pytest.mark.parametrize("how", ["disable", "delete"])
+def test_a_live_session_ends_with_its_account(
+    client: FlaskClient, logged_in: str, staff: StaffMember, db_session: Session, how: str
+) -> None:
+    assert client.get("/ops/").status_code == 200
+    rows = StaffMember.__table__
+    if how == "disable":
+        db_session.execute(update(rows).where(rows.c.id == staff.id).values(active=False))
+    else:
+        db_session.execute(delete(rows).where(rows.c.id == staff.id))
+    db_session.commit()
+    assert client.get("/ops/").status_code == 302
+    assert client.get("/ops/export/sms.csv").status_code == 401
+
+
+def test_a_session_lasts_twelve_hours(client: FlaskClient, logged_in: str, clock: FrozenClock) -> None:
+    clock.advance(hours=11, minutes=59)
+    assert client.get("/ops/").status_code == 200
+    clock.advance(minutes=2)
+    assert client.get("/ops/").status_code == 302
+
+
+def test_session_cookie_is_secure_in_production(make_app: Callable[..., Flask]) -> None:
+    production = make_app(
+        env="production",
+        secret_key="s" * 40,
+        ussd_callback_key="k" * 30,
+        sms_backend="africastalking",
+        at_username="hirfa",
+        at_api_key="a" * 32,
+    )
+    assert production.config["SESSION_COOKIE_SECURE"] is True
+    assert production.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert production.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+# The page, its charts and exports ------------------------------------------------------
+
+
+def test_the_dashboard_shows_the_figures_as_svg(client: FlaskClient, activity: Session, logged_in: str) -> None:
+    html = client.get("/ops/?period=30d").get_data(as_text=True)
+    assert '<html lang="fr" dir="ltr">' in html
+    assert html.count("<svg") == 6
+    assert 'data-series="Wafacash" data-value="2"' in html  # 2 payments today
+    assert "24/11 · Wafacash: 270,00 MAD" in html
+    assert "24/11 · Fellah Cash: 405,00 MAD" in html
+    assert f"24/11 · {FR('Success')}: 3" in html and f"24/11 · {FR('Failed')}: 2" in html
+    assert "pay.network: 3" in html
+    # The screen id from the database is escaped wherever it is shown.
+    assert "<script>" not in html
+    assert "=HYPERLINK(&quot;http://x&quot;)&lt;script&gt;: 1" in html
+    assert '<span class="figure" dir="ltr">1080,00 MAD</span>' in html  # the amount tile
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing from elsewhere
+    today = client.get("/ops/?period=today").get_data(as_text=True)
+    assert f"10h · {FR('Success')}: 2" in today
+
+
+def test_arabic_page_reads_right_to_left(client: FlaskClient, activity: Session, logged_in: str) -> None:
+    html = client.get("/ops/?lang=ar").get_data(as_text=True)
+    assert '<html lang="ar" dir="rtl">' in html
+    assert "وفاكاش" in html  # the networks' names come from the catalogues
+    assert '<html lang="ar"' in client.get("/ops/").get_data(as_text=True)  # remembered
+
+
+def read_csv(client: FlaskClient, url: str) -> list[list[str]]:
+    response = client.get(url)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.content_type == "text/csv; charset=utf-8"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="hirfa-')
+    return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+
+
+def test_csv_exports(client: FlaskClient, activity: Session, logged_in: str) -> None:
+    sessions = read_csv(client, "/ops/export/sessions.csv?period=30d")
+    assert sessions[0] == ["day", "outcome", "sessions"]
+    assert ["2026-11-24", "Success", "3"] in sessions and ["2026-11-23", "other", "1"] in sessions
+    assert len(sessions) == 1 + 30 * 4
+
+    drop = read_csv(client, "/ops/export/drop-off.csv")
+    assert drop[0] == ["last_screen", "sessions"]
+    assert drop[1] == ["pay.network", "3"]
+    assert drop[2] == ["'" + HOSTILE_SCREEN, "1"]  # a formula no more
+
+    payments = read_csv(client, "/ops/export/payments.csv")
+    assert payments[0] == ["day", "network", "payments", "amount_mad"]
+    assert ["2026-11-24", "wafacash", "2", "270.00"] in payments
+    assert ["2026-11-24", "fellah_cash", "1", "405.00"] in payments
+
+    expired = read_csv(client, "/ops/export/expired-references.csv")
+    assert ["2026-11-23", "1"] in expired and expired[0] == ["day", "expired_unpaid"]
+
+    messages = read_csv(client, "/ops/export/sms.csv?period=today")
+    assert messages[0] == ["hour", "state", "messages"]
+    assert ["2026-11-24T08:00+01:00", "waiting", "2"] in messages
+
+    assert client.get("/ops/export/nothing.csv").status_code == 404
+
+
+def test_open_help_requests_are_listed_and_closed_from_the_dashboard(
+    client: FlaskClient, demo: Session, logged_in: str, clock: FrozenClock
+) -> None:
+    fatima = demo.scalar(select(Artisan).where(Artisan.phone == "+212600000001"))
+    assert fatima is not None
+    request, _ = request_help(demo, artisan_id=fatima.id, kind="advisor_callback", clock=clock, default_language="ar")
+    demo.commit()
+    html = client.get("/ops/").get_data(as_text=True)
+    assert "+2126******01" in html and "+212600000001" not in html
+    assert "2026-11-24 11:00" in html  # Morocco time
+    assert f'action="/ops/help/{request.id}/close"' in html
+
+    exported = read_csv(client, "/ops/export/help-requests.csv")
+    assert exported[0] == ["id", "kind", "phone", "created_morocco_time", "status"]
+    assert exported[1] == [str(request.id), "advisor_callback", "'+2126******01", "2026-11-24 11:00", "open"]
+
+    refused = client.post(f"/ops/help/{request.id}/close", data={"csrf_token": "forged"})
+    assert refused.status_code == 400
+    demo.expire_all()
+    assert demo.get(HelpRequest, request.id).status == "open"  # type: ignore[union-attr]
+
+    closed = client.post(f"/ops/help/{request.id}/close", data={"csrf_token": logged_in, "period": "today"})
+    assert closed.status_code == 303 and closed.headers["Location"].endswith("/ops/?period=today#help")
+    demo.expire_all()
+    row = demo.get(HelpRequest, request.id)
+    assert row is not None and row.status == "closed" and row.closed_by == "samira" and row.closed_at == clock()
+    page = client.get("/ops/?period=today").get_data(as_text=True)
+    assert re.search(rf'<p class="flash ok" role="status">[^<]*{request.id}[^<]*</p>', page)
+    assert f'action="/ops/help/{request.id}/close"' not in page
+
+    again = client.post(f"/ops/help/{request.id}/close", data={"csrf_token": logged_in})
+    assert again.status_code == 303
+
+
+def test_a_close_without_login_changes_nothing(
+    client: FlaskClient, demo: Session, staff: StaffMember, clock: FrozenClock
+) -> None:
+    fatima = demo.scalar(select(Artisan).where(Artisan.phone == "+212600000001"))
+    assert fatima is not None
+    request, _ = request_help(demo, artisan_id=fatima.id, kind="export_support", clock=clock, default_language="ar")
+    demo.commit()
+    token = csrf(client.get("/ops/login").get_data(as_text=True))  # a token, but no login
+    response = client.post(f"/ops/help/{request.id}/close", data={"csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/ops/login")
+    demo.expire_all()
+    assert demo.get(HelpRequest, request.id).status == "open"  # type: ignore[union-attr]
+
+
+def test_the_demo_staff_login_works_and_loading_again_unlocks_it(
+    client: FlaskClient, db_session: Session, clock: FrozenClock
+) -> None:
+    username, password = load_demo_staff(db_session, clock=clock)
+    db_session.commit()
+    assert (username, password) == DEMO_STAFF
+    for _ in range(5):
+        token = csrf(client.get("/ops/login").get_data(as_text=True))
+        form = {"username": username, "password": "wrong password", "csrf_token": token}
+        assert client.post("/ops/login", data=form).status_code == 401
+    db_session.expire_all()
+    assert db_session.scalar(select(StaffMember.locked_until).where(StaffMember.username == username)) is not None
+    load_demo_staff(db_session, clock=clock)
+    db_session.commit()
+    log_in(client, username, password)
+    assert client.get("/ops/").status_code == 200

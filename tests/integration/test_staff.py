@@ -1,0 +1,154 @@
+"""Staff accounts of the dashboard: argon2 hashes, lockout, disable, `flask staff …`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import argon2
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.ops import staff as staff_module
+from gateway.ops.staff import (
+    LOCKOUT,
+    MAX_FAILED_LOGINS,
+    StaffError,
+    authenticate,
+    create_staff,
+    disable_staff,
+)
+from models import StaffMember
+from tests.helpers import FrozenClock
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def samira(db_session: Session, clock: FrozenClock) -> StaffMember:
+    return create_staff(db_session, username="Samira", password=PASSWORD, clock=clock)
+
+
+def stored(db: Session, username: str) -> StaffMember:
+    db.flush()
+    db.expire_all()
+    row = db.scalar(select(StaffMember).where(StaffMember.username == username))
+    assert row is not None
+    return row
+
+
+def test_a_password_is_stored_as_an_argon2id_hash(samira: StaffMember, clock: FrozenClock) -> None:
+    assert samira.username == "samira"  # usernames are lowercase
+    assert PASSWORD not in samira.password_hash
+    assert samira.password_hash.startswith("$argon2id$")
+    parameters = argon2.extract_parameters(samira.password_hash)
+    assert (parameters.time_cost, parameters.memory_cost, parameters.parallelism) == (3, 12_288, 1)
+    assert samira.active and samira.failed_logins == 0 and samira.created_at == clock()
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("x", PASSWORD), ("samira bennani", PASSWORD), ("<b>", PASSWORD), ("samira2", "short"), ("samira2", " " * 20)],
+)
+def test_malformed_accounts_are_refused(db_session: Session, clock: FrozenClock, username: str, password: str) -> None:
+    with pytest.raises(StaffError):
+        create_staff(db_session, username=username, password=password, clock=clock)
+
+
+def test_a_username_is_taken_once(db_session: Session, samira: StaffMember, clock: FrozenClock) -> None:
+    with pytest.raises(StaffError, match="already exists"):
+        create_staff(db_session, username="SAMIRA", password=PASSWORD, clock=clock)
+
+
+def test_login_with_the_right_password(db_session: Session, samira: StaffMember, clock: FrozenClock) -> None:
+    result = authenticate(db_session, username=" Samira ", password=PASSWORD, clock=clock)
+    assert result.ok and result.staff is not None and result.staff.id == samira.id
+    assert stored(db_session, "samira").last_login_at == clock()
+
+
+def test_unknown_user_and_wrong_password_get_the_same_answer(
+    db_session: Session, samira: StaffMember, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked: list[str] = []
+    real = staff_module._matches
+    monkeypatch.setattr(staff_module, "_matches", lambda h, p: checked.append(h) or real(h, p))
+    unknown = authenticate(db_session, username="nobody", password=PASSWORD, clock=clock)
+    wrong = authenticate(db_session, username="samira", password="not the password", clock=clock)
+    assert unknown == wrong
+    assert not unknown.ok and unknown.staff is None
+    # The unknown user costs an argon2 check too (against a dummy hash).
+    assert len(checked) == 2 and checked[0] != samira.password_hash and checked[0].startswith("$argon2id$")
+
+
+def test_five_wrong_passwords_lock_the_account_for_15_minutes(
+    db_session: Session, samira: StaffMember, clock: FrozenClock
+) -> None:
+    for _ in range(MAX_FAILED_LOGINS - 1):
+        assert not authenticate(db_session, username="samira", password="wrong password", clock=clock).ok
+    assert stored(db_session, "samira").failed_logins == MAX_FAILED_LOGINS - 1
+    assert not authenticate(db_session, username="samira", password="wrong password", clock=clock).ok
+    row = stored(db_session, "samira")
+    assert row.locked_until == clock() + LOCKOUT == clock() + dt.timedelta(minutes=15)
+    # Locked: even the right password is refused, with the same answer.
+    assert not authenticate(db_session, username="samira", password=PASSWORD, clock=clock).ok
+    clock.advance(minutes=14, seconds=59)
+    assert not authenticate(db_session, username="samira", password=PASSWORD, clock=clock).ok
+    clock.advance(seconds=1)
+    assert authenticate(db_session, username="samira", password=PASSWORD, clock=clock).ok
+    row = stored(db_session, "samira")
+    assert row.failed_logins == 0 and row.locked_until is None
+
+
+def test_a_right_password_resets_the_count(db_session: Session, samira: StaffMember, clock: FrozenClock) -> None:
+    for _ in range(MAX_FAILED_LOGINS - 1):
+        authenticate(db_session, username="samira", password="wrong password", clock=clock)
+    assert authenticate(db_session, username="samira", password=PASSWORD, clock=clock).ok
+    assert stored(db_session, "samira").failed_logins == 0
+
+
+def test_a_disabled_account_cannot_log_in(db_session: Session, samira: StaffMember, clock: FrozenClock) -> None:
+    disable_staff(db_session, username="samira")
+    assert not authenticate(db_session, username="samira", password=PASSWORD, clock=clock).ok
+    with pytest.raises(StaffError):
+        disable_staff(db_session, username="nobody")
+
+
+def test_logs_name_the_user_never_the_password(
+    db_session: Session, samira: StaffMember, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="gateway.ops.staff"):
+        authenticate(db_session, username="samira", password=PASSWORD, clock=clock)
+        authenticate(db_session, username="samira", password="a wrong password", clock=clock)
+    assert [getattr(r, "staff", None) for r in caplog.records] == ["samira", "samira"]
+    for record in caplog.records:
+        assert PASSWORD not in str(vars(record)) and "a wrong password" not in str(vars(record))
+
+
+def test_flask_staff_create_list_disable(app: Flask, db_session: Session, clock: FrozenClock) -> None:
+    runner = app.test_cli_runner()
+    created = runner.invoke(args=["staff", "create", "Karim"], input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert created.exit_code == 0, created.output
+    assert "staff member karim created" in created.output
+    assert PASSWORD not in created.output  # the prompt hides it
+    assert authenticate(db_session, username="karim", password=PASSWORD, clock=clock).ok
+
+    mismatch = runner.invoke(args=["staff", "create", "leila"], input=f"{PASSWORD}\nanother password\n")
+    assert mismatch.exit_code != 0
+    assert db_session.scalar(select(StaffMember).where(StaffMember.username == "leila")) is None
+
+    piped = runner.invoke(args=["staff", "create", "leila", "--password-stdin"], input=f"{PASSWORD} 2\n")
+    assert piped.exit_code == 0, piped.output
+    assert authenticate(db_session, username="leila", password=f"{PASSWORD} 2", clock=clock).ok
+    short = runner.invoke(args=["staff", "create", "omar", "--password-stdin"], input="short\n")
+    assert short.exit_code != 0 and "12" in short.output
+    again = runner.invoke(args=["staff", "create", "karim", "--password-stdin"], input=f"{PASSWORD}\n")
+    assert again.exit_code != 0 and "already exists" in again.output
+
+    disabled = runner.invoke(args=["staff", "disable", "karim"])
+    assert disabled.exit_code == 0 and "karim: disabled" in disabled.output
+    listed = runner.invoke(args=["staff", "list"]).output.splitlines()
+    assert listed[1].split()[:2] == ["karim", "disabled"]
+    assert listed[2].split()[:2] == ["leila", "active"]
+    assert runner.invoke(args=["staff", "disable", "nobody"]).exit_code != 0
