@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test install install-dev lint typecheck messages bench clean
+.PHONY: run test install install-dev lint typecheck chromium messages bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,12 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck chromium
 	$(BIN)/pytest
+
+# The browser tests (tests/e2e) drive Debian's Chromium: Playwright's own download does not work here.
+chromium:
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium chromium-driver)
 
 # Refresh the message template after changing texts; then update ar and fr catalogues.
 messages: install-dev

@@ -27,7 +27,7 @@ from gateway.sms import dispatch as sms_dispatch
 from gateway.sms.cli import sms_cli
 from gateway.ussd.cli import ussd_cli
 from gateway.ussd.store import RedisSessionStore
-from gateway.web import api, health, sms, ussd
+from gateway.web import api, health, simulator, sms, ussd
 from gateway.web import ops as ops_web
 from gateway.web.auth import retry_after_header
 from gateway.wiring import EXTENSION, Hirfa
@@ -101,6 +101,9 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(sms.bp)
     app.register_blueprint(ops_web.bp)
+    if settings.env == "development":
+        # The simulator's page carries the callback key: never served in production.
+        app.register_blueprint(simulator.bp)
 
 
 def register_errors(app: Flask) -> None:

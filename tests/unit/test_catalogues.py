@@ -18,14 +18,17 @@ ROOT = Path(__file__).resolve().parents[2]
 LANGUAGES = ("ar", "fr")
 
 
+# As babel.cfg: the code, and the web pages' templates.
+METHOD_MAP = [("menus/**.py", "python"), ("gateway/**.py", "python"), ("gateway/web/templates/**.html", "jinja2")]
+
+
 def _code_msgids() -> set[str]:
-    found: set[str] = set()
-    for folder in ("menus", "gateway"):
+    return {
+        message if isinstance(message, str) else message[0]
         for _file, _line, message, _comments, _context in extract_from_dir(
-            ROOT / folder, method_map=[("**.py", "python")], keywords={"N_": None, "t": None}
-        ):
-            found.add(message if isinstance(message, str) else message[0])
-    return found
+            ROOT, method_map=METHOD_MAP, keywords={"N_": None, "t": None}
+        )
+    }
 
 
 def _catalogue(language: str) -> dict[str, tuple[str, bool]]:
@@ -104,3 +107,8 @@ def test_segment_counting() -> None:
     assert segments("ب" * 70) == (1, "ucs2")
     assert segments("ب" * 71) == (2, "ucs2")
     assert segments("ب" * 135) == (3, "ucs2")
+
+
+def test_method_map_is_babel_cfg() -> None:
+    sections = re.findall(r"^\[(\w+): ([^\]]+)\]$", (ROOT / "babel.cfg").read_text(), re.MULTILINE)
+    assert sorted((pattern, method) for method, pattern in sections) == sorted(METHOD_MAP)
