@@ -1,11 +1,20 @@
-"""Hops per second and latency of the gateway under its production servers.
+"""Hops per second of the gateway against a minimal Flask+Redis baseline, in one run.
 
-    python bench/hops.py [--duration 15] [--connections 32] [--artisans 20000]
+    python bench/hops.py [--duration 20] [--connections 32] [--artisans 500000]
 
-Creates a database of its own (dropped at the end), migrates it, loads the demo and
-N generated artisans, then for each server (gunicorn sync workers, granian) starts the
-gateway on 127.0.0.1, drives it with wrk walking real sessions (dial, status, next
-page) and prints a table; the same table is written to bench/results/hops.md.
+Creates a database of its own (dropped at the end), migrates it, loads the demo, N
+generated artisans (AMO contributors with three months due) and 64 agents; then runs,
+one after another for the same duration and concurrency:
+
+- the baseline: bench/baseline_app.py under gunicorn with 5 sync workers (one Redis GET
+  and one SET per request, nothing else);
+- the gateway under gunicorn (sync workers) and under granian (the Procfile's `web:`);
+- the gateway as two granian instances on the same Redis and PostgreSQL.
+
+wrk drives each with bench/sessions.lua: real sessions, for a new artisan each round
+(status check; pay 3 months to the reference; the agent confirms the cash). Prints a
+table of hops/s, p50, p99, errors and the ratio to the baseline, with the Redis memory
+of a live session, and writes it to bench/results/hops.md (history in hops.jsonl).
 Needs wrk (Debian package `wrk`), PostgreSQL and Redis on 127.0.0.1.
 """
 
@@ -13,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import json
 import os
 import secrets
@@ -22,48 +32,46 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, insert  # noqa: E402
+import psycopg  # noqa: E402
+import redis  # noqa: E402
+from sqlalchemy import create_engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from gateway.demo import load_demo  # noqa: E402
-from models import Artisan  # noqa: E402
+from gateway.payments.agents import ensure_cash_point, hash_pin  # noqa: E402
 from tests.conftest import create_database, drop_database  # noqa: E402
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 KEY = "bench-callback-key-0123456789abcdef"
 CORES = os.cpu_count() or 2
-SERVERS = {
-    "gunicorn (sync, 2n+1 workers)": [
-        "gunicorn",
-        "--workers",
-        str(2 * CORES + 1),
-        "--bind",
-        "127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-        "wsgi:app",
-    ],
-    "granian (wsgi, n workers)": [
-        "granian",
-        "--interface",
-        "wsgi",
-        "--workers",
-        str(CORES),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "{port}",
-        "--log-level",
-        "warning",
-        "--no-ws",
-        "wsgi:app",
-    ],
-}
+AGENTS = 64  # as in bench/sessions.lua
+STRIDE = 1000  # artisans per connection and run, as in bench/sessions.lua
+BIN = ROOT / ".venv" / "bin"
+
+GUNICORN = ["gunicorn", "--workers", "{workers}", "--bind", "127.0.0.1:{port}", "--log-level", "warning"]
+GRANIAN = [
+    "granian",
+    "--interface",
+    "wsgi",
+    "--workers",
+    "{workers}",
+    "--blocking-threads",
+    "1",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "{port}",
+    "--log-level",
+    "warning",
+    "--no-ws",
+]
 
 
 def free_port() -> int:
@@ -73,37 +81,66 @@ def free_port() -> int:
 
 
 def seed(url: str, artisans: int) -> None:
+    """The demo, `artisans` contributors with three months due, and AGENTS agents."""
     engine = create_engine(url)
     now = dt.datetime.now(dt.UTC)
+    start = (now.date().replace(day=1) - dt.timedelta(days=62)).replace(day=1)
     with Session(engine) as session:
         load_demo(session, clock=lambda: now)
-        rows = [
-            dict(
-                rna_number=f"BENCH-{i:07d}",
-                cin=f"BE{i:07d}",
-                first_name="Bench",
-                last_name="Artisan",
-                birth_year=1980,
-                phone=f"+2126{10000000 + i:08d}",
-                trade="pottery",
-                category="artisan",
-                contribution_category="rna_no_income_tax",
-                province_code="03.231",
-                commune_code="03.231.01.0",
-                rna_status="registered",
-                amo_status="pre_registered",
-                created_at=now,
-                updated_at=now,
-            )
-            for i in range(artisans)
-        ]
-        for start in range(0, len(rows), 5000):
-            session.execute(insert(Artisan), rows[start : start + 5000])
+        point = ensure_cash_point(
+            session,
+            network="wafacash",
+            code="BENCH-WFC",
+            name="Wafacash Bench",
+            address="1 rue du Banc",
+            commune_code="03.231.01.0",
+            opening_hours="9h-18h",
+        )
         session.commit()
+        point_id = point.id
     engine.dispose()
+    pin_hash = hash_pin("1234")
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        with conn.cursor() as cursor:
+            columns = (
+                "rna_number, cin, first_name, last_name, birth_year, phone, trade, category, contribution_category, "
+                "province_code, commune_code, rna_status, amo_status, amo_start_month, sms_opt_out, created_at, "
+                "updated_at"
+            )
+            with cursor.copy(f"COPY artisans ({columns}) FROM STDIN") as copy:
+                for i in range(artisans):
+                    copy.write_row(
+                        (
+                            f"BENCH-{i:07d}",
+                            f"BE{i:07d}",
+                            "Bench",
+                            "Artisan",
+                            1980,
+                            f"+2126{10000000 + i:08d}",
+                            "pottery",
+                            "artisan",
+                            "rna_no_income_tax",
+                            "03.231",
+                            "03.231.01.0",
+                            "registered",
+                            "pre_registered",
+                            start,
+                            False,
+                            now,
+                            now,
+                        )
+                    )
+            with cursor.copy(
+                "COPY agents (network, agent_code, phone, cash_point_id, pin_hash, status, failed_pin_attempts, "
+                "created_at, updated_at) FROM STDIN"
+            ) as copy:
+                for i in range(AGENTS):
+                    row = ("wafacash", f"BENCH-{i:03d}", f"+2127{10000000 + i:08d}", point_id, pin_hash, "active", 0)
+                    copy.write_row((*row, now, now))
+        conn.execute("ANALYZE")
 
 
-def wait_ready(base: str, seconds: float = 20) -> None:
+def wait_ready(base: str, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
@@ -112,59 +149,97 @@ def wait_ready(base: str, seconds: float = 20) -> None:
                     return
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError("server did not become ready")
+    raise RuntimeError(f"{base} did not become ready")
 
 
-def run_server(name: str, command: list[str], env: dict[str, str], args: argparse.Namespace) -> dict[str, float]:
-    port = free_port()
-    argv = [
-        str(ROOT / ".venv" / "bin" / command[0])
-        if (ROOT / ".venv" / "bin" / command[0]).exists()
-        else shutil.which(command[0]) or command[0]
-    ] + [part.format(port=port) for part in command[1:]]
-    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+@contextmanager
+def servers(command: list[str], app: str, env: dict[str, str], instances: int, workers: int) -> Iterator[list[str]]:
+    """`instances` servers of `command` serving `app`; yields their base URLs."""
+    processes, bases = [], []
+    executable = str(BIN / command[0]) if (BIN / command[0]).exists() else shutil.which(command[0]) or command[0]
     try:
-        base = f"http://127.0.0.1:{port}"
-        wait_ready(base)
-        path = f"/ussd/africastalking?key={KEY}"
-        wrk = [
-            "wrk",
-            "-t",
-            str(args.connections),
-            "-c",
-            str(args.connections),
-            "-d",
-            "3s",
-            "-s",
-            str(ROOT / "bench" / "ussd.lua"),
-            base,
-            "--",
-            path,
-        ]
-        subprocess.run(wrk, capture_output=True, check=True)  # warm-up
-        wrk[wrk.index("3s")] = f"{args.duration}s"
-        output = subprocess.run(wrk, capture_output=True, text=True, check=True).stdout
-        line = next(line for line in output.splitlines() if line.startswith("RESULT "))
-        result = json.loads(line[len("RESULT ") :])
-        result["hops_per_s"] = result["requests"] / result["seconds"]
-        return result
+        for _ in range(instances):
+            port = free_port()
+            argv = [executable] + [part.format(port=port, workers=workers) for part in command[1:]] + [app]
+            processes.append(subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL))
+            bases.append(f"http://127.0.0.1:{port}")
+        for base in bases:
+            wait_ready(base)
+        yield bases
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=15)
+
+
+def drive(bases: list[str], mode: str, offset: int, seconds: int, connections: int) -> dict[str, float]:
+    """wrk on every base at once (connections shared out); summed hops, worst percentiles."""
+    share = connections // len(bases)
+    runs = []
+    for index, base in enumerate(bases):
+        argv = ["wrk", "-t", str(share), "-c", str(share), "-d", f"{seconds}s", "--latency"]
+        argv += ["-s", str(ROOT / "bench" / "sessions.lua"), base, "--", "/ussd/africastalking?key=" + KEY, mode]
+        argv.append(str(offset + index * share * STRIDE))
+        runs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, text=True))
+    results = []
+    for run in runs:
+        output, _ = run.communicate(timeout=seconds + 60)
+        line = next(line for line in output.splitlines() if line.startswith("RESULT "))
+        results.append(json.loads(line[len("RESULT ") :]))
+    return {
+        "hops_per_s": sum(r["requests"] / r["seconds"] for r in results),
+        "p50_ms": max(r["p50_ms"] for r in results),
+        "p99_ms": max(r["p99_ms"] for r in results),
+        "errors": sum(r["errors"] for r in results),
+    }
+
+
+def session_bytes(prefix: str) -> float:
+    """The Redis memory of one live session (its record), averaged over a sample."""
+    client = redis.Redis.from_url(REDIS_URL)
+    sizes = []
+    for key in client.scan_iter(match=prefix + "ussd:africastalking:*", count=1000):
+        sizes.append(client.memory_usage(key) or 0)
+        if len(sizes) >= 500:
+            break
+    return sum(sizes) / len(sizes) if sizes else 0.0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--artisans", type=int, default=20000)
+    parser.add_argument("--artisans", type=int, default=500_000)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
     url = create_database("hirfa_bench")
-    prefix = f"hirfa-bench:{secrets.token_hex(4)}:"
+    token = secrets.token_hex(4)
+    prefix, queue = f"hirfa-bench:{token}:", f"hirfa-bench-{token}"
+    runs = [
+        # (name, command, app, instances, workers, mode)
+        (
+            "baseline: Flask + 1 Redis GET/SET, gunicorn 5 sync workers",
+            GUNICORN,
+            "bench.baseline_app:app",
+            1,
+            5,
+            "baseline",
+        ),
+        ("gateway, gunicorn 5 sync workers", GUNICORN, "wsgi:app", 1, 5, "gateway"),
+        (f"gateway, granian {CORES} workers (Procfile web:)", GRANIAN, "wsgi:app", 1, CORES, "gateway"),
+        (f"gateway, 2 granian instances x {CORES} workers", GRANIAN, "wsgi:app", 2, CORES, "gateway"),
+    ]
+    needed = (len(runs) * 2) * args.connections * STRIDE
+    if args.artisans < needed:
+        sys.exit(f"--artisans must be at least {needed} (each run pays for new artisans)")
+    results: dict[str, dict[str, float]] = {}
+    session_size = 0.0
     try:
+        started = time.monotonic()
         seed(url, args.artisans)
+        print(f"seeded {args.artisans} artisans and {AGENTS} agents in {time.monotonic() - started:.1f} s")
         env = {
             **os.environ,
             "HIRFA_ENV": "development",
@@ -173,31 +248,53 @@ def main() -> None:
             "REDIS_PREFIX": prefix,
             "USSD_CALLBACK_KEY": KEY,
             "LOG_LEVEL": "WARNING",
+            "SMS_BACKEND": "fake",
+            "SMS_QUEUE": queue,  # jobs wait there (no worker): enqueuing is part of a hop's cost
+            "USSD_HOPS_PER_PHONE_PER_MINUTE": "0",  # 64 agents confirm for thousands of artisans
         }
-        results = {name: run_server(name, command, env, args) for name, command in SERVERS.items()}
+        offset = 0
+        for name, command, app, instances, workers, mode in runs:
+            with servers(command, app, env, instances, workers) as bases:
+                drive(bases, mode, offset, 3, args.connections)  # warm-up
+                offset += args.connections * STRIDE
+                results[name] = drive(bases, mode, offset, args.duration, args.connections)
+                offset += args.connections * STRIDE
+            print(name, json.dumps(results[name]))
+        session_size = session_bytes(prefix)
     finally:
         drop_database(url)
-        import redis  # noqa: PLC0415
-
         client = redis.Redis.from_url(REDIS_URL)
         for key in client.scan_iter(match=prefix + "*", count=1000):
             client.delete(key)
-    table = [
-        f"Hops on {CORES} cores, {args.connections} concurrent sessions, {args.duration} s each, "
-        f"{args.artisans + 4} artisans, {dt.date.today()}:",
-        "",
-        "| server | hops/s | p50 ms | p99 ms | max ms | errors |",
-        "|---|---|---|---|---|---|",
-    ]
+        for pattern in ("hirfa-baseline:*", f"rq:queue:{queue}", f"rq:job:{prefix.replace(':', '-')}*"):
+            for key in client.scan_iter(match=pattern, count=1000):
+                client.delete(key)
+    write_table(results, session_size, args)
+
+
+def write_table(results: dict[str, dict[str, float]], session_size: float, args: argparse.Namespace) -> None:
+    baseline = next(iter(results.values()))["hops_per_s"]
+    buffer = io.StringIO()
+    buffer.write(
+        f"{dt.date.today()}, {CORES} cores, {args.connections} concurrent sessions, {args.duration} s each, "
+        f"{args.artisans:,} artisans; sessions: status check, pay 3 months, agent confirms:\n\n"
+        "| server | hops/s | p50 ms | p99 ms | errors | ratio to baseline |\n|---|---|---|---|---|---|\n"
+    )
     for name, r in results.items():
-        table.append(
-            f"| {name} | {r['hops_per_s']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
-            f"{r['max_ms']:.1f} | {r['errors']} |"
+        buffer.write(
+            f"| {name} | {r['hops_per_s']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']:.0f} "
+            f"| {r['hops_per_s'] / baseline:.2f} |\n"
         )
-    text = "\n".join(table)
+    buffer.write(f"\nRedis memory of a live session record: {session_size:.0f} bytes.\n")
+    text = buffer.getvalue()
     print(text)
-    (ROOT / "bench" / "results").mkdir(exist_ok=True)
-    (ROOT / "bench" / "results" / "hops.md").write_text(text + "\n")
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "hops.md").write_text(text)
+    with (out / "hops.jsonl").open("a") as history:
+        history.write(
+            json.dumps({"date": str(dt.date.today()), "results": results, "session_bytes": session_size}) + "\n"
+        )
 
 
 if __name__ == "__main__":

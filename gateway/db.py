@@ -28,7 +28,9 @@ def make_engine(settings: Settings) -> Engine:
         return engine
     return create_engine(
         url,
-        pool_pre_ping=True,
+        # No ping before each checkout (a round trip per request): a connection found
+        # dead fails its hop with the polite END, and SQLAlchemy then drops every pooled
+        # connection of that age, so one hop per process sees a database restart.
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_timeout=2,

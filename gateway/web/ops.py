@@ -194,7 +194,9 @@ def login() -> BaseResponse | tuple[str, int]:
     # Per address, on top of each account's lockout: guessing across accounts costs too.
     if app.limiter.exceeded("login", request.remote_addr or "unknown", Limit(app.settings.logins_per_ip_per_minute)):
         t = Translator(language())
-        return render_template("ops/login.html", error=t(N_("Too many attempts. Wait a minute.")), username=username), 429
+        return render_template(
+            "ops/login.html", error=t(N_("Too many attempts. Wait a minute.")), username=username
+        ), 429
     db = get_db()
     result = authenticate(db, username=username, password=password, clock=hirfa().clock)
     db.commit()

@@ -72,9 +72,23 @@ def test_a_pin_is_stored_as_a_light_argon2id_hash() -> None:
     assert pin_matches(pin_hash, "1234")
     assert not pin_matches(pin_hash, "1235")
     assert not pin_matches("not a hash", "1234")
-    # Light enough for a USSD hop (about 34 ms a check here), and no lighter.
+    # The lightest argon2id (under 1 ms a check): the lockout, not the cost, protects a PIN.
     parameters = argon2.extract_parameters(pin_hash)
-    assert (parameters.time_cost, parameters.memory_cost, parameters.parallelism) == (3, 12_288, 1)
+    assert (parameters.time_cost, parameters.memory_cost, parameters.parallelism) == (1, 2048, 1)
+
+
+def test_a_pin_hashed_with_older_parameters_moves_to_the_current_ones_at_login(
+    db_session: Session, service: AgentService, agent: Agent
+) -> None:
+    agent.pin_hash = argon2.PasswordHasher(time_cost=3, memory_cost=12_288, parallelism=1).hash("2468")
+    db_session.flush()
+    old = agent.pin_hash
+    assert not service.verify_pin(agent, "1111").ok
+    assert stored(db_session, "WFC-TST-001").pin_hash == old  # a wrong PIN changes nothing
+    assert service.verify_pin(agent, "2468").ok
+    upgraded = stored(db_session, "WFC-TST-001").pin_hash
+    parameters = argon2.extract_parameters(upgraded)
+    assert (parameters.time_cost, parameters.memory_cost) == (1, 2048) and pin_matches(upgraded, "2468")
 
 
 # Lockout -------------------------------------------------------------------------------
