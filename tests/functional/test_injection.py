@@ -9,10 +9,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gateway.config import Settings
 from menus.i18n import Translator
 from models import Artisan, PaymentReference, PhoneLink
 from tests.functional.test_ops_dashboard import csrf
-from gateway.config import Settings
 from tests.functional.test_partner_api import Partner, error_of, new_reference, partner_for, payment
 from tests.helpers import Dialer, FrozenClock
 
