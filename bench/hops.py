@@ -211,6 +211,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--artisans", type=int, default=500_000)
+    parser.add_argument("--workers", type=int, default=CORES, help="granian workers per instance")
+    parser.add_argument("--only", default="", help="run only the runs whose name holds this text (and the baseline)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -228,9 +230,10 @@ def main() -> None:
             "baseline",
         ),
         ("gateway, gunicorn 5 sync workers", GUNICORN, "wsgi:app", 1, 5, "gateway"),
-        (f"gateway, granian {CORES} workers (Procfile web:)", GRANIAN, "wsgi:app", 1, CORES, "gateway"),
-        (f"gateway, 2 granian instances x {CORES} workers", GRANIAN, "wsgi:app", 2, CORES, "gateway"),
+        (f"gateway, granian {args.workers} workers (Procfile web:)", GRANIAN, "wsgi:app", 1, args.workers, "gateway"),
+        (f"gateway, 2 granian instances x {args.workers} workers", GRANIAN, "wsgi:app", 2, args.workers, "gateway"),
     ]
+    runs = [run for index, run in enumerate(runs) if index == 0 or args.only in run[0]]
     needed = (len(runs) * 2) * args.connections * STRIDE
     if args.artisans < needed:
         sys.exit(f"--artisans must be at least {needed} (each run pays for new artisans)")

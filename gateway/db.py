@@ -39,8 +39,23 @@ def make_engine(settings: Settings) -> Engine:
     )
 
 
+def hold_loaded_rows(session: Session | sessionmaker[Session]) -> None:
+    """Keep every row `session` loads or inserts until it closes. SQLAlchemy's identity
+    map holds rows weakly: a row a screen read and let go was read again by the next
+    `get()` of the same hop (the agent, the artisan, the reference: twice each). A
+    request's session is short, so holding them costs little and spares those reads."""
+
+    def hold(session: Session, instance: object) -> None:
+        session.info.setdefault("held", []).append(instance)
+
+    event.listen(session, "loaded_as_persistent", hold)
+    event.listen(session, "pending_to_persistent", hold)
+
+
 def init_app(app: Flask, settings: Settings) -> None:
-    app.extensions[EXTENSION] = sessionmaker(make_engine(settings), expire_on_commit=False)
+    factory = sessionmaker(make_engine(settings), expire_on_commit=False)
+    hold_loaded_rows(factory)
+    app.extensions[EXTENSION] = factory
     app.teardown_appcontext(_close_session)
 
 

@@ -104,12 +104,14 @@ class AgentService:
         None for a disabled agent or a phone that is no agent's."""
         return self.db.scalar(select(Agent).where(Agent.phone == phone, Agent.status.in_(("active", "locked"))))
 
-    def verify_pin(self, agent: Agent, pin: str) -> PinCheck:
-        """Check the PIN; the third wrong PIN in a row locks the agent, a right one resets
-        the count. A locked (or disabled) agent is refused even with the right PIN."""
+    def verify_pin(self, agent: Agent | int, pin: str) -> PinCheck:
+        """Check the PIN of `agent` (or of the agent with that id); the third wrong PIN in
+        a row locks the agent, a right one resets the count. A locked, disabled or unknown
+        agent is refused even with the right PIN."""
+        agent_id = agent if isinstance(agent, int) else agent.id
         # The row lock makes two hops racing with wrong PINs count as two tries.
         row = self.db.scalar(
-            select(Agent).where(Agent.id == agent.id).with_for_update().execution_options(populate_existing=True)
+            select(Agent).where(Agent.id == agent_id).with_for_update().execution_options(populate_existing=True)
         )
         if row is None or row.status != "active":
             return PinCheck(PinStatus.LOCKED, 0)

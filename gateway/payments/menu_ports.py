@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.clock import MOROCCO, local_today
@@ -28,6 +27,7 @@ class MenuPayments:
         self.db = db
         self.service = PaymentService(db=db, settings=settings, clock=clock)
         self.clock = clock
+        self._looked_up: dict[tuple[str, str], ReferenceInfo] = {}
 
     def _info(self, reference: PaymentReference) -> ReferenceInfo:
         artisan = self.db.get(Artisan, reference.artisan_id)
@@ -74,6 +74,7 @@ class MenuPayments:
         )
 
     def request_reference(self, *, artisan_id: int, count: int | None, network: str) -> tuple[ReferenceInfo, bool]:
+        self._looked_up.clear()
         try:
             reference, reused = self.service.request_reference(artisan_id=artisan_id, count=count, network=network)
         except PaymentError as error:
@@ -87,18 +88,24 @@ class MenuPayments:
         return self._info(reference)
 
     def cancel_reference(self, *, artisan_id: int, reference_id: int) -> bool:
+        self._looked_up.clear()
         return self.service.cancel_reference(artisan_id=artisan_id, reference_id=reference_id)
 
     def look_up(self, typed: str, *, network: str) -> ReferenceInfo:
-        try:
-            return self._info(self.service.find_reference(typed, network=network))
-        except PaymentError as error:
-            raise Refused(error.code) from None
+        # A screen checks the typed reference, then the next shows it: one read per hop.
+        key = (typed, network)
+        if key not in self._looked_up:
+            try:
+                self._looked_up[key] = self._info(self.service.find_reference(typed, network=network))
+            except PaymentError as error:
+                raise Refused(error.code) from None
+        return self._looked_up[key]
 
     def confirm_cash(self, *, agent_id: int, typed: str) -> str:
         agent = self.db.get(Agent, agent_id)
         if agent is None or agent.status != "active":
             raise Refused("agent_inactive")
+        self._looked_up.clear()
         try:
             return self.service.confirm(reference=typed, network=agent.network, agent=agent).payment.receipt_number
         except PaymentError as error:
@@ -114,16 +121,14 @@ class MenuAgents:
         self.service = AgentService(db=db, clock=clock)
 
     def agent(self, agent_id: int) -> AgentInfo | None:
-        agent = self.db.scalar(select(Agent).where(Agent.id == agent_id, Agent.status != "disabled"))
-        if agent is None:
+        agent = self.db.get(Agent, agent_id)
+        if agent is None or agent.status == "disabled":
             return None
         return AgentInfo(id=agent.id, code=agent.agent_code, network=agent.network, locked=agent.status == "locked")
 
     def check_pin(self, agent_id: int, pin: str) -> tuple[PinOutcome, int]:
-        agent = self.db.get(Agent, agent_id)
-        if agent is None or agent.status == "disabled":
-            return PinOutcome.LOCKED, 0
-        check: PinCheck = self.service.verify_pin(agent, pin)
+        # One statement: verify_pin reads the agent's row under lock.
+        check: PinCheck = self.service.verify_pin(agent_id, pin)
         return PinOutcome(check.status.value), check.tries_left
 
     def prepare_pin(self, pin: str) -> str | None:

@@ -218,12 +218,16 @@ class PaymentService:
         self.db.flush()
         return True
 
-    def find_reference(self, typed: str, *, network: str | None) -> PaymentReference:
-        """The reference typed (check digit verified), seen from `network` (None: any)."""
+    def find_reference(self, typed: str, *, network: str | None, lock: bool = False) -> PaymentReference:
+        """The reference typed (check digit verified), seen from `network` (None: any);
+        with `lock`, its row locked and read afresh, in the same statement."""
         digits = normalise(typed)
         if digits is None:
             raise PaymentError("invalid_reference", "a reference is 10 digits with a valid check digit")
-        reference = self.db.scalar(select(PaymentReference).where(PaymentReference.reference == digits))
+        query = select(PaymentReference).where(PaymentReference.reference == digits)
+        if lock:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        reference = self.db.scalar(query)
         if reference is None or (network is not None and reference.network != network):
             # Another network's reference is not found, not "forbidden": it tells nothing.
             raise PaymentError("reference_not_found", "no such reference")
@@ -255,16 +259,9 @@ class PaymentService:
             previous = self._by_txn(network, network_txn_id)
             if previous is not None:
                 return self._replayed(previous, request_digest)
-        row = self.find_reference(reference, network=network)
         # The lock makes concurrent confirmations of one reference wait their turn;
         # whoever comes second sees it paid.
-        locked = self.db.scalar(
-            select(PaymentReference)
-            .where(PaymentReference.id == row.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        assert locked is not None
+        locked = self.find_reference(reference, network=network, lock=True)
         state = self.reference_state(locked)
         if state == "paid":
             if network_txn_id is not None:
@@ -348,13 +345,21 @@ class PaymentService:
         `amo_first_paid_month` is the month the first payment was made (the waiting
         period counts from the month after it), or for months paid before Hirfa the
         first of them; `amo_paid_through` ends the unbroken run of paid months."""
-        paid = set(self._paid_months(artisan.id))
-        first_paid_at = self.db.scalar(
-            select(func.min(Payment.paid_at)).where(Payment.artisan_id == artisan.id, Payment.reversed_at.is_(None))
+        # One statement: the paid months (those paid before Hirfa have no payment), each
+        # carrying the time of the first payment still standing.
+        first_payment = (
+            select(func.min(Payment.paid_at))
+            .where(Payment.artisan_id == artisan.id, Payment.reversed_at.is_(None))
+            .scalar_subquery()
         )
-        earlier = self.db.scalar(
-            select(func.min(PaidMonth.month)).where(PaidMonth.artisan_id == artisan.id, PaidMonth.payment_id.is_(None))
-        )
+        rows = self.db.execute(
+            select(PaidMonth.month, PaidMonth.payment_id.is_(None), first_payment).where(
+                PaidMonth.artisan_id == artisan.id
+            )
+        ).all()
+        paid = {month for month, _, _ in rows}
+        earlier = min((month for month, before_hirfa, _ in rows if before_hirfa), default=None)
+        first_paid_at = rows[0][2] if rows else None
         candidates = [month for month in (earlier, first_paid_at and month_start(local_today(first_paid_at))) if month]
         artisan.amo_first_paid_month = min(candidates) if candidates else None
         through = None
