@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test install install-dev lint typecheck chromium messages bench clean
+.PHONY: run test install install-dev lint typecheck chromium messages bench drills clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ bench: install-dev
 	command -v wrk >/dev/null || apt-get install -y wrk
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/hops.py
 	$(BIN)/python bench/confirm.py
+
+# Fault drills on private Redis/PostgreSQL instances (never the shared ones): see drills/.
+drills: install-dev
+	$(BIN)/python -m drills.run
 
 clean:
 	rm -rf $(VENV) instance .mypy_cache .ruff_cache .pytest_cache

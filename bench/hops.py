@@ -64,6 +64,7 @@ GRANIAN = [
     "{workers}",
     "--blocking-threads",
     "1",
+    "--respawn-failed-workers",
     "--host",
     "127.0.0.1",
     "--port",

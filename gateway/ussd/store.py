@@ -8,6 +8,7 @@ The same round trip counts the phone's hops this minute (its rate limit)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -17,6 +18,10 @@ from gateway.ratelimit import Limit, window_key
 from gateway.ussd.interfaces import Loaded
 
 PER_MINUTE = 60
+# After Redis failed to answer, this process's hops fail fast (the polite END) this long
+# instead of each waiting out the socket timeout: with one blocking thread per worker, a
+# hung Redis would otherwise queue every hop behind the others' timeouts (2.5 s seen).
+BREAKER_SECONDS = 1.0
 
 
 class RedisSessionStore:
@@ -25,6 +30,17 @@ class RedisSessionStore:
         self.prefix = prefix
         self.ttl_seconds = ttl_seconds
         self.resume_seconds = resume_seconds
+        self._failing_until = 0.0
+
+    def _execute(self, pipe: Any) -> list[Any]:
+        if time.monotonic() < self._failing_until:
+            raise redis.ConnectionError("session store: Redis failed less than a second ago")
+        try:
+            result: list[Any] = pipe.execute()
+        except (redis.ConnectionError, redis.TimeoutError):
+            self._failing_until = time.monotonic() + BREAKER_SECONDS
+            raise
+        return result
 
     def key(self, aggregator: str, session_id: str) -> str:
         return f"{self.prefix}ussd:{aggregator}:{session_id}"
@@ -43,7 +59,7 @@ class RedisSessionStore:
             pipe.expire(counter, PER_MINUTE + 1)
         else:
             pipe.get(counter)
-        (raw_record, raw_resume), hops, *_ = pipe.execute()
+        (raw_record, raw_resume), hops, *_ = self._execute(pipe)
         return Loaded(_decode(raw_record), _decode(raw_resume), int(hops or 0))
 
     def save(
@@ -63,7 +79,7 @@ class RedisSessionStore:
             pipe.set(self.resume_key(aggregator, phone), orjson.dumps(resume), ex=self.resume_seconds)
         elif had_resume:
             pipe.delete(self.resume_key(aggregator, phone))
-        pipe.execute()
+        self._execute(pipe)
 
     def keep_resume(self, aggregator: str, phone: str) -> None:
         """The phone's session was reported cut off: its resume point lives a full window from now."""

@@ -7,9 +7,12 @@ import dataclasses
 import time
 from collections.abc import Callable
 
+import pytest
+import redis
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from gateway.ussd.store import RedisSessionStore
 from tests.conftest import CALLBACK_KEY
 from tests.helpers import Dialer
 
@@ -79,3 +82,20 @@ def test_end_of_session_notification_with_database_down_is_503(make_app: Callabl
     )
     assert response.status_code == 503
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_after_redis_fails_the_session_store_fails_fast_for_a_second() -> None:
+    # A hung Redis costs each hop its socket timeout; with one thread per worker, hops
+    # would queue behind each other's timeouts. The drills measure it (redis-freeze).
+    store = RedisSessionStore(
+        redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2), prefix="x:", ttl_seconds=300
+    )
+    with pytest.raises(redis.ConnectionError) as first:
+        store.load("africastalking", "s1", "+212600000001")
+    assert "less than a second ago" not in str(first.value)  # this one tried Redis
+    with pytest.raises(redis.ConnectionError, match="less than a second ago"):
+        store.load("africastalking", "s2", "+212600000001")
+    store._failing_until = 0.0  # the second has passed
+    with pytest.raises(redis.ConnectionError) as again:
+        store.load("africastalking", "s3", "+212600000001")
+    assert "less than a second ago" not in str(again.value)

@@ -1,0 +1,42 @@
+"""The fault drills' short versions (`python -m drills.run --short`): private Redis and
+PostgreSQL instances of their own, the gateway under granian and RQ workers as the
+Procfile runs them. Each drill removes every process and temp dir it made, pass or fail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from drills import postgres_restart, redis_outage, rq_worker_kill, web_worker_kill
+from drills.infra import PreparedCluster, postgres_bin
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def template() -> Iterator[PreparedCluster]:
+    postgres_bin()  # fails clearly when the PostgreSQL server binaries are missing
+    with PreparedCluster() as prepared:
+        yield prepared
+    assert not prepared.workdir.exists()  # removed, as each drill's own temp dir is
+
+
+def test_redis_stopped_and_started_again(template: PreparedCluster) -> None:
+    result = redis_outage.run(short=True, template=template, echo=False)
+    assert result.ok, result.report()
+
+
+def test_postgres_crashed_and_started_again(template: PreparedCluster) -> None:
+    result = postgres_restart.run(short=True, template=template, echo=False)
+    assert result.ok, result.report()
+
+
+def test_rq_worker_killed_while_sending(template: PreparedCluster) -> None:
+    result = rq_worker_kill.run(short=True, template=template, echo=False)
+    assert result.ok, result.report()
+
+
+def test_web_worker_killed(template: PreparedCluster) -> None:
+    result = web_worker_kill.run(short=True, template=template, echo=False)
+    assert result.ok, result.report()
