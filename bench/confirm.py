@@ -52,6 +52,11 @@ def main() -> None:
         redis_prefix="hirfa-bench-confirm:",
         ussd_callback_key=CALLBACK_KEY,
         log_level="WARNING",
+        # One agent confirms for hundreds of artisans, far above a person's pace; the
+        # partner API's per-key limit likewise.
+        ussd_hops_per_phone_per_minute=100_000,
+        api_requests_per_key_per_minute=100_000,
+        api_requests_per_ip_per_minute=100_000,
     )
     app = create_app(settings)
     engine = create_engine(url)
