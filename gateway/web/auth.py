@@ -22,7 +22,7 @@ def _networks(allowed: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddre
 
 def callback_refusal(settings: Settings) -> str | None:
     """Why the current callback must be refused (`key` or `ip`), or None. Rate limits
-    are the caller's to check (`over_limit`): not every callback needs one."""
+    are the caller's to check (`limit_per_ip`): not every callback needs one."""
     given = request.args.get("key", "").encode()
     if not hmac.compare_digest(given, settings.ussd_callback_key.encode()):
         return "key"
