@@ -8,8 +8,6 @@ database once; SMS queued while RQ's Redis was gone are found by the sweep."""
 
 from __future__ import annotations
 
-import argparse
-
 from drills.infra import PreparedCluster, Stack
 from drills.outage import dependency_drill
 from drills.report import DrillResult
@@ -29,11 +27,3 @@ def _start(built: Stack) -> str:
 
 def run(*, short: bool = False, template: PreparedCluster | None = None, echo: bool = True) -> DrillResult:
     return dependency_drill(NAME, short=short, template=template, stop=_stop, start=_start, echo=echo)
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--short", action="store_true")
-    result = run(short=parser.parse_args().short)
-    result.print()
-    raise SystemExit(0 if result.ok else 1)

@@ -10,7 +10,6 @@ end sent: lost 0; only a message in flight at a kill may go twice, marked
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter
 from dataclasses import dataclass
 
@@ -129,11 +128,3 @@ def run(*, short: bool = False, template: PreparedCluster | None = None, echo: b
         }
     )
     return result
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--short", action="store_true")
-    outcome = run(short=parser.parse_args().short)
-    outcome.print()
-    raise SystemExit(0 if outcome.ok else 1)

@@ -8,7 +8,6 @@ answering may get no answer; no 5xx; payments and SMS as in the other drills."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import time
@@ -207,13 +206,3 @@ def _in_flight(hop: HopRecord, killed: float) -> bool:
     few connections ahead of their one blocking thread). `killed` is taken just after
     `kill(2)` returned, so a hop sent a few milliseconds later may still be among them."""
     return hop.started <= killed + IN_FLIGHT_SLACK and hop.ended >= killed - IN_FLIGHT_SLACK
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--short", action="store_true")
-    parser.add_argument("--granian-args", default="", help="extra granian options, to try a change of the Procfile")
-    args = parser.parse_args()
-    outcome = run(short=args.short, granian_extra=tuple(args.granian_args.split()))
-    outcome.print()
-    raise SystemExit(0 if outcome.ok else 1)

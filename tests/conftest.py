@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import os
 import secrets
+import threading
 from collections.abc import Callable, Iterator
 
 import psycopg
@@ -17,6 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
 
 from gateway import create_app, db
 from gateway.cli import alembic_config
@@ -182,6 +184,17 @@ def demo(db_session: Session, clock: FrozenClock) -> Session:
 @pytest.fixture
 def client(app: Flask, db_session: Session) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def server(app: Flask, demo: Session) -> Iterator[str]:
+    """The app under a real HTTP server (werkzeug, one thread) on a free local port."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=False)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -5,32 +5,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from gateway import db
 from tests.conftest import CALLBACK_KEY
 from tests.helpers import Dialer
 
 AT_DIAL = Path(__file__).resolve().parents[3] / "shared" / "tools" / "at_dial.py"
-
-
-@pytest.fixture
-def server(app: Flask, demo: Session) -> Iterator[str]:
-    httpd = make_server("127.0.0.1", 0, app, threaded=False)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=5)
 
 
 def http_post(base: str) -> Callable[[str, dict[str, str]], tuple[int, str]]:

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-
-import pytest
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from models import HelpRequest, UssdSessionOutcome
 
@@ -46,16 +41,6 @@ def test_a_bad_phone_number_is_refused_before_dialing(app: Flask) -> None:
 def test_a_wrong_key_shows_the_refusal_and_fails(app: Flask, demo: Session) -> None:
     code, output = dial(app, "+212600000003", "--key", "wrong", answers=[])
     assert code == 1 and "HTTP 403" in output
-
-
-@pytest.fixture
-def server(app: Flask, demo: Session) -> Iterator[str]:
-    httpd = make_server("127.0.0.1", 0, app, threaded=False)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=5)
 
 
 def test_against_a_running_gateway(app: Flask, server: str, demo: Session) -> None:
