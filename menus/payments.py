@@ -47,10 +47,16 @@ def reference_lines(info: ReferenceInfo, t: Translator) -> list[str]:
 
 
 class Dues:
+    """The render keeps the choices it offered in the screen's params, so that the
+    answer is checked against what the artisan saw, without reading it all again
+    (the next screens check afresh: a quote, a reference)."""
+
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         dues = ctx.ports.payments.dues(session.artisan_id or 0)
+        session.params["offered"] = offered = []
         if not dues.registered:
             return View([t("You are not registered for AMO yet."), t("Ask your chamber of crafts.")])
+        offered.append("2")
         lines = [t("Monthly: {amount}", amount=t.money(dues.monthly_centimes))]
         if dues.months:
             first, last = dues.months[0], dues.months[-1]
@@ -58,24 +64,24 @@ class Dues:
             lines.append(t("Due: {n} months ({months})", n=len(dues.months), months=span))
             lines.append(t("Total: {amount}", amount=t.money(dues.total_centimes)))
             lines.append(t("1 Pay all due"))
+            offered.append("1")
         else:
             lines.append(t("Nothing is due."))
         lines.append(t("2 Choose the months"))
         if dues.open_reference is not None:
             lines.append(t("3 My open reference"))
+            session.params["open"] = dues.open_reference.id
+            offered.append("3")
         return View(lines)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
-        dues = ctx.ports.payments.dues(session.artisan_id or 0)
-        if not dues.registered:
+        if value not in session.params.get("offered", ()):
             return Invalid()
-        if value == "1" and dues.months:
+        if value == "1":
             return Go("pay_network", {"count": None})
         if value == "2":
             return Go("pay_months")
-        if value == "3" and dues.open_reference is not None:
-            return Go("pay_open_reference", {"id": dues.open_reference.id})
-        return Invalid()
+        return Go("pay_open_reference", {"id": session.params["open"]})
 
 
 class Months:
