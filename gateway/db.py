@@ -67,6 +67,13 @@ def get_db() -> Session:
     return session
 
 
+def commit_if_used() -> None:
+    """Commit the request's session if it was opened (a hop that needed no SQL opened none)."""
+    session: Session | None = g.get("db")
+    if session is not None:
+        session.commit()
+
+
 def _close_session(_exc: BaseException | None) -> None:
     session: Session | None = g.pop("db", None)
     if session is not None:

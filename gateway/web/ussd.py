@@ -9,7 +9,7 @@ import uuid
 from flask import Blueprint, Response, abort, request
 from werkzeug.exceptions import HTTPException
 
-from gateway.db import get_db
+from gateway.db import commit_if_used, get_db
 from gateway.logs import mask_phone
 from gateway.metrics import ERRORS, HOP_SECONDS, HOPS, REJECTED
 from gateway.ussd.adapters import load_adapter
@@ -76,7 +76,7 @@ def hop(aggregator: str) -> Response:
         answer = service.answer(
             parsed,
             context=lambda: menu_context(parsed, adapter),
-            commit=lambda: get_db().commit(),
+            commit=commit_if_used,
             seen=language.append,
         )
         screen = answer.screen
