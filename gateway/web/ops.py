@@ -79,6 +79,40 @@ HELP_KIND_NAMES = {
     "export_support": N_("Export support"),
     "chamber_contact": N_("Chamber of crafts contact"),
 }
+# The dashboard shows where sessions ended by these names, not by screen ids.
+SCREEN_NAMES = {
+    "main": N_("Main menu"),
+    "coming_soon": N_("Coming soon"),
+    "identify_cin": N_("Identification: CIN"),
+    "identify_year": N_("Identification: year of birth"),
+    "not_in_rna": N_("Not in the RNA"),
+    "status": N_("Registration and AMO status"),
+    "language": N_("Language and reminders"),
+    "resume": N_("Offer to resume"),
+    "pay": N_("Dues"),
+    "pay_months": N_("Pay: number of months"),
+    "pay_network": N_("Pay: network"),
+    "pay_confirm": N_("Pay: confirmation"),
+    "pay_reference": N_("Pay: reference issued"),
+    "pay_open_reference": N_("Open reference"),
+    "reimbursements": N_("Reimbursements"),
+    "reimbursement": N_("One reimbursement"),
+    "help": N_("Help and services"),
+    "help_done": N_("Help request recorded"),
+    "cashpoints": N_("Cash points: region"),
+    "cashpoints_provinces": N_("Cash points: province"),
+    "cashpoints_list": N_("Cash points: list"),
+    "agent_home": N_("Agent: PIN and menu"),
+    "agent_confirm_reference": N_("Agent: reference to confirm"),
+    "agent_check_reference": N_("Agent: reference to check"),
+    "agent_confirm": N_("Agent: cash received?"),
+    "agent_done": N_("Agent: payment recorded"),
+    "agent_check": N_("Agent: reference checked"),
+    "agent_total": N_("Agent: today's total"),
+    "agent_pin_old": N_("Agent: change of PIN"),
+    "agent_pin_new": N_("Agent: change of PIN"),
+    "agent_pin_again": N_("Agent: change of PIN"),
+}
 PERIODS = {stats.PeriodName.TODAY: N_("Today"), stats.PeriodName.LAST_30_DAYS: N_("Last 30 days")}
 DATASETS = ("sessions", "drop-off", "payments", "expired-references", "sms", "help-requests")
 
@@ -264,7 +298,7 @@ def build_charts(figures: stats.Dashboard, t: Translator) -> list[Chart]:
     drop_off = charts.horizontal_bars(
         ident="drop-off",
         title=drop_off_title,
-        items=[(row.screen, row.sessions) for row in figures.drop_off],
+        items=[(t(SCREEN_NAMES.get(row.screen, row.screen)), row.sessions) for row in figures.drop_off],
         empty_text=empty,
     )
     return [
@@ -384,8 +418,8 @@ def _export_rows(dataset: str, p: stats.Period) -> tuple[list[str], list[Sequenc
             list(_per_bucket(p, stats.session_outcomes(db, p))),
         ),
         "drop-off": lambda: (
-            ["last_screen", "sessions"],
-            [(row.screen, row.sessions) for row in stats.drop_off(db, p)],
+            ["last_screen", "screen_name", "sessions"],
+            [(row.screen, SCREEN_NAMES.get(row.screen, row.screen), row.sessions) for row in stats.drop_off(db, p)],
         ),
         "payments": lambda: _payments_rows(p, stats.payments(db, p), start),
         "expired-references": lambda: (

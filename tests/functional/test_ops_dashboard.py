@@ -440,9 +440,9 @@ def test_csv_exports(client: FlaskClient, activity: Session, logged_in: str) -> 
     assert len(sessions) == 1 + 30 * 4
 
     drop = read_csv(client, "/ops/export/drop-off.csv")
-    assert drop[0] == ["last_screen", "sessions"]
-    assert drop[1] == ["pay.network", "3"]
-    assert drop[2] == ["'" + HOSTILE_SCREEN, "1"]  # a formula no more
+    assert drop[0] == ["last_screen", "screen_name", "sessions"]
+    assert drop[1] == ["pay.network", "pay.network", "3"]  # no name for an unknown screen: its id
+    assert drop[2] == ["'" + HOSTILE_SCREEN, "'" + HOSTILE_SCREEN, "1"]  # a formula no more
 
     payments = read_csv(client, "/ops/export/payments.csv")
     assert payments[0] == ["day", "network", "payments", "amount_mad"]
@@ -523,3 +523,14 @@ def test_the_demo_staff_login_works_and_loading_again_unlocks_it(
     db_session.commit()
     log_in(client, username, password)
     assert client.get("/ops/").status_code == 200
+
+
+def test_drop_off_names_the_screens(
+    client: FlaskClient, db_session: Session, logged_in: str, clock: FrozenClock
+) -> None:
+    for _ in range(2):
+        outcome(db_session, "Incomplete", clock() - dt.timedelta(hours=1), "pay_network")
+    db_session.commit()
+    page = client.get("/ops/?period=today").get_data(as_text=True)
+    assert "Paiement : réseau" in page and "pay_network" not in page
+    assert read_csv(client, "/ops/export/drop-off.csv?period=today")[1] == ["pay_network", "Pay: network", "2"]
