@@ -174,14 +174,14 @@ def servers(command: list[str], app: str, env: dict[str, str], instances: int, w
             process.wait(timeout=15)
 
 
-def drive(bases: list[str], mode: str, offset: int, seconds: int, connections: int) -> dict[str, float]:
+def drive(bases: list[str], mode: str, offset: int, seconds: int, connections: int, mix: str) -> dict[str, float]:
     """wrk on every base at once (connections shared out); summed hops, worst percentiles."""
     share = connections // len(bases)
     runs = []
     for index, base in enumerate(bases):
         argv = ["wrk", "-t", str(share), "-c", str(share), "-d", f"{seconds}s", "--latency"]
         argv += ["-s", str(ROOT / "bench" / "sessions.lua"), base, "--", "/ussd/africastalking?key=" + KEY, mode]
-        argv.append(str(offset + index * share * STRIDE))
+        argv += [str(offset + index * share * STRIDE), mix]
         runs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, text=True))
     results = []
     for run in runs:
@@ -219,6 +219,9 @@ def main() -> None:
     parser.add_argument("--artisans", type=int, default=500_000)
     parser.add_argument("--workers", type=int, default=CORES, help="granian workers per instance")
     parser.add_argument("--only", default="", help="run only the runs whose name holds this text (and the baseline)")
+    parser.add_argument(
+        "--mix", choices=("full", "status"), default="full", help="all three sessions, or status checks only (reads)"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -265,9 +268,9 @@ def main() -> None:
         offset = 0
         for name, command, app, instances, workers, mode in runs:
             with servers(command, app, env, instances, workers) as bases:
-                drive(bases, mode, offset, 3, args.connections)  # warm-up
+                drive(bases, mode, offset, 3, args.connections, args.mix)  # warm-up
                 offset += args.connections * STRIDE
-                results[name] = drive(bases, mode, offset, args.duration, args.connections)
+                results[name] = drive(bases, mode, offset, args.duration, args.connections, args.mix)
                 offset += args.connections * STRIDE
             print(name, json.dumps(results[name]))
         memory = memory_per_key(prefix)
@@ -287,7 +290,9 @@ def write_table(results: dict[str, dict[str, float]], memory: dict[str, float], 
     buffer = io.StringIO()
     buffer.write(
         f"{dt.date.today()}, {CORES} cores, {args.connections} concurrent sessions, {args.duration} s each, "
-        f"{args.artisans:,} artisans; sessions: status check, pay 3 months, agent confirms:\n\n"
+        f"{args.artisans:,} artisans; sessions: "
+        + ("status check, pay 3 months, agent confirms" if args.mix == "full" else "status checks only")
+        + ":\n\n"
         "| server | hops/s | p50 ms | p99 ms | errors | ratio to baseline |\n|---|---|---|---|---|---|\n"
     )
     for name, r in results.items():

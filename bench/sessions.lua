@@ -5,9 +5,10 @@
 --                    "2*2*3*1" (Wafacash), "2*2*3*1*1" (confirm)
 --                    -> the reference, read from the screen                      6 hops
 --   agent confirms   the agent dials, PIN, "1", the reference, "1" (cash received) 5 hops
--- Arguments (after --): PATH MODE OFFSET. MODE "baseline" sends the same requests to
+-- Arguments (after --): PATH MODE OFFSET MIX. MODE "baseline" sends the same requests to
 -- an app that checks nothing (no reference to read). OFFSET picks the first artisan, so
--- that every run pays for artisans nobody paid for yet. Counts as errors: non-200,
+-- that every run pays for artisans nobody paid for yet. MIX "status" walks the status
+-- check only (reads), "full" (the default) all three. Counts as errors: non-200,
 -- bodies that are neither CON nor END, a pay session without a reference, and an
 -- agent session that does not end on the payment recorded.
 local threads = {}
@@ -22,7 +23,7 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local path, mode, offset
+local path, mode, offset, mix
 local round, step, reference, session_id = 0, 0, nil, nil
 local script = {}
 
@@ -39,6 +40,9 @@ end
 
 local function plan()
   local ref = reference or "0000000000"
+  if mix == "status" then
+    return {{artisan_phone(0), {"", "1", "1%2A98"}}}
+  end
   return {
     {artisan_phone(0), {"", "1", "1%2A98"}},
     {artisan_phone(1), {"", "2", "2%2A2", "2%2A2%2A3", "2%2A2%2A3%2A1", "2%2A2%2A3%2A1%2A1"}},
@@ -47,7 +51,7 @@ local function plan()
 end
 
 function init(args)
-  path, mode, offset = args[1], args[2] or "gateway", tonumber(args[3] or "0")
+  path, mode, offset, mix = args[1], args[2] or "gateway", tonumber(args[3] or "0"), args[4] or "full"
   script = plan()
 end
 
