@@ -44,7 +44,7 @@ import redis  # noqa: E402
 from sqlalchemy import create_engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from gateway.demo import load_demo  # noqa: E402
+from gateway.demo import copy_contributors, load_demo  # noqa: E402
 from gateway.payments.agents import ensure_cash_point, hash_pin  # noqa: E402
 from tests.conftest import create_database, drop_database  # noqa: E402
 
@@ -85,7 +85,6 @@ def seed(url: str, artisans: int) -> None:
     """The demo, `artisans` contributors with three months due, and AGENTS agents."""
     engine = create_engine(url)
     now = dt.datetime.now(dt.UTC)
-    start = (now.date().replace(day=1) - dt.timedelta(days=62)).replace(day=1)
     with Session(engine) as session:
         load_demo(session, clock=lambda: now)
         point = ensure_cash_point(
@@ -102,42 +101,17 @@ def seed(url: str, artisans: int) -> None:
     engine.dispose()
     pin_hash = hash_pin("1234")
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
-        with conn.cursor() as cursor:
-            columns = (
-                "rna_number, cin, first_name, last_name, birth_year, phone, trade, category, contribution_category, "
-                "province_code, commune_code, rna_status, amo_status, amo_start_month, sms_opt_out, created_at, "
-                "updated_at"
-            )
-            with cursor.copy(f"COPY artisans ({columns}) FROM STDIN") as copy:
-                for i in range(artisans):
-                    copy.write_row(
-                        (
-                            f"BENCH-{i:07d}",
-                            f"BE{i:07d}",
-                            "Bench",
-                            "Artisan",
-                            1980,
-                            f"+2126{10000000 + i:08d}",
-                            "pottery",
-                            "artisan",
-                            "rna_no_income_tax",
-                            "03.231",
-                            "03.231.01.0",
-                            "registered",
-                            "pre_registered",
-                            start,
-                            False,
-                            now,
-                            now,
-                        )
-                    )
-            with cursor.copy(
+        copy_contributors(conn, count=artisans, tag="BENCH", phone=lambda i: f"+2126{10000000 + i:08d}", now=now)
+        with (
+            conn.cursor() as cursor,
+            cursor.copy(
                 "COPY agents (network, agent_code, phone, cash_point_id, pin_hash, status, failed_pin_attempts, "
                 "created_at, updated_at) FROM STDIN"
-            ) as copy:
-                for i in range(AGENTS):
-                    row = ("wafacash", f"BENCH-{i:03d}", f"+2127{10000000 + i:08d}", point_id, pin_hash, "active", 0)
-                    copy.write_row((*row, now, now))
+            ) as copy,
+        ):
+            for i in range(AGENTS):
+                row = ("wafacash", f"BENCH-{i:03d}", f"+2127{10000000 + i:08d}", point_id, pin_hash, "active", 0)
+                copy.write_row((*row, now, now))
         conn.execute("ANALYZE")
 
 

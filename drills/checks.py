@@ -11,6 +11,7 @@ import psycopg
 
 from drills.infra import Stack
 from drills.load import Payments
+from drills.report import DrillResult
 
 FINAL_SENT = ("sent", "delivered")
 
@@ -30,6 +31,13 @@ class Ledger:
     @property
     def ok(self) -> bool:
         return self.lost == 0 and self.doubled == 0 and self.half_applied == 0 and self.unexpected == 0
+
+    def columns(self) -> dict[str, str]:
+        return {
+            "payments": f"{self.confirmed}+{self.paid_unseen}",
+            "lost pay": str(self.lost),
+            "doubled": str(self.doubled),
+        }
 
     def line(self) -> str:
         return (
@@ -117,6 +125,9 @@ class SmsCount:
     def ok(self) -> bool:
         return self.lost == 0 and self.unflagged_duplicates == 0
 
+    def columns(self) -> dict[str, str]:
+        return {"sms": str(self.rows), "lost sms": str(self.lost), "dup sms": f"{self.duplicates}/{self.flagged}"}
+
     def line(self) -> str:
         return (
             f"sms: {self.rows} rows, {self.sent} sent, {self.received} received by the fake AT, "
@@ -180,3 +191,10 @@ def count_sms(
         settle_s=settle_s,
         before=before,
     )
+
+
+def judge_payments_and_sms(result: DrillResult, ledger: Ledger, sms: SmsCount) -> None:
+    """The targets every drill under load shares, and their summary columns."""
+    result.target("lost payments: 0, doubled: 0", ledger.ok and ledger.confirmed > 0, ledger.line())
+    result.target("lost SMS: 0", sms.ok and sms.rows > 0, sms.line())
+    result.summary.update({**ledger.columns(), **sms.columns()})

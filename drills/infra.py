@@ -32,7 +32,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from gateway.cli import alembic_config
-from gateway.demo import load_demo
+from gateway.demo import copy_contributors, load_demo
 from gateway.sms.fake_africastalking import API_KEY, FakeAfricasTalking
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -243,37 +243,10 @@ def prepare_database(url: str) -> None:
             session.commit()
     finally:
         engine.dispose()
-    # Pre-registered contributors whose AMO started three months ago: three months due.
-    start = (now.date().replace(day=1) - dt.timedelta(days=62)).replace(day=1)
-    columns = (
-        "rna_number, cin, first_name, last_name, birth_year, phone, trade, category, contribution_category, "
-        "province_code, commune_code, rna_status, amo_status, amo_start_month, sms_opt_out, created_at, updated_at"
-    )
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
-        with connection.cursor() as cursor, cursor.copy(f"COPY artisans ({columns}) FROM STDIN") as copy:
-            for i in range(POOL_SIZE):
-                phone = f"+212{POOL_PHONE_BASE + i}"
-                copy.write_row(
-                    (
-                        f"DRILL-{i:06d}",
-                        f"DR{i:06d}",
-                        "Drill",
-                        "Artisan",
-                        1980,
-                        phone,
-                        "pottery",
-                        "artisan",
-                        "rna_no_income_tax",
-                        "03.231",
-                        "03.231.01.0",
-                        "registered",
-                        "pre_registered",
-                        start,
-                        False,
-                        now,
-                        now,
-                    )
-                )
+        copy_contributors(
+            connection, count=POOL_SIZE, tag="DRILL", phone=lambda i: f"+212{POOL_PHONE_BASE + i}", now=now
+        )
         connection.execute("ANALYZE")
 
 

@@ -111,20 +111,5 @@ def run(*, short: bool = False, template: PreparedCluster | None = None, echo: b
         sms.unflagged_duplicates == 0 and sms.duplicates <= sum(in_flight),
         f"{sms.duplicates} sent twice, {sms.flagged} flagged, {sms.unflagged_duplicates} unflagged",
     )
-    result.summary.update(
-        {
-            "hops": "-",
-            "5xx": "-",
-            "errors": "-",
-            "down s": "-",
-            "max END ms": "-",
-            "recovery s": f"{sms.settle_s:.1f}",
-            "payments": "-",
-            "lost pay": "-",
-            "doubled": "-",
-            "sms": str(sms.rows),
-            "lost sms": str(sms.lost),
-            "dup sms": f"{sms.duplicates}/{sms.flagged}",
-        }
-    )
+    result.summary.update({"recovery s": f"{sms.settle_s:.1f}", **sms.columns()})
     return result

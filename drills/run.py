@@ -42,7 +42,7 @@ COLUMNS = (
 
 def table(results: list[DrillResult]) -> str:
     header = ["drill", *COLUMNS, "result"]
-    rows = [[r.name, *(r.summary.get(column, "?") for column in COLUMNS), "PASS" if r.ok else "FAIL"] for r in results]
+    rows = [[r.name, *(r.summary.get(column, "-") for column in COLUMNS), "PASS" if r.ok else "FAIL"] for r in results]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     lines = [
         "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)) for row in [header, *rows]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -18,6 +19,16 @@ from gateway.wiring import hirfa
 ROOT = Path(__file__).resolve().parent.parent
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
+
+
+def read_secret(prompt: str, *, from_stdin: bool) -> str:
+    """A PIN or password: one line of stdin (scripts), or asked twice, hidden."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    secret: str = click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    return secret
+
+
 demo_cli = AppGroup("demo", help="Demo data for a first run (refused in production).")
 
 

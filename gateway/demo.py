@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -351,6 +352,44 @@ def load_demo_staff(db: Session, *, clock: Callable[[], dt.datetime]) -> tuple[s
         staff.active, staff.failed_logins, staff.locked_until = True, 0, None
         db.flush()
     return DEMO_STAFF
+
+
+CONTRIBUTOR_COLUMNS = (
+    "rna_number, cin, first_name, last_name, birth_year, phone, trade, category, contribution_category, "
+    "province_code, commune_code, rna_status, amo_status, amo_start_month, sms_opt_out, created_at, updated_at"
+)
+
+
+def copy_contributors(
+    connection: psycopg.Connection[Any], *, count: int, tag: str, phone: Callable[[int], str], now: dt.datetime
+) -> None:
+    """`count` generated artisans for load (benchmarks, fault drills): pre-registered for
+    AMO three months ago, so three months are due. Written with COPY, as 500,000 rows
+    must take seconds. RNA numbers `TAG-0000001`..., phones from `phone(index)`."""
+    start = add_months(month_start(local_today(now)), -2)
+    with connection.cursor() as cursor, cursor.copy(f"COPY artisans ({CONTRIBUTOR_COLUMNS}) FROM STDIN") as copy:
+        for i in range(count):
+            copy.write_row(
+                (
+                    f"{tag}-{i:07d}",
+                    f"{tag[:2]}{i:07d}",
+                    tag.title(),
+                    "Artisan",
+                    1980,
+                    phone(i),
+                    "pottery",
+                    "artisan",
+                    "rna_no_income_tax",
+                    "03.231",
+                    "03.231.01.0",
+                    "registered",
+                    "pre_registered",
+                    start,
+                    False,
+                    now,
+                    now,
+                )
+            )
 
 
 def holds_demo_data(db: Session) -> bool:

@@ -2,7 +2,8 @@
 
 A limit that cannot be checked (Redis down) lets the request through: the limits
 protect the service from abuse, they must not take it down with Redis. The USSD
-per-phone count rides in the session store's own read (see RedisSessionStore.load)."""
+per-phone count rides in the session store's own read (see RedisSessionStore.load),
+through the same `count_in`."""
 
 from __future__ import annotations
 
@@ -21,14 +22,17 @@ class Limit:
     seconds: int = 60
 
 
-def window_key(prefix: str, scope: str, key: str, limit: Limit, now: float | None = None) -> str:
-    window = int(time.time() if now is None else now) // limit.seconds
-    return f"{prefix}rl:{scope}:{key}:{window}"
+def count_in(pipe: redis.client.Pipeline, prefix: str, scope: str, key: str, seconds: int = 60) -> None:
+    """Queue on `pipe` the count of one request of `key` in `scope`'s current window
+    (its result: the count so far, this one included)."""
+    name = f"{prefix}rl:{scope}:{key}:{int(time.time()) // seconds}"
+    pipe.incr(name)
+    pipe.expire(name, seconds + 1)
 
 
-def retry_after(limit: Limit, now: float | None = None) -> int:
+def retry_after(limit: Limit) -> int:
     """Seconds until the current window ends."""
-    return limit.seconds - int(time.time() if now is None else now) % limit.seconds
+    return limit.seconds - int(time.time()) % limit.seconds
 
 
 class RateLimiter:
@@ -41,11 +45,9 @@ class RateLimiter:
         seconds to wait (for Retry-After)."""
         if limit.count <= 0:
             return None  # switched off
-        name = window_key(self.prefix, scope, key, limit)
         try:
             pipe = self.client.pipeline(transaction=False)
-            pipe.incr(name)
-            pipe.expire(name, limit.seconds + 1)
+            count_in(pipe, self.prefix, scope, key, limit.seconds)
             count = int(pipe.execute()[0])
         except redis.RedisError:
             log.warning("rate limit not checked: Redis unavailable", extra={"scope": scope})

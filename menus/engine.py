@@ -151,7 +151,7 @@ class Engine:
         self.home = home
         self.agent_home = agent_home
         self.resume_screen = resume_screen
-        self.no_resume = no_resume | {resume_screen}
+        self.no_resume = no_resume | ({resume_screen} if resume_screen else set())
 
     def resume_point(self, data: Mapping[str, Any]) -> dict[str, Any] | None:
         """What is worth resuming of this session state (the artisan and the stack of

@@ -5,11 +5,10 @@ show in `ps`. It is typed at a hidden prompt, twice, or read as one line from st
 
 from __future__ import annotations
 
-import sys
-
 import click
 from flask.cli import AppGroup
 
+from gateway.cli import read_secret
 from gateway.clock import MOROCCO
 from gateway.db import get_db
 from gateway.ops import staff as service
@@ -20,12 +19,7 @@ staff_cli = AppGroup("staff", help="Staff accounts of the operations dashboard (
 
 
 def read_password(from_stdin: bool) -> str:
-    if from_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt(
-            f"Password ({service.MIN_PASSWORD_LENGTH} characters or more)", hide_input=True, confirmation_prompt=True
-        )
+    password = read_secret(f"Password ({service.MIN_PASSWORD_LENGTH} characters or more)", from_stdin=from_stdin)
     try:
         return service.check_password(password)
     except StaffError as err:

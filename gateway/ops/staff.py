@@ -1,8 +1,7 @@
 """Staff accounts of the operations dashboard: passwords, lockout, create/list/disable.
 
-Passwords are hashed with the same argon2id setup as the agents' PINs (OWASP's 12 MiB
-profile, see gateway.payments.agents): a login is rare, but a light hash keeps a burst
-of logins from eating the server's memory. Five wrong passwords in a row lock the
+Passwords are hashed with argon2id on OWASP's 12 MiB profile (PASSWORD_HASHER). Five
+wrong passwords in a row lock the
 account for 15 minutes. A failed login never says whether the username exists, and an
 unknown username costs the same hash check as a known one. Services flush; the edge
 commits. No password is ever logged, stored in clear or returned."""
@@ -10,13 +9,11 @@ commits. No password is ever logged, stored in clear or returned."""
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import functools
 import logging
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
 from argon2 import PasswordHasher
@@ -47,21 +44,6 @@ class StaffError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-class LoginStatus(enum.Enum):
-    OK = "ok"
-    REFUSED = "refused"  # unknown user, wrong password, disabled or locked: one answer
-
-
-@dataclass(frozen=True)
-class LoginResult:
-    status: LoginStatus
-    staff: StaffMember | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status is LoginStatus.OK
 
 
 def normalise_username(username: str) -> str:
@@ -143,10 +125,10 @@ def is_locked(staff: StaffMember, now: dt.datetime) -> bool:
     return staff.locked_until is not None and staff.locked_until > now
 
 
-def authenticate(db: Session, *, username: str, password: str, clock: Clock) -> LoginResult:
-    """Check a login. Five wrong passwords in a row lock the account for 15 minutes; a
-    right one resets the count. A locked or disabled account is refused even with the
-    right password, with the same answer as a wrong one."""
+def authenticate(db: Session, *, username: str, password: str, clock: Clock) -> StaffMember | None:
+    """The staff member logging in, or None: unknown user, wrong password, disabled or
+    locked account all get that one answer. Five wrong passwords in a row lock the
+    account for 15 minutes; a right one resets the count."""
     name = normalise_username(username)
     # The row lock makes two racing wrong passwords count as two.
     staff = (
@@ -158,15 +140,15 @@ def authenticate(db: Session, *, username: str, password: str, clock: Clock) -> 
         _matches(_dummy_hash(), password)
         # Not the name typed: people type their password in the username field too.
         log.info("staff login refused", extra={"reason": "unknown"})
-        return LoginResult(LoginStatus.REFUSED)
+        return None
     now = clock()
     matches = _matches(staff.password_hash, password)
     if not staff.active:
         log.info("staff login refused", extra={"staff": name, "reason": "disabled"})
-        return LoginResult(LoginStatus.REFUSED)
+        return None
     if is_locked(staff, now):
         log.info("staff login refused", extra={"staff": name, "reason": "locked"})
-        return LoginResult(LoginStatus.REFUSED)
+        return None
     if not matches:
         staff.failed_logins += 1
         if staff.failed_logins >= MAX_FAILED_LOGINS:
@@ -176,7 +158,7 @@ def authenticate(db: Session, *, username: str, password: str, clock: Clock) -> 
         else:
             log.info("staff login refused", extra={"staff": name, "reason": "password"})
         db.flush()
-        return LoginResult(LoginStatus.REFUSED)
+        return None
     staff.failed_logins = 0
     staff.locked_until = None
     staff.last_login_at = now
@@ -184,7 +166,7 @@ def authenticate(db: Session, *, username: str, password: str, clock: Clock) -> 
         staff.password_hash = PASSWORD_HASHER.hash(password)
     db.flush()
     log.info("staff login", extra={"staff": name})
-    return LoginResult(LoginStatus.OK, staff)
+    return staff
 
 
 def active_staff(db: Session, staff_id: int) -> StaffMember | None:

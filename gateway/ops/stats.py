@@ -168,7 +168,7 @@ def session_outcomes(db: Session, p: Period) -> Breakdown:
         _in_period(column, p)
     )
     rows = db.execute(_grouped(inner)).all()
-    return _breakdown(p, SESSION_OUTCOMES, ((b, c, n) for b, c, n in rows), other=True)
+    return _breakdown(p, SESSION_OUTCOMES, rows, other=True)
 
 
 def drop_off(db: Session, p: Period, *, limit: int = DROP_OFF_SCREENS) -> tuple[DropOff, ...]:
@@ -215,7 +215,7 @@ def sms(db: Session, p: Period) -> Breakdown:
     )
     inner = select(_bucket(column, p).label("bucket"), state).where(_in_period(column, p))
     rows = db.execute(_grouped(inner)).all()
-    return _breakdown(p, SMS_CATEGORIES, ((b, c, n) for b, c, n in rows))
+    return _breakdown(p, SMS_CATEGORIES, rows)
 
 
 def dashboard(db: Session, *, name: PeriodName, now: dt.datetime) -> Dashboard:

@@ -104,11 +104,10 @@ class AgentService:
         None for a disabled agent or a phone that is no agent's."""
         return self.db.scalar(select(Agent).where(Agent.phone == phone, Agent.status.in_(("active", "locked"))))
 
-    def verify_pin(self, agent: Agent | int, pin: str) -> PinCheck:
-        """Check the PIN of `agent` (or of the agent with that id); the third wrong PIN in
+    def verify_pin(self, agent_id: int, pin: str) -> PinCheck:
+        """Check the PIN of the agent `agent_id`, read under lock; the third wrong PIN in
         a row locks the agent, a right one resets the count. A locked, disabled or unknown
         agent is refused even with the right PIN."""
-        agent_id = agent if isinstance(agent, int) else agent.id
         # The row lock makes two hops racing with wrong PINs count as two tries.
         row = self.db.scalar(
             select(Agent).where(Agent.id == agent_id).with_for_update().execution_options(populate_existing=True)
@@ -145,7 +144,7 @@ class AgentService:
             raise AgentError("a PIN is 4 to 6 digits")
         if new_pin == old_pin:
             raise AgentError("the new PIN must differ from the old one")
-        check = self.verify_pin(agent, old_pin)
+        check = self.verify_pin(agent.id, old_pin)
         if check.ok:
             row = self.db.get(Agent, agent.id)
             assert row is not None  # verify_pin just read it

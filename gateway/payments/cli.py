@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from gateway.cli import read_secret
 from gateway.db import get_db
 from gateway.logs import mask_phone
 from gateway.payments import agents
@@ -37,10 +38,7 @@ network_option = click.option("--network", required=True, type=click.Choice(NETW
 
 
 def read_pin(from_stdin: bool) -> str:
-    if from_stdin:
-        pin = sys.stdin.readline().rstrip("\r\n")
-    else:
-        pin = click.prompt("PIN (4 to 6 digits)", hide_input=True, confirmation_prompt=True)
+    pin = read_secret("PIN (4 to 6 digits)", from_stdin=from_stdin)
     if not agents.valid_pin(pin):
         raise click.ClickException("a PIN is 4 to 6 digits")
     return pin

@@ -77,7 +77,7 @@ class UssdAdapter(Protocol):
 @dataclass(frozen=True)
 class Loaded:
     """What one hop reads: its session's record, the phone's resume point, and how many
-    hops the phone made this minute (this one included)."""
+    hops the phone made this minute (this one included; 0 when it only looked)."""
 
     record: dict[str, Any] | None
     resume: dict[str, Any] | None

@@ -84,9 +84,9 @@ class HopService:
         previous = TextMark(*record["mark"]) if record is not None else None
         if record is None or previous is None:
             ctx = context()
+            inputs = self.adapter.new_inputs(None, hop.text, key)
             # A fresh dial (no input yet) may offer to take up the phone's cut-off session.
-            offer = resume if not self.adapter.new_inputs(None, hop.text, key) else None
-            reply, state = self.engine.start(ctx, resume=offer)
+            reply, state = self.engine.start(ctx, resume=None if inputs else resume)
         else:
             state = record["state"]
             seen(state["lang"])
@@ -94,9 +94,10 @@ class HopService:
                 # A retry, or anything after the last screen: the same bytes, nothing run.
                 return HopAnswer(record["reply"], record["screen"], record["final"], replayed=True)
             ctx = context()
+            inputs = self.adapter.new_inputs(previous, hop.text, key)
             reply = None
         seen(state["lang"])
-        for value in self.adapter.new_inputs(previous, hop.text, key):
+        for value in inputs:
             if reply is not None and reply.final:
                 break
             reply, state = self.engine.step(ctx, state, value)

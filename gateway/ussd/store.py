@@ -14,10 +14,9 @@ from typing import Any
 import orjson
 import redis
 
-from gateway.ratelimit import Limit, window_key
+from gateway.ratelimit import count_in
 from gateway.ussd.interfaces import Loaded
 
-PER_MINUTE = 60
 # After Redis failed to answer, this process's hops fail fast (the polite END) this long
 # instead of each waiting out the socket timeout: with one blocking thread per worker, a
 # hung Redis would otherwise queue every hop behind the others' timeouts (2.5 s seen).
@@ -49,18 +48,14 @@ class RedisSessionStore:
         return f"{self.prefix}ussd-resume:{aggregator}:{phone}"
 
     def load(self, aggregator: str, session_id: str, phone: str, *, hop: bool = True) -> Loaded:
-        """The session's record, the phone's resume point, and its hops this minute
-        (counting this one, when `hop`), in one round trip."""
-        counter = window_key(self.prefix, "ussd-phone", phone, Limit(0, PER_MINUTE))
+        """The session's record, the phone's resume point, and, when `hop`, its hops this
+        minute (this one counted), in one round trip; a mere look counts nothing (0)."""
         pipe = self.client.pipeline(transaction=False)
         pipe.mget(self.key(aggregator, session_id), self.resume_key(aggregator, phone))
         if hop:
-            pipe.incr(counter)
-            pipe.expire(counter, PER_MINUTE + 1)
-        else:
-            pipe.get(counter)
-        (raw_record, raw_resume), hops, *_ = self._execute(pipe)
-        return Loaded(_decode(raw_record), _decode(raw_resume), int(hops or 0))
+            count_in(pipe, self.prefix, "ussd-phone", phone)
+        (raw_record, raw_resume), *counted = self._execute(pipe)
+        return Loaded(_decode(raw_record), _decode(raw_resume), int(counted[0]) if counted else 0)
 
     def save(
         self,

@@ -40,6 +40,7 @@ from gateway.help.service import HelpError, close_request, list_requests
 from gateway.logs import mask_phone
 from gateway.ops import charts, stats
 from gateway.ops.staff import active_staff, authenticate
+from gateway.payments.settlement import format_mad
 from gateway.ratelimit import Limit
 from gateway.wiring import hirfa
 from menus.i18n import LANGUAGES, N_, Translator
@@ -232,12 +233,12 @@ def login() -> BaseResponse | tuple[str, int]:
             "ops/login.html", error=t(N_("Too many attempts. Wait a minute.")), username=username
         ), 429
     db = get_db()
-    result = authenticate(db, username=username, password=password, clock=hirfa().clock)
+    staff = authenticate(db, username=username, password=password, clock=hirfa().clock)
     db.commit()
-    if not result.ok or result.staff is None:
+    if staff is None:
         t = Translator(language())
         return render_template("ops/login.html", error=t(N_("Wrong username or password.")), username=username), 401
-    _start_session(result.staff)
+    _start_session(staff)
     return redirect(url_for("ops.dashboard"), code=303)
 
 
@@ -440,16 +441,11 @@ def _export_rows(dataset: str, p: stats.Period) -> tuple[list[str], list[Sequenc
 
 def _payments_rows(p: stats.Period, figures: stats.Payments, start: str) -> tuple[list[str], list[Sequence[object]]]:
     rows: list[Sequence[object]] = [
-        (p.iso(i), network, figures.count.values[network][i], _decimal(figures.amount_centimes.values[network][i]))
+        (p.iso(i), network, figures.count.values[network][i], format_mad(figures.amount_centimes.values[network][i]))
         for i in range(len(p.buckets))
         for network in figures.count.categories
     ]
     return [start, "network", "payments", "amount_mad"], rows
-
-
-def _decimal(centimes: int) -> str:
-    dirhams, rest = divmod(centimes, 100)
-    return f"{dirhams}.{rest:02d}"
 
 
 @bp.get("/export/<dataset>.csv")

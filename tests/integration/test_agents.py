@@ -83,9 +83,9 @@ def test_a_pin_hashed_with_older_parameters_moves_to_the_current_ones_at_login(
     agent.pin_hash = argon2.PasswordHasher(time_cost=3, memory_cost=12_288, parallelism=1).hash("2468")
     db_session.flush()
     old = agent.pin_hash
-    assert not service.verify_pin(agent, "1111").ok
+    assert not service.verify_pin(agent.id, "1111").ok
     assert stored(db_session, "WFC-TST-001").pin_hash == old  # a wrong PIN changes nothing
-    assert service.verify_pin(agent, "2468").ok
+    assert service.verify_pin(agent.id, "2468").ok
     upgraded = stored(db_session, "WFC-TST-001").pin_hash
     parameters = argon2.extract_parameters(upgraded)
     assert (parameters.time_cost, parameters.memory_cost) == (1, 2048) and pin_matches(upgraded, "2468")
@@ -95,13 +95,13 @@ def test_a_pin_hashed_with_older_parameters_moves_to_the_current_ones_at_login(
 
 
 def test_the_right_pin_verifies(service: AgentService, agent: Agent) -> None:
-    check = service.verify_pin(agent, "2468")
+    check = service.verify_pin(agent.id, "2468")
     assert check.ok and check.status is PinStatus.OK
 
 
 def test_three_wrong_pins_lock_the_agent(db_session: Session, service: AgentService, agent: Agent) -> None:
-    assert [service.verify_pin(agent, "1111").tries_left for _ in range(MAX_PIN_TRIES - 1)] == [2, 1]
-    third = service.verify_pin(agent, "1111")
+    assert [service.verify_pin(agent.id, "1111").tries_left for _ in range(MAX_PIN_TRIES - 1)] == [2, 1]
+    third = service.verify_pin(agent.id, "1111")
     assert (third.status, third.tries_left) == (PinStatus.LOCKED, 0)
     row = stored(db_session, "WFC-TST-001")
     assert (row.status, row.failed_pin_attempts) == ("locked", 3)
@@ -111,47 +111,47 @@ def test_a_locked_agent_is_refused_even_with_the_right_pin(
     db_session: Session, service: AgentService, agent: Agent
 ) -> None:
     for _ in range(MAX_PIN_TRIES):
-        service.verify_pin(agent, "0000")
-    assert service.verify_pin(agent, "2468").status is PinStatus.LOCKED
+        service.verify_pin(agent.id, "0000")
+    assert service.verify_pin(agent.id, "2468").status is PinStatus.LOCKED
     # Still an agent to the menu, which must tell them to ask staff.
     found = service.active_agent_for_phone(PHONE)
     assert found is not None and found.status == "locked"
 
 
 def test_the_right_pin_resets_the_count(db_session: Session, service: AgentService, agent: Agent) -> None:
-    service.verify_pin(agent, "1111")
-    service.verify_pin(agent, "1111")
-    assert service.verify_pin(agent, "2468").ok
+    service.verify_pin(agent.id, "1111")
+    service.verify_pin(agent.id, "1111")
+    assert service.verify_pin(agent.id, "2468").ok
     assert stored(db_session, "WFC-TST-001").failed_pin_attempts == 0
-    check = service.verify_pin(agent, "1111")
+    check = service.verify_pin(agent.id, "1111")
     assert (check.status, check.tries_left) == (PinStatus.WRONG, 2)
 
 
 def test_wrong_pins_are_counted_in_the_database(db_session: Session, service: AgentService, agent: Agent) -> None:
-    service.verify_pin(agent, "1111")
+    service.verify_pin(agent.id, "1111")
     db_session.commit()
     db_session.expire_all()
     # Another hop (another service, the row read afresh) continues the count.
     other = AgentService(db=db_session, clock=service.clock)
     again = other.active_agent_for_phone(PHONE)
     assert again is not None
-    assert other.verify_pin(again, "1111").tries_left == 1
+    assert other.verify_pin(again.id, "1111").tries_left == 1
 
 
 def test_unlock(db_session: Session, service: AgentService, agent: Agent) -> None:
     for _ in range(MAX_PIN_TRIES):
-        service.verify_pin(agent, "0000")
+        service.verify_pin(agent.id, "0000")
     unlock(db_session, agent_code="wfc-tst-001")
     row = stored(db_session, "WFC-TST-001")
     assert (row.status, row.failed_pin_attempts) == ("active", 0)
-    assert service.verify_pin(row, "2468").ok
+    assert service.verify_pin(row.id, "2468").ok
 
 
 def test_disable_hides_the_agent(db_session: Session, service: AgentService, agent: Agent) -> None:
     assert service.active_agent_for_phone(PHONE) is not None
     disable(db_session, agent_code="WFC-TST-001")
     assert service.active_agent_for_phone(PHONE) is None
-    assert service.verify_pin(agent, "2468").status is PinStatus.LOCKED
+    assert service.verify_pin(agent.id, "2468").status is PinStatus.LOCKED
     with pytest.raises(AgentError, match="disabled"):
         unlock(db_session, agent_code="WFC-TST-001")
     with pytest.raises(AgentError, match="disabled"):
@@ -192,12 +192,12 @@ def test_change_pin_refuses_a_bad_or_same_new_pin(
 
 
 def test_reset_pin(db_session: Session, service: AgentService, agent: Agent) -> None:
-    service.verify_pin(agent, "1111")
+    service.verify_pin(agent.id, "1111")
     reset_pin(db_session, agent_code="WFC-TST-001", pin="1357")
     row = stored(db_session, "WFC-TST-001")
     assert row.failed_pin_attempts == 0
-    assert service.verify_pin(row, "1357").ok
-    assert service.verify_pin(row, "2468").status is PinStatus.WRONG
+    assert service.verify_pin(row.id, "1357").ok
+    assert service.verify_pin(row.id, "2468").status is PinStatus.WRONG
 
 
 def test_no_pin_reaches_the_logs(caplog: pytest.LogCaptureFixture, db_session: Session, service: AgentService) -> None:
@@ -205,7 +205,7 @@ def test_no_pin_reaches_the_logs(caplog: pytest.LogCaptureFixture, db_session: S
     agent = create_agent(db_session, network="wafacash", agent_code="WFC-LOG-001", phone=PHONE, pin="9173")
     service.change_pin(agent, old_pin="9173", new_pin="5820")
     for _ in range(MAX_PIN_TRIES):
-        service.verify_pin(agent, "4096")
+        service.verify_pin(agent.id, "4096")
     reset_pin(db_session, agent_code="WFC-LOG-001", pin="3141")
     assert "locked" in caplog.text
     for pin in ("9173", "5820", "4096", "3141"):
@@ -346,7 +346,7 @@ def test_cli_refusals_are_clean_errors(app: Flask, db_session: Session, agent: A
 
 def test_cli_reset_unlock_disable(app: Flask, db_session: Session, service: AgentService, agent: Agent) -> None:
     for _ in range(MAX_PIN_TRIES):
-        service.verify_pin(agent, "0000")
+        service.verify_pin(agent.id, "0000")
     db_session.commit()
     runner = app.test_cli_runner()
     reset = runner.invoke(args=["agents", "reset-pin", "WFC-TST-001"], input="6060\n6060\n")
@@ -356,7 +356,7 @@ def test_cli_reset_unlock_disable(app: Flask, db_session: Session, service: Agen
     unlocked = runner.invoke(args=["agents", "unlock", "WFC-TST-001"])
     assert unlocked.exit_code == 0 and "active" in unlocked.output
     row = stored(db_session, "WFC-TST-001")
-    assert service.verify_pin(row, "6060").ok
+    assert service.verify_pin(row.id, "6060").ok
     disabled = runner.invoke(args=["agents", "disable", "WFC-TST-001"])
     assert disabled.exit_code == 0 and "disabled" in disabled.output
     assert service.active_agent_for_phone(PHONE) is None
