@@ -14,6 +14,7 @@ from gateway.clock import local_today, utc_now
 from gateway.config import Settings
 from gateway.db import get_db
 from gateway.help.menu_ports import MenuHelpDesk
+from gateway.memo import SessionMemo
 from gateway.payments.menu_ports import MenuAgents, MenuPayments
 from gateway.ratelimit import RateLimiter
 from gateway.registration.service import RegistryService
@@ -40,18 +41,18 @@ def hirfa() -> Hirfa:
     return container
 
 
-def menu_context(hop: Hop, adapter: UssdAdapter) -> Context:
+def menu_context(hop: Hop, adapter: UssdAdapter, memo: SessionMemo) -> Context:
     app = hirfa()
     db = get_db()
-    registry = RegistryService(db=db, settings=app.settings, clock=app.clock, service_code=hop.service_code)
-    payments = MenuPayments(db=db, settings=app.settings, clock=app.clock)
+    registry = RegistryService(db=db, settings=app.settings, clock=app.clock, service_code=hop.service_code, memo=memo)
+    payments = MenuPayments(db=db, settings=app.settings, clock=app.clock, memo=memo)
     reimbursements = MenuReimbursements(db=db, settings=app.settings, clock=app.clock)
     return Context(
         phone=hop.phone,
         ports=Ports(
             registry=registry,
             payments=payments,
-            agents=MenuAgents(db=db, clock=app.clock),
+            agents=MenuAgents(db=db, clock=app.clock, memo=memo),
             reimbursements=reimbursements,
             help=MenuHelpDesk(db=db, settings=app.settings, clock=app.clock),
             cashpoints=MenuCashPoints(db=db),

@@ -22,7 +22,6 @@ class Caller:
 
 @dataclass(frozen=True)
 class RegistrationStatus:
-    first_name: str
     rna_number: str
     rna_status: str  # registered | pending | struck_off
     trade: str

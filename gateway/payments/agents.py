@@ -18,7 +18,7 @@ from typing import Final
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,6 +40,10 @@ PIN_HASHER: Final = PasswordHasher(time_cost=1, memory_cost=2048, parallelism=1)
 PIN_RE: Final = re.compile(r"[0-9]{4,6}")
 AGENT_CODE_RE: Final = re.compile(r"[A-Z0-9][A-Z0-9_-]{1,31}")
 MAX_PIN_TRIES: Final = 3
+# Built once (a hot path): the agent's row, locked and read afresh.
+AGENT_LOCKED = (
+    select(Agent).where(Agent.id == bindparam("agent_id")).with_for_update().execution_options(populate_existing=True)
+)
 
 
 class AgentError(Exception):
@@ -109,9 +113,7 @@ class AgentService:
         a row locks the agent, a right one resets the count. A locked, disabled or unknown
         agent is refused even with the right PIN."""
         # The row lock makes two hops racing with wrong PINs count as two tries.
-        row = self.db.scalar(
-            select(Agent).where(Agent.id == agent_id).with_for_update().execution_options(populate_existing=True)
-        )
+        row = self.db.scalar(AGENT_LOCKED, {"agent_id": agent_id})
         if row is None or row.status != "active":
             return PinCheck(PinStatus.LOCKED, 0)
         if pin_matches(row.pin_hash, pin):

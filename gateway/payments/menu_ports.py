@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from gateway.clock import MOROCCO, local_today
 from gateway.config import Settings
+from gateway.memo import FlatCodec, SessionMemo
 from gateway.payments.agents import AgentService, PinCheck, hash_pin, pin_matches, valid_pin
-from gateway.payments.service import PaymentError, PaymentService
+from gateway.payments.service import MAX_MONTHS, Dues, PaymentError, PaymentService
 from menus.ports import AgentInfo, DuesInfo, PinOutcome, Quote, ReferenceInfo, Refused
 from models import Agent, Artisan, PaymentReference
+
+AGENT = FlatCodec(AgentInfo)
 
 
 def masked_name(artisan: Artisan) -> str:
@@ -22,11 +27,45 @@ def masked_name(artisan: Artisan) -> str:
     return f"{shown} {artisan.last_name[:1]}."
 
 
+@dataclass(frozen=True)
+class ArtisanDues:
+    """What the dues screen and the quote need, as the session's memo keeps it."""
+
+    registered: bool
+    dues: Dues
+    open_reference_id: int | None
+
+    def encode(self) -> dict[str, Any]:
+        months = [[month.isoformat(), centimes] for month, centimes in self.dues.months]
+        paid_through = self.dues.paid_through.isoformat() if self.dues.paid_through else None
+        return {
+            "registered": self.registered,
+            "months": months,
+            "monthly": self.dues.monthly_centimes,
+            "paid_through": paid_through,
+            "open": self.open_reference_id,
+        }
+
+    @classmethod
+    def decode(cls, raw: dict[str, Any]) -> ArtisanDues:
+        months = [(dt.date.fromisoformat(month), centimes) for month, centimes in raw["months"]]
+        paid_through = dt.date.fromisoformat(raw["paid_through"]) if raw["paid_through"] else None
+        return cls(raw["registered"], Dues(months, raw["monthly"], paid_through), raw["open"])
+
+
 class MenuPayments:
-    def __init__(self, *, db: Session, settings: Settings, clock: Callable[[], dt.datetime]) -> None:
+    def __init__(
+        self,
+        *,
+        db: Session,
+        settings: Settings,
+        clock: Callable[[], dt.datetime],
+        memo: SessionMemo | None = None,
+    ) -> None:
         self.db = db
         self.service = PaymentService(db=db, settings=settings, clock=clock)
         self.clock = clock
+        self.memo = memo or SessionMemo()
         self._looked_up: dict[tuple[str, str], ReferenceInfo] = {}
 
     def _info(self, reference: PaymentReference) -> ReferenceInfo:
@@ -49,24 +88,41 @@ class MenuPayments:
             raise Refused("artisan_not_found")
         return artisan
 
+    def _dues(self, artisan_id: int) -> ArtisanDues:
+        # Read once a session: the dues screen, then the quote of the months chosen.
+        def load() -> ArtisanDues:
+            artisan = self._artisan(artisan_id)
+            registered = artisan.amo_status != "not_registered" and artisan.amo_start_month is not None
+            open_reference = self.service.open_reference(artisan_id)
+            return ArtisanDues(registered, self.service.dues(artisan), open_reference.id if open_reference else None)
+
+        return self.memo.get(f"dues:{artisan_id}", load, encode=ArtisanDues.encode, decode=ArtisanDues.decode)
+
     def dues(self, artisan_id: int) -> DuesInfo:
-        artisan = self._artisan(artisan_id)
-        dues = self.service.dues(artisan)
-        open_reference = self.service.open_reference(artisan_id)
+        known = self._dues(artisan_id)
+        dues = known.dues
+        open_reference = None
+        if known.open_reference_id is not None:  # read afresh: paid or expired since, it is not offered
+            info = self.reference_of(artisan_id=artisan_id, reference_id=known.open_reference_id)
+            open_reference = info if info is not None and info.state == "open" else None
         return DuesInfo(
-            registered=artisan.amo_status != "not_registered" and artisan.amo_start_month is not None,
+            registered=known.registered,
             months=[month for month, _ in dues.months],
             total_centimes=dues.total_centimes,
             monthly_centimes=dues.monthly_centimes,
             paid_through=dues.paid_through,
-            open_reference=self._info(open_reference) if open_reference is not None else None,
+            open_reference=open_reference,
         )
 
     def quote(self, artisan_id: int, count: int | None) -> Quote:
-        try:
-            months = self.service.months_to_pay(self._artisan(artisan_id), count)
-        except PaymentError as error:
-            raise Refused(error.code) from None
+        due = self._dues(artisan_id).dues.months
+        if count is None or 1 <= count <= min(len(due), MAX_MONTHS):
+            months = due[:MAX_MONTHS] if count is None else due[:count]
+        else:  # months ahead (or a count to refuse): the service reads what it needs
+            try:
+                months = self.service.months_to_pay(self._artisan(artisan_id), count)
+            except PaymentError as error:
+                raise Refused(error.code) from None
         if not months:
             raise Refused("nothing_due")
         return Quote(
@@ -75,6 +131,7 @@ class MenuPayments:
 
     def request_reference(self, *, artisan_id: int, count: int | None, network: str) -> tuple[ReferenceInfo, bool]:
         self._looked_up.clear()
+        self.memo.forget()
         try:
             reference, reused = self.service.request_reference(artisan_id=artisan_id, count=count, network=network)
         except PaymentError as error:
@@ -89,6 +146,7 @@ class MenuPayments:
 
     def cancel_reference(self, *, artisan_id: int, reference_id: int) -> bool:
         self._looked_up.clear()
+        self.memo.forget()
         return self.service.cancel_reference(artisan_id=artisan_id, reference_id=reference_id)
 
     def look_up(self, typed: str, *, network: str) -> ReferenceInfo:
@@ -106,6 +164,7 @@ class MenuPayments:
         if agent is None or agent.status != "active":
             raise Refused("agent_inactive")
         self._looked_up.clear()
+        self.memo.forget()
         try:
             return self.service.confirm(reference=typed, network=agent.network, agent=agent).payment.receipt_number
         except PaymentError as error:
@@ -116,19 +175,26 @@ class MenuPayments:
 
 
 class MenuAgents:
-    def __init__(self, *, db: Session, clock: Callable[[], dt.datetime]) -> None:
+    def __init__(self, *, db: Session, clock: Callable[[], dt.datetime], memo: SessionMemo | None = None) -> None:
         self.db = db
         self.service = AgentService(db=db, clock=clock)
+        self.memo = memo or SessionMemo()
 
     def agent(self, agent_id: int) -> AgentInfo | None:
-        agent = self.db.get(Agent, agent_id)
-        if agent is None or agent.status == "disabled":
-            return None
-        return AgentInfo(id=agent.id, code=agent.agent_code, network=agent.network, locked=agent.status == "locked")
+        # Read once a session for the screens; confirming reads the agent afresh.
+        def load() -> AgentInfo | None:
+            agent = self.db.get(Agent, agent_id)
+            if agent is None or agent.status == "disabled":
+                return None
+            return AgentInfo(id=agent.id, code=agent.agent_code, network=agent.network, locked=agent.status == "locked")
+
+        return self.memo.get(f"agent:{agent_id}", load, encode=AGENT.encode, decode=AGENT.decode)
 
     def check_pin(self, agent_id: int, pin: str) -> tuple[PinOutcome, int]:
         # One statement: verify_pin reads the agent's row under lock.
         check: PinCheck = self.service.verify_pin(agent_id, pin)
+        if check.status.value != PinOutcome.OK.value:
+            self.memo.forget()  # the agent may be locked now
         return PinOutcome(check.status.value), check.tries_left
 
     def prepare_pin(self, pin: str) -> str | None:
@@ -140,4 +206,5 @@ class MenuAgents:
             return False
         agent.pin_hash = pin_hash
         self.db.flush()
+        self.memo.forget()
         return True

@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import bindparam, func, literal, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,46 @@ from models import Agent, Artisan, ContributionAmount, PaidMonth, Payment, Payme
 from models.payments import NETWORKS
 
 MAX_MONTHS = 12
+
+# The statements of the hot paths, built once: on a hop, building a statement cost
+# SQLAlchemy more than PostgreSQL took to run it.
+DUES_ROWS = union_all(
+    select(literal("paid").label("kind"), PaidMonth.month.label("month"), literal(0).label("centimes")).where(
+        PaidMonth.artisan_id == bindparam("artisan_id")
+    ),
+    select(literal("amount"), ContributionAmount.effective_from, ContributionAmount.monthly_centimes).where(
+        ContributionAmount.category_code == bindparam("category")
+    ),
+)
+AMOUNTS = (
+    select(ContributionAmount.effective_from, ContributionAmount.monthly_centimes)
+    .where(ContributionAmount.category_code == bindparam("category"))
+    .order_by(ContributionAmount.effective_from)
+)
+OPEN_REFERENCES = select(PaymentReference).where(
+    PaymentReference.artisan_id == bindparam("artisan_id"),
+    PaymentReference.status == "open",
+    PaymentReference.expires_at > bindparam("now"),
+)
+LATEST_OPEN_REFERENCE = OPEN_REFERENCES.order_by(PaymentReference.created_at.desc()).limit(1)
+SAME_OPEN_REFERENCE = OPEN_REFERENCES.where(
+    PaymentReference.first_month == bindparam("first_month"),
+    PaymentReference.month_count == bindparam("month_count"),
+    PaymentReference.network == bindparam("network"),
+)
+REFERENCE_TAKEN = select(PaymentReference.id).where(PaymentReference.reference == bindparam("reference"))
+REFERENCE = select(PaymentReference).where(PaymentReference.reference == bindparam("reference"))
+REFERENCE_LOCKED = REFERENCE.with_for_update().execution_options(populate_existing=True)
+RECEIPT_TAKEN = select(Payment.id).where(Payment.receipt_number == bindparam("receipt"))
+# The paid months (those paid before Hirfa have no payment), each carrying the time
+# of the first payment still standing.
+PAID_MONTHS_AND_FIRST_PAYMENT = select(
+    PaidMonth.month,
+    PaidMonth.payment_id.is_(None),
+    select(func.min(Payment.paid_at))
+    .where(Payment.artisan_id == bindparam("artisan_id"), Payment.reversed_at.is_(None))
+    .scalar_subquery(),
+).where(PaidMonth.artisan_id == bindparam("artisan_id"))
 
 
 class PaymentError(Exception):
@@ -66,14 +106,7 @@ def artisan_dues(db: Session, artisan: Artisan, today: dt.date) -> Dues:
     """What `artisan` owes on `today`, read in one statement (the status screen is hot)."""
     if artisan.amo_status == "not_registered" or artisan.amo_start_month is None:
         return Dues(months=[], monthly_centimes=0, paid_through=artisan.amo_paid_through)
-    paid_rows = select(literal("paid").label("kind"), PaidMonth.month.label("month"), literal(0).label("centimes"))
-    amount_rows = select(literal("amount"), ContributionAmount.effective_from, ContributionAmount.monthly_centimes)
-    rows = db.execute(
-        union_all(
-            paid_rows.where(PaidMonth.artisan_id == artisan.id),
-            amount_rows.where(ContributionAmount.category_code == artisan.contribution_category),
-        )
-    ).all()
+    rows = db.execute(DUES_ROWS, {"artisan_id": artisan.id, "category": artisan.contribution_category}).all()
     paid = {row.month for row in rows if row.kind == "paid"}
     amounts = sorted((row.month, row.centimes) for row in rows if row.kind == "amount")
     current = month_start(today)
@@ -95,11 +128,7 @@ class PaymentService:
     # Dues -----------------------------------------------------------------------------
 
     def _amounts(self, category: str) -> list[tuple[dt.date, int]]:
-        rows = self.db.execute(
-            select(ContributionAmount.effective_from, ContributionAmount.monthly_centimes)
-            .where(ContributionAmount.category_code == category)
-            .order_by(ContributionAmount.effective_from)
-        ).all()
+        rows = self.db.execute(AMOUNTS, {"category": category}).all()
         return [(row.effective_from, row.monthly_centimes) for row in rows]
 
     def _paid_months(self, artisan_id: int) -> set[dt.date]:
@@ -132,16 +161,7 @@ class PaymentService:
     # References -------------------------------------------------------------------------
 
     def open_reference(self, artisan_id: int) -> PaymentReference | None:
-        return self.db.scalar(
-            select(PaymentReference)
-            .where(
-                PaymentReference.artisan_id == artisan_id,
-                PaymentReference.status == "open",
-                PaymentReference.expires_at > self.clock(),
-            )
-            .order_by(PaymentReference.created_at.desc())
-            .limit(1)
-        )
+        return self.db.scalar(LATEST_OPEN_REFERENCE, {"artisan_id": artisan_id, "now": self.clock()})
 
     def request_reference(self, *, artisan_id: int, count: int | None, network: str) -> tuple[PaymentReference, bool]:
         """A reference for `count` months (None: all due) at `network`; an open one for the
@@ -156,16 +176,8 @@ class PaymentService:
             raise PaymentError("nothing_due", "nothing is due")
         first, total = months[0][0], sum(amount for _, amount in months)
         now = self.clock()
-        existing = self.db.scalar(
-            select(PaymentReference).where(
-                PaymentReference.artisan_id == artisan_id,
-                PaymentReference.status == "open",
-                PaymentReference.expires_at > now,
-                PaymentReference.first_month == first,
-                PaymentReference.month_count == len(months),
-                PaymentReference.network == network,
-            )
-        )
+        same = {"first_month": first, "month_count": len(months), "network": network}
+        existing = self.db.scalar(SAME_OPEN_REFERENCE, {"artisan_id": artisan_id, "now": now, **same})
         if existing is not None:
             return existing, True
         reference = PaymentReference(
@@ -201,7 +213,7 @@ class PaymentService:
     def _unused_reference(self) -> str:
         while True:  # 800 million references: a clash is rare, and checked
             candidate = new_reference()
-            taken = self.db.scalar(select(PaymentReference.id).where(PaymentReference.reference == candidate))
+            taken = self.db.scalar(REFERENCE_TAKEN, {"reference": candidate})
             if taken is None:
                 return candidate
 
@@ -224,10 +236,7 @@ class PaymentService:
         digits = normalise(typed)
         if digits is None:
             raise PaymentError("invalid_reference", "a reference is 10 digits with a valid check digit")
-        query = select(PaymentReference).where(PaymentReference.reference == digits)
-        if lock:
-            query = query.with_for_update().execution_options(populate_existing=True)
-        reference = self.db.scalar(query)
+        reference = self.db.scalar(REFERENCE_LOCKED if lock else REFERENCE, {"reference": digits})
         if reference is None or (network is not None and reference.network != network):
             # Another network's reference is not found, not "forbidden": it tells nothing.
             raise PaymentError("reference_not_found", "no such reference")
@@ -336,7 +345,7 @@ class PaymentService:
         prefix = "WF" if network == "wafacash" else "FC"
         while True:
             candidate = f"{prefix}{secrets.randbelow(10**10):010d}"
-            if self.db.scalar(select(Payment.id).where(Payment.receipt_number == candidate)) is None:
+            if self.db.scalar(RECEIPT_TAKEN, {"receipt": candidate}) is None:
                 return candidate
 
     def _refresh_artisan(self, artisan: Artisan) -> None:
@@ -345,18 +354,7 @@ class PaymentService:
         `amo_first_paid_month` is the month the first payment was made (the waiting
         period counts from the month after it), or for months paid before Hirfa the
         first of them; `amo_paid_through` ends the unbroken run of paid months."""
-        # One statement: the paid months (those paid before Hirfa have no payment), each
-        # carrying the time of the first payment still standing.
-        first_payment = (
-            select(func.min(Payment.paid_at))
-            .where(Payment.artisan_id == artisan.id, Payment.reversed_at.is_(None))
-            .scalar_subquery()
-        )
-        rows = self.db.execute(
-            select(PaidMonth.month, PaidMonth.payment_id.is_(None), first_payment).where(
-                PaidMonth.artisan_id == artisan.id
-            )
-        ).all()
+        rows = self.db.execute(PAID_MONTHS_AND_FIRST_PAYMENT, {"artisan_id": artisan.id}).all()
         paid = {month for month, _, _ in rows}
         earlier = min((month for month, before_hirfa, _ in rows if before_hirfa), default=None)
         first_paid_at = rows[0][2] if rows else None

@@ -9,12 +9,13 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import CompoundSelect, bindparam, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from gateway.clock import local_today
 from gateway.config import Settings
 from gateway.logs import mask_phone
+from gateway.memo import FlatCodec, SessionMemo
 from gateway.payments.service import artisan_dues
 from gateway.registration.amo import amo_rights
 from gateway.sms.outbox import queue_sms
@@ -23,30 +24,41 @@ from models import Agent, Artisan, IdentificationAttempt, PhoneLink, PhonePrefer
 
 log = logging.getLogger(__name__)
 FAILURES = ("wrong_birth_year", "unknown_cin")
+STATUS = FlatCodec(RegistrationStatus)
+# One statement on every first hop: the linked artisan, the phone's own language
+# preference, and whether the phone is a cash-point agent's. Built once: building it
+# cost more than running it.
+CALLER: CompoundSelect[Any] = union_all(
+    select(Artisan.id, Artisan.language, literal("artisan").label("kind")).where(Artisan.phone == bindparam("phone")),
+    select(literal(None), PhonePreference.language, literal("phone")).where(
+        PhonePreference.phone == bindparam("phone")
+    ),
+    select(Agent.id, literal(None), literal("agent")).where(
+        Agent.phone == bindparam("phone"), Agent.status != "disabled"
+    ),
+)
 
 
 class RegistryService:
     """Satisfies `menus.ports.Registry` over the database. Flushes; the edge commits."""
 
     def __init__(
-        self, *, db: Session, settings: Settings, clock: Callable[[], dt.datetime], service_code: str = ""
+        self,
+        *,
+        db: Session,
+        settings: Settings,
+        clock: Callable[[], dt.datetime],
+        service_code: str = "",
+        memo: SessionMemo | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock
         self.service_code = service_code
+        self.memo = memo or SessionMemo()
 
     def caller(self, phone: str) -> Caller:
-        # One statement on the first hop: the linked artisan, the phone's own language
-        # preference, and whether the phone is a cash-point agent's.
-        linked = select(Artisan.id, Artisan.language, literal("artisan").label("kind")).where(Artisan.phone == phone)
-        preferred = select(literal(None), PhonePreference.language, literal("phone")).where(
-            PhonePreference.phone == phone
-        )
-        agent = select(Agent.id, literal(None), literal("agent")).where(
-            Agent.phone == phone, Agent.status != "disabled"
-        )
-        rows: Sequence[Any] = self.db.execute(union_all(linked, preferred, agent)).all()
+        rows: Sequence[Any] = self.db.execute(CALLER, {"phone": phone}).all()
         found = {row.kind: row for row in rows}
         languages = [found[kind].language for kind in ("artisan", "phone") if kind in found and found[kind].language]
         return Caller(
@@ -56,6 +68,15 @@ class RegistryService:
         )
 
     def registration_status(self, artisan_id: int) -> RegistrationStatus | None:
+        # Read once a session: paging the screen with 98 shows the same status.
+        return self.memo.get(
+            f"status:{artisan_id}",
+            lambda: self._registration_status(artisan_id),
+            encode=STATUS.encode,
+            decode=STATUS.decode,
+        )
+
+    def _registration_status(self, artisan_id: int) -> RegistrationStatus | None:
         artisan = self.db.get(Artisan, artisan_id)
         if artisan is None:
             return None
@@ -71,7 +92,6 @@ class RegistryService:
         return RegistrationStatus(
             months_due=len(dues.months),
             total_due_centimes=dues.total_centimes,
-            first_name=artisan.first_name,
             rna_number=artisan.rna_number,
             rna_status=artisan.rna_status,
             trade=artisan.trade,
@@ -101,6 +121,7 @@ class RegistryService:
         return hmac.new(self.settings.secret_key.encode(), cin.upper().encode(), hashlib.sha256).hexdigest()
 
     def identify(self, *, phone: str, cin: str, birth_year: int, language: str) -> Identification:
+        self.memo.forget()  # the phone may now be another artisan's
         limit = self.settings.identification_max_failures
         digest = self.cin_digest(cin)
         phone_failures = self._failures(phone=phone)

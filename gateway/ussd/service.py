@@ -13,6 +13,7 @@ from dataclasses import astuple, dataclass
 import phonenumbers
 
 from gateway.config import Settings
+from gateway.memo import SessionMemo
 from gateway.ussd.interfaces import Hop, SessionStore, TextMark, UssdAdapter
 from menus.engine import Context, Engine
 from menus.i18n import N_, Translator
@@ -66,12 +67,13 @@ class HopService:
         self,
         hop: Hop,
         *,
-        context: Callable[[], Context],
+        context: Callable[[SessionMemo], Context],
         commit: Callable[[], None],
         seen: Callable[[str], None] = lambda language: None,
     ) -> HopAnswer:
-        """Answer `hop`. `seen` learns the caller's language as soon as it is known,
-        so that a failure later in the hop can still be answered in it."""
+        """Answer `hop`. `context` builds the menus' context around the session's memo
+        (what it already read). `seen` learns the caller's language as soon as it is
+        known, so that a failure later in the hop can still be answered in it."""
         loaded = self.store.load(self.adapter.name, hop.session_id, hop.phone)
         record, resume = loaded.record, loaded.resume
         limit = self.settings.ussd_hops_per_phone_per_minute
@@ -83,7 +85,8 @@ class HopService:
         key = self.settings.secret_key.encode()
         previous = TextMark(*record["mark"]) if record is not None else None
         if record is None or previous is None:
-            ctx = context()
+            memo = SessionMemo()
+            ctx = context(memo)
             inputs = self.adapter.new_inputs(None, hop.text, key)
             # A fresh dial (no input yet) may offer to take up the phone's cut-off session.
             reply, state = self.engine.start(ctx, resume=None if inputs else resume)
@@ -93,7 +96,8 @@ class HopService:
             if record["final"] or previous.same(hop.text, key):
                 # A retry, or anything after the last screen: the same bytes, nothing run.
                 return HopAnswer(record["reply"], record["screen"], record["final"], replayed=True)
-            ctx = context()
+            memo = SessionMemo(record.get("memo"))
+            ctx = context(memo)
             inputs = self.adapter.new_inputs(previous, hop.text, key)
             reply = None
         seen(state["lang"])
@@ -105,17 +109,20 @@ class HopService:
         commit()
         body = self.adapter.render(reply.text, reply.final)
         point = self.engine.resume_point(state)
+        saved = {
+            "phone": hop.phone,
+            "mark": list(astuple(TextMark.of(hop.text, key))),
+            "reply": body,
+            "screen": reply.screen,
+            "final": reply.final,
+            "state": state,
+        }
+        if memo.data and not reply.final:  # a finished session only replays its last reply
+            saved["memo"] = memo.data
         self.store.save(
             self.adapter.name,
             hop.session_id,
-            {
-                "phone": hop.phone,
-                "mark": list(astuple(TextMark.of(hop.text, key))),
-                "reply": body,
-                "screen": reply.screen,
-                "final": reply.final,
-                "state": state,
-            },
+            saved,
             phone=hop.phone,
             resume=None if point is None else {"session": hop.session_id, **point},
             had_resume=resume is not None,

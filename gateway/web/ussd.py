@@ -75,7 +75,7 @@ def hop(aggregator: str) -> Response:
     try:
         answer = service.answer(
             parsed,
-            context=lambda: menu_context(parsed, adapter),
+            context=lambda memo: menu_context(parsed, adapter, memo),
             commit=commit_if_used,
             seen=language.append,
         )

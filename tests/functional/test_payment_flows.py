@@ -83,6 +83,9 @@ def test_open_reference_can_be_cancelled(dial: type[Dialer], demo: Session) -> N
     assert "1 Annuler cette référence" in phone.screens[-1]
     assert "Référence annulée." in phone.send("1")
     assert demo.scalar(select(PaymentReference.status)) == "cancelled"
+    # The dues this session showed before are read again: no reference to offer now.
+    dues = phone.send("2")
+    assert "Total : " in dues and "3 Ma référence en cours" not in dues
 
 
 def agent_session(dial: type[Dialer], phone_number: str, pin: str = "1234") -> Dialer:

@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import orjson
 import pytest
 import redis
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from gateway import db
+from models import Artisan
 from tests.conftest import CALLBACK_KEY, REDIS_URL
 from tests.helpers import Dialer
 
@@ -90,8 +92,10 @@ def counting_sql(session: Session) -> Iterator[list[str]]:
     [
         ("+212600000001", [], 1),  # main menu, first hop
         ("+212600000001", ["1"], 2),  # status: the artisan, then paid months and amounts
-        ("+212600000001", ["1", "98"], 2),  # status, next page
-        ("+212600000001", ["1", "98", "0"], 2),  # back a page
+        ("+212600000001", ["1", "98"], 0),  # status, next page: what the session read
+        ("+212600000001", ["1", "98", "0"], 0),  # back a page
+        ("+212600000002", ["2"], 3),  # dues: the artisan, paid months and amounts, open reference
+        ("+212600000002", ["2", "1", "1"], 0),  # the quote of the dues the session read
         ("+212600000003", ["6"], 0),  # language menu: no SQL at all
     ],
 )
@@ -143,3 +147,31 @@ def test_redis_keeps_no_typed_text(dial: type[Dialer], app: Flask) -> None:
     assert raw is not None
     assert b"JB123456" not in raw and b"1980" not in raw
     assert phone.replay() == phone.screens[-1]  # replays still recognised, from the keyed mark
+
+
+def test_what_a_session_read_is_kept_until_it_ends(dial: type[Dialer], app: Flask, db_session: Session) -> None:
+    def record(phone: Dialer) -> dict[str, object]:
+        raw = redis.Redis.from_url(REDIS_URL).get(
+            app.extensions["hirfa"].session_store.key("africastalking", phone.session_id)
+        )
+        assert raw is not None
+        value: dict[str, object] = orjson.loads(raw)
+        return value
+
+    phone = dial("+212600000001")
+    phone.start()
+    phone.send("1")
+    memo = record(phone)["memo"]
+    assert isinstance(memo, dict) and [key.split(":")[0] for key in memo] == ["status"]
+    # The rows change under the session (an agent confirms, staff edit the RNA): this
+    # session keeps showing what it read; the next one reads afresh.
+    artisan = db_session.scalar(select(Artisan).where(Artisan.phone == phone.phone))
+    assert artisan is not None
+    artisan.trade = "changed-trade"
+    db_session.flush()
+    assert "changed-trade" not in phone.send("0", "1")
+    fresh = dial(phone.phone)
+    fresh.start()
+    assert "changed-trade" in fresh.send("1")
+    phone.send("00", "9", "9", "9")  # the third wrong answer ends the session
+    assert phone.screens[-1].startswith("END ") and "memo" not in record(phone)

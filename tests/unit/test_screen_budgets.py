@@ -62,7 +62,6 @@ class WorstCaseRegistry:
 
     def registration_status(self, artisan_id: int) -> RegistrationStatus:
         return RegistrationStatus(
-            first_name="W" * 80,
             rna_number="9" * 32,
             rna_status="struck_off",
             trade=_longest_trade(self.language),
