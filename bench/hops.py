@@ -54,6 +54,11 @@ CORES = os.cpu_count() or 2
 AGENTS = 64  # as in bench/sessions.lua
 STRIDE = 1000  # artisans per connection and run, as in bench/sessions.lua
 BIN = ROOT / ".venv" / "bin"
+MIXES = {
+    "full": "status check, pay 3 months, agent confirms",
+    "status": "status checks only",
+    "menus": "the language menu and back, no SQL after the dial",
+}
 
 GUNICORN = ["gunicorn", "--workers", "{workers}", "--bind", "127.0.0.1:{port}", "--log-level", "warning"]
 GRANIAN = [
@@ -194,7 +199,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=CORES, help="granian workers per instance")
     parser.add_argument("--only", default="", help="run only the runs whose name holds this text (and the baseline)")
     parser.add_argument(
-        "--mix", choices=("full", "status"), default="full", help="all three sessions, or status checks only (reads)"
+        "--mix",
+        choices=tuple(MIXES),
+        default="full",
+        help="all three sessions, status checks only (reads), or menus only (no SQL after the dial)",
     )
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -264,9 +272,7 @@ def write_table(results: dict[str, dict[str, float]], memory: dict[str, float], 
     buffer = io.StringIO()
     buffer.write(
         f"{dt.date.today()}, {CORES} cores, {args.connections} concurrent sessions, {args.duration} s each, "
-        f"{args.artisans:,} artisans; sessions: "
-        + ("status check, pay 3 months, agent confirms" if args.mix == "full" else "status checks only")
-        + ":\n\n"
+        f"{args.artisans:,} artisans; sessions: " + MIXES[args.mix] + ":\n\n"
         "| server | hops/s | p50 ms | p99 ms | errors | ratio to baseline |\n|---|---|---|---|---|---|\n"
     )
     for name, r in results.items():

@@ -8,7 +8,8 @@
 -- Arguments (after --): PATH MODE OFFSET MIX. MODE "baseline" sends the same requests to
 -- an app that checks nothing (no reference to read). OFFSET picks the first artisan, so
 -- that every run pays for artisans nobody paid for yet. MIX "status" walks the status
--- check only (reads), "full" (the default) all three. Counts as errors: non-200,
+-- check only (reads), "menus" the language menu and back (the hop's own cost, no SQL
+-- after the dial), "full" (the default) all three. Counts as errors: non-200,
 -- bodies that are neither CON nor END, a pay session without a reference, and an
 -- agent session that does not end on the payment recorded.
 local threads = {}
@@ -42,6 +43,8 @@ local function plan()
   local ref = reference or "0000000000"
   if mix == "status" then
     return {{artisan_phone(0), {"", "1", "1%2A98"}}}
+  elseif mix == "menus" then -- the language menu and back: after the dial, no SQL at all
+    return {{artisan_phone(0), {"", "6", "6%2A0", "6%2A0%2A6", "6%2A0%2A6%2A0", "6%2A0%2A6%2A0%2A6", "6%2A0%2A6%2A0%2A6%2A0"}}}
   end
   return {
     {artisan_phone(0), {"", "1", "1%2A98"}},

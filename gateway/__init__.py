@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Request, Response, jsonify
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings.is_production,
     )
     register_proxy(app, settings)
+    app.session_interface = SentCookieSessions()
     db.init_app(app, settings)
     register_services(app, settings)
     register_blueprints(app, settings)
@@ -72,6 +74,17 @@ def refuse_demo_data(app: Flask) -> None:
     if found:
         app.extensions[db.EXTENSION].kw["bind"].dispose()
         raise SettingsError("DATABASE_URL: production refuses a database that holds demo data")
+
+
+class SentCookieSessions(SecureCookieSessionInterface):
+    """Flask opens the signed session cookie on every request, but only /ops uses it, and
+    building its signer cost a USSD hop more than parsing the hop. A request without the
+    cookie gets an empty session, saved (as a new cookie) only if something is put in it."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def register_proxy(app: Flask, settings: Settings) -> None:
