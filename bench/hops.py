@@ -7,7 +7,8 @@ generated artisans (AMO contributors with three months due) and 64 agents; then 
 one after another for the same duration and concurrency:
 
 - the baseline: bench/baseline_app.py under gunicorn with 5 sync workers (one Redis GET
-  and one SET per request, nothing else);
+  and one SET per request, nothing else), then the same app under granian (what the
+  server alone gives);
 - the gateway under gunicorn (sync workers) and under granian (the Procfile's `web:`);
 - the gateway as two granian instances on the same Redis and PostgreSQL.
 
@@ -54,6 +55,7 @@ CORES = os.cpu_count() or 2
 AGENTS = 64  # as in bench/sessions.lua
 STRIDE = 1000  # artisans per connection and run, as in bench/sessions.lua
 BIN = ROOT / ".venv" / "bin"
+BASELINE_APP = "bench.baseline_app:app"
 MIXES = {
     "full": "status check, pay 3 months, agent confirms",
     "status": "status checks only",
@@ -215,9 +217,18 @@ def main() -> None:
         (
             "baseline: Flask + Redis GET and SET, gunicorn 5 sync workers",
             GUNICORN,
-            "bench.baseline_app:app",
+            BASELINE_APP,
             1,
             5,
+            "baseline",
+        ),
+        # The headroom the server alone gives: the same minimal app under granian.
+        (
+            f"baseline app, granian {args.workers} workers",
+            GRANIAN,
+            "bench.baseline_app:app",
+            1,
+            args.workers,
             "baseline",
         ),
         ("gateway, gunicorn 5 sync workers", GUNICORN, "wsgi:app", 1, 5, "gateway"),

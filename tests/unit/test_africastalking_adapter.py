@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 
 import pytest
 
@@ -67,6 +69,14 @@ def test_text_mark_keeps_no_input_and_needs_the_key() -> None:
     assert mark.same("1*AB123456*1234", b"k1")
     assert not mark.same("1*AB123456*1234", b"k2")
     assert not mark.same("1*AB123456*1235", b"k1")
+
+
+def test_text_marks_saved_whole_still_match() -> None:
+    mark = TextMark.of("1*2", b"k1")
+    whole = TextMark(3, hmac.new(b"k1", b"1*2", hashlib.sha256).hexdigest())  # as saved before the cut
+    assert len(mark.digest) == 32 and whole.digest.startswith(mark.digest)
+    assert whole.same("1*2", b"k1") and not whole.same("1*3", b"k1")
+    assert not TextMark(3, "").same("1*2", b"k1")
 
 
 def test_parse_hop_reads_a_valid_form() -> None:
