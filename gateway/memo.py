@@ -25,7 +25,10 @@ class SessionMemo:
     def get(self, key: str, load: Callable[[], T], *, encode: Callable[[T], Any], decode: Callable[[Any], T]) -> T:
         """What `load` gave the first time this session asked for `key`."""
         if key in self.data:
-            return decode(self.data[key])
+            try:
+                return decode(self.data[key])
+            except (KeyError, TypeError, ValueError):
+                pass  # kept by another release, in another shape: read it again
         value = load()
         self.data[key] = encode(value)
         return value
