@@ -30,6 +30,9 @@ class SessionMemo:
             except (KeyError, TypeError, ValueError):
                 pass  # kept by another release, in another shape: read it again
         value = load()
+        # Only the latest read is kept: a screen needs what it shows (paging, the quote
+        # after the dues), and a session's record stays small in Redis.
+        self.data.clear()
         self.data[key] = encode(value)
         return value
 

@@ -35,22 +35,20 @@ class ArtisanDues:
     dues: Dues
     open_reference_id: int | None
 
-    def encode(self) -> dict[str, Any]:
+    def encode(self) -> list[Any]:
         months = [[month.isoformat(), centimes] for month, centimes in self.dues.months]
         paid_through = self.dues.paid_through.isoformat() if self.dues.paid_through else None
-        return {
-            "registered": self.registered,
-            "months": months,
-            "monthly": self.dues.monthly_centimes,
-            "paid_through": paid_through,
-            "open": self.open_reference_id,
-        }
+        return [self.registered, months, self.dues.monthly_centimes, paid_through, self.open_reference_id]
 
     @classmethod
-    def decode(cls, raw: dict[str, Any]) -> ArtisanDues:
-        months = [(dt.date.fromisoformat(month), centimes) for month, centimes in raw["months"]]
-        paid_through = dt.date.fromisoformat(raw["paid_through"]) if raw["paid_through"] else None
-        return cls(raw["registered"], Dues(months, raw["monthly"], paid_through), raw["open"])
+    def decode(cls, raw: list[Any]) -> ArtisanDues:
+        registered, months, monthly, paid_through, open_reference_id = raw
+        dues = Dues(
+            [(dt.date.fromisoformat(month), centimes) for month, centimes in months],
+            monthly,
+            dt.date.fromisoformat(paid_through) if paid_through else None,
+        )
+        return cls(registered, dues, open_reference_id)
 
 
 class MenuPayments:

@@ -40,6 +40,9 @@ def test_a_read_runs_once_until_forgotten() -> None:
         "agent:7", load, encode=codec.encode, decode=codec.decode
     )
     assert first == again and len(loads) == 1
+    # Another read takes its place: the record keeps the latest one only.
+    memo.get("status:1", lambda: _status(None), encode=STATUS.encode, decode=STATUS.decode)
+    assert list(memo.data) == ["status:1"]
     memo.forget()
     memo.get("agent:7", load, encode=codec.encode, decode=codec.decode)
     assert len(loads) == 2
