@@ -2,9 +2,9 @@
 
 A status screen paged with 98, dues shown then quoted, an agent's name on each of his
 screens: without this, every hop would read the same rows again (a hop's SQL costs
-more than all the rest of it). The ports keep such reads here, JSON-ready, for the
-session's few minutes; any write through a port forgets them all, and money steps
-(a reference, a confirmation) always read afresh under lock."""
+more than all the rest of it). The ports keep their latest read here, JSON-ready, for
+the session's few minutes; any write through a port forgets it, and money steps (a
+reference, a confirmation) always read afresh under lock."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class SessionMemo:
         self.data: dict[str, Any] = {} if data is None else data
 
     def get(self, key: str, load: Callable[[], T], *, encode: Callable[[T], Any], decode: Callable[[Any], T]) -> T:
-        """What `load` gave the first time this session asked for `key`."""
+        """What `load` gave when this session last asked for `key`, if nothing was read since."""
         if key in self.data:
             try:
                 return decode(self.data[key])
