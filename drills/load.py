@@ -120,6 +120,16 @@ class Call:
         self.typed.append(answer)
         return self._send()
 
+    def walk(self, *answers: str) -> str:
+        """Dial, then type `answers` at a person's pace; stops at a failed hop or an END."""
+        reply = self.dial()
+        for answer in answers:
+            if not self.ok() or reply.startswith("END "):
+                break
+            time.sleep(THINK_SECONDS)
+            reply = self.send(answer)
+        return reply
+
     def ok(self) -> bool:
         """The last hop got a normal CON or END (a method: each hop changes it)."""
         return self.last_kind in ("con", "end")
@@ -201,12 +211,7 @@ class Load:
         while not self.stopping.is_set():
             phone, inputs = next(sessions)
             call = self.call(phone, "status")
-            reply = call.dial()
-            for answer in inputs:
-                if not call.ok() or reply.startswith("END "):
-                    break
-                time.sleep(THINK_SECONDS)
-                reply = call.send(answer)
+            call.walk(*inputs)
             if not call.ok():
                 time.sleep(REDIAL_SECONDS)
 
@@ -232,12 +237,7 @@ class Load:
         """dial, 2 pay, 1 all due, 1 Wafacash, 1 confirm -> the reference; redial on a failure."""
         while not self.stopping.is_set():
             call = self.call(phone, "pay")
-            reply = call.dial()
-            for answer in ("2", "1", "1", "1"):
-                if not call.ok():
-                    break
-                time.sleep(THINK_SECONDS)
-                reply = call.send(answer)
+            reply = call.walk("2", "1", "1", "1")
             if not call.ok():
                 self._redial()
                 continue
@@ -258,17 +258,7 @@ class Load:
         deadline = time.monotonic() + CONFIRM_PATIENCE
         while time.monotonic() < min(deadline, self.stopped_at + STOP_GRACE):
             call = self.call(AGENT_PHONE, "agent")
-            reply = call.dial()
-            for answer in (AGENT_PIN, "1"):
-                if not call.ok():
-                    break
-                time.sleep(THINK_SECONDS)
-                reply = call.send(answer)
-            if not call.ok():
-                self._redial()
-                continue
-            time.sleep(THINK_SECONDS)
-            reply = call.send(reference)
+            reply = call.walk(AGENT_PIN, "1", reference)
             if not call.ok():
                 self._redial()
                 continue

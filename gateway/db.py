@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import Settings
+from gateway.memo import forget_after_writes
 
 EXTENSION = "hirfa.sessionmaker"
 
@@ -52,9 +53,15 @@ def hold_loaded_rows(session: Session | sessionmaker[Session]) -> None:
     event.listen(session, "pending_to_persistent", hold)
 
 
+def configure_sessions(sessions: Session | sessionmaker[Session]) -> None:
+    """What every session of the app gets (the tests' own session too)."""
+    hold_loaded_rows(sessions)
+    forget_after_writes(sessions)
+
+
 def init_app(app: Flask, settings: Settings) -> None:
     factory = sessionmaker(make_engine(settings), expire_on_commit=False)
-    hold_loaded_rows(factory)
+    configure_sessions(factory)
     app.extensions[EXTENSION] = factory
     app.teardown_appcontext(_close_session)
 

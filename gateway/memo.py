@@ -3,8 +3,9 @@
 A status screen paged with 98, dues shown then quoted, an agent's name on each of his
 screens: without this, every hop would read the same rows again (a hop's SQL costs
 more than all the rest of it). The ports keep their latest read here, JSON-ready, for
-the session's few minutes; any write through a port forgets it, and money steps (a
-reference, a confirmation) always read afresh under lock."""
+the session's few minutes. Whatever writes in a hop (a flush of its database session,
+whichever port made it) forgets it; money steps (a reference, a confirmation) always
+read afresh under lock."""
 
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ import typing
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
 T = TypeVar("T")
 D = TypeVar("D")
+INFO_KEY = "hirfa.memo"
 
 
 class SessionMemo:
@@ -38,6 +43,22 @@ class SessionMemo:
 
     def forget(self) -> None:
         self.data.clear()
+
+    def watch(self, db: Session) -> None:
+        """Be forgotten when `db` writes (see `forget_after_writes`)."""
+        db.info[INFO_KEY] = self
+
+
+def forget_after_writes(sessions: Session | sessionmaker[Session]) -> None:
+    """Every flush of a session watched by a memo forgets that memo: a write, through any
+    port, may change what the session read (one rule, not one call in each port)."""
+
+    def forget(session: Session, _context: object) -> None:
+        memo = session.info.get(INFO_KEY)
+        if memo is not None:
+            memo.forget()
+
+    event.listen(sessions, "after_flush", forget)
 
 
 class FlatCodec(Generic[D]):

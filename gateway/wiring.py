@@ -44,6 +44,7 @@ def hirfa() -> Hirfa:
 def menu_context(hop: Hop, adapter: UssdAdapter, memo: SessionMemo) -> Context:
     app = hirfa()
     db = get_db()
+    memo.watch(db)
     registry = RegistryService(db=db, settings=app.settings, clock=app.clock, service_code=hop.service_code, memo=memo)
     payments = MenuPayments(db=db, settings=app.settings, clock=app.clock, memo=memo)
     reimbursements = MenuReimbursements(db=db, settings=app.settings, clock=app.clock)

@@ -153,7 +153,7 @@ def db_session(app: Flask) -> Iterator[Session]:
     connection = factory.kw["bind"].connect()
     transaction = connection.begin()
     session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    db.hold_loaded_rows(session)  # as the app's sessions do
+    db.configure_sessions(session)  # as the app's sessions are
     app.extensions[db.EXTENSION] = lambda: session
     try:
         yield session

@@ -1,10 +1,16 @@
-"""Test helpers: a frozen clock and a dialer speaking Africa's Talking's protocol."""
+"""Test helpers: a frozen clock, a dialer speaking Africa's Talking's protocol, and the
+SQL a block of code sends."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from menus.paging import Budget
 
@@ -96,3 +102,19 @@ class Dialer:
         assert AT_BUDGET.fits(screen), f"over budget ({AT_BUDGET.length(screen)}): {screen!r}"
         self.screens.append(body)
         return body
+
+
+@contextmanager
+def sql_sent(session: Session) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement, with its parameters, sent on `session`'s engine inside the block."""
+    sent: list[tuple[str, Any]] = []
+
+    def before(conn: object, cursor: object, statement: str, parameters: Any, *args: object) -> None:
+        sent.append((statement, parameters))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", before)

@@ -129,7 +129,6 @@ class MenuPayments:
 
     def request_reference(self, *, artisan_id: int, count: int | None, network: str) -> tuple[ReferenceInfo, bool]:
         self._looked_up.clear()
-        self.memo.forget()
         try:
             reference, reused = self.service.request_reference(artisan_id=artisan_id, count=count, network=network)
         except PaymentError as error:
@@ -144,7 +143,6 @@ class MenuPayments:
 
     def cancel_reference(self, *, artisan_id: int, reference_id: int) -> bool:
         self._looked_up.clear()
-        self.memo.forget()
         return self.service.cancel_reference(artisan_id=artisan_id, reference_id=reference_id)
 
     def look_up(self, typed: str, *, network: str) -> ReferenceInfo:
@@ -162,7 +160,6 @@ class MenuPayments:
         if agent is None or agent.status != "active":
             raise Refused("agent_inactive")
         self._looked_up.clear()
-        self.memo.forget()
         try:
             return self.service.confirm(reference=typed, network=agent.network, agent=agent).payment.receipt_number
         except PaymentError as error:
@@ -191,8 +188,6 @@ class MenuAgents:
     def check_pin(self, agent_id: int, pin: str) -> tuple[PinOutcome, int]:
         # One statement: verify_pin reads the agent's row under lock.
         check: PinCheck = self.service.verify_pin(agent_id, pin)
-        if check.status.value != PinOutcome.OK.value:
-            self.memo.forget()  # the agent may be locked now
         return PinOutcome(check.status.value), check.tries_left
 
     def prepare_pin(self, pin: str) -> str | None:
@@ -204,5 +199,4 @@ class MenuAgents:
             return False
         agent.pin_hash = pin_hash
         self.db.flush()
-        self.memo.forget()
         return True

@@ -121,7 +121,6 @@ class RegistryService:
         return hmac.new(self.settings.secret_key.encode(), cin.upper().encode(), hashlib.sha256).hexdigest()
 
     def identify(self, *, phone: str, cin: str, birth_year: int, language: str) -> Identification:
-        self.memo.forget()  # the phone may now be another artisan's
         limit = self.settings.identification_max_failures
         digest = self.cin_digest(cin)
         phone_failures = self._failures(phone=phone)

@@ -6,32 +6,14 @@ scan; disabling seq scans asks whether an index *can* serve the query, which is 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from tests.functional.test_payment_flows import reference_in
-from tests.helpers import Dialer
+from tests.helpers import Dialer, sql_sent
 
 Captured = list[tuple[str, Any]]
-
-
-@contextmanager
-def capturing(session: Session) -> Iterator[Captured]:
-    captured: Captured = []
-
-    def before(conn: object, cursor: object, statement: str, parameters: Any, *args: object) -> None:
-        captured.append((statement, parameters))
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield captured
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 def plans(session: Session, captured: Captured) -> dict[str, str]:
@@ -49,7 +31,7 @@ def plans(session: Session, captured: Captured) -> dict[str, str]:
 
 
 def test_no_hop_scans_the_artisans_table(dial: type[Dialer], demo: Session) -> None:
-    with capturing(demo) as captured:
+    with sql_sent(demo) as captured:
         fatima = dial("+212600000001")
         fatima.start()
         fatima.send("1", "98")  # status, next page

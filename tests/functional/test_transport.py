@@ -3,20 +3,19 @@ and the work one hop does (Redis commands, SQL statements)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import orjson
 import pytest
 import redis
 from flask import Flask
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import db
 from models import Artisan
 from tests.conftest import CALLBACK_KEY, REDIS_URL
-from tests.helpers import Dialer
+from tests.helpers import Dialer, sql_sent
 
 FORM = {"sessionId": "ip-test", "serviceCode": "*4242#", "phoneNumber": "+212600000001", "text": ""}
 
@@ -71,22 +70,6 @@ def _commands(client: redis.Redis) -> dict[str, int]:  # type: ignore[type-arg]
     return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
 
 
-@contextmanager
-def counting_sql(session: Session) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def before(conn: object, cursor: object, statement: str, *args: object) -> None:
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-            statements.append(statement)
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-
-
 @pytest.mark.parametrize(
     ("phone_number", "answers", "max_sql"),
     [
@@ -108,8 +91,9 @@ def test_a_hop_does_one_redis_read_one_write_and_few_sql(
         phone.start()
         phone.send(*answers[:-1])
     start = _commands(client)
-    with counting_sql(db_session) as statements:
+    with sql_sent(db_session) as sent:
         phone.send(answers[-1]) if answers else phone.start()
+    statements = [sql for sql, _ in sent if not sql.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))]
     end = _commands(client)
     delta = {name: end.get(name, 0) - start.get(name, 0) for name in end if end.get(name, 0) != start.get(name, 0)}
     delta.pop("info", None)
@@ -191,3 +175,16 @@ def test_a_live_session_keeps_under_a_kilobyte_in_redis(dial: type[Dialer], app:
     keys += client.keys(f"{redis_prefix}rl:ussd-phone:{phone.phone}:*")
     sizes = [client.memory_usage(key) or 0 for key in keys]
     assert all(sizes[:2]) and sum(sizes) <= 1024, sizes
+
+
+def test_a_write_forgets_what_the_session_read(dial: type[Dialer], db_session: Session) -> None:
+    phone = dial("+212600000001")
+    phone.start()
+    phone.send("1", "0")
+    with sql_sent(db_session) as kept:
+        phone.send("1")  # the status again: as the session read it
+    phone.send("0", "6", "2")  # French: the language is written
+    with sql_sent(db_session) as fresh:
+        phone.send("1")
+    assert not kept
+    assert any("FROM artisans" in sql for sql, _ in fresh), fresh
