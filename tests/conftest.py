@@ -9,6 +9,7 @@ import os
 import secrets
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -48,6 +49,15 @@ def create_database(prefix: str) -> str:
     with psycopg.connect(ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = _database_url(name)
+    config = alembic_config(url)
+    config.attributes["configure_logging"] = False
+    command.upgrade(config, "head")
+    return url
+
+
+def migrate_sqlite(path: str) -> str:
+    """A SQLite file migrated to head, as `make run`'s embedded default is; returns its URL."""
+    url = f"sqlite:///{path}"
     config = alembic_config(url)
     config.attributes["configure_logging"] = False
     command.upgrade(config, "head")
@@ -141,6 +151,31 @@ def make_app(settings: Settings) -> Iterator[Callable[..., Flask]]:
     for extra, engine in made:
         engine.dispose()
         extra.extensions[EXTENSION].redis.close()
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def committed_app(request: pytest.FixtureRequest, settings: Settings, tmp_path: Path) -> Iterator[Flask]:
+    """An app on a database of its own with the demo committed (dates from the real
+    clock), one connection per request as in production: for concurrency tests, which
+    run on PostgreSQL and on the embedded default (SQLite file + in-process fakeredis)."""
+    if request.param == "postgresql":
+        url = create_database("hirfa_race")
+        own = dataclasses.replace(settings, database_url=url, database_pool_size=25)
+    else:
+        url = migrate_sqlite(str(tmp_path / "hirfa.db"))
+        own = dataclasses.replace(settings, database_url=url, redis_url="fakeredis://", sms_backend="console")
+    app = create_app(own)
+    now = dt.datetime.now(dt.UTC)
+    with app.app_context():
+        session = db.get_db()
+        load_demo(session, clock=lambda: now)
+        session.commit()
+    try:
+        yield app
+    finally:
+        dispose(app)
+        if request.param == "postgresql":
+            drop_database(url)
 
 
 @pytest.fixture
