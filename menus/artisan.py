@@ -78,14 +78,6 @@ def _identified(ctx: Context, session: Session, target: str, t: Translator) -> S
     return Go("identify_cin", {"next": target})
 
 
-class ComingSoon:
-    def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        return View([t("This service is coming soon.")])
-
-    def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
-        return Invalid()
-
-
 class IdentifyCin:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         return View([t("Your phone is not linked yet."), t("Enter your CIN number (e.g. AB123456):")])
@@ -223,7 +215,6 @@ class Language:
 
 SCREENS: dict[str, Screen] = {
     "main": MainMenu(),
-    "coming_soon": ComingSoon(),
     "identify_cin": IdentifyCin(),
     "identify_year": IdentifyYear(),
     "not_in_rna": NotInRna(),
