@@ -33,6 +33,7 @@ run: install
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # the import contracts of pyproject.toml (docs/style.md's arrows)
 
 typecheck: install-dev
 	$(BIN)/mypy
