@@ -1,4 +1,4 @@
-"""The artisan's menu (option numbers are a contract: see DESIGN.md)."""
+"""The artisan's menu (option numbers are a contract: see docs/product.md)."""
 
 from __future__ import annotations
 
