@@ -27,12 +27,13 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo load
-	@echo "Dial the demo: python3 ../shared/tools/at_dial.py 'http://127.0.0.1:$(PORT)/ussd/africastalking?key=dev-callback-key' +212600000001 1"
+	@echo "Dial the demo: HIRFA_ENV=development $(BIN)/flask --app wsgi ussd dial --url http://127.0.0.1:$(PORT) +212600000001 1"
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT) --with-threads
 
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # the import contracts of pyproject.toml (docs/style.md's arrows)
 
 typecheck: install-dev
 	$(BIN)/mypy

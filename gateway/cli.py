@@ -51,7 +51,7 @@ def upgrade(revision: str) -> None:
 
 @demo_cli.command("load")
 def load() -> None:
-    """Load (or refresh) the demo artisans of DESIGN.md."""
+    """Load (or refresh) the demo artisans (README, "Dialing the demo")."""
     settings = hirfa().settings
     if settings.is_production:
         raise click.ClickException("demo data is refused in production (HIRFA_ENV=production)")

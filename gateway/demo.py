@@ -1,4 +1,4 @@
-"""The demo artisans of DESIGN.md, with dates relative to today so that they stay true."""
+"""The demo artisans (README, "Dialing the demo"), with dates relative to today so that they stay true."""
 
 from __future__ import annotations
 
@@ -264,7 +264,7 @@ def _paid_history(db: Session, artisan: Artisan) -> None:
 
 
 def _claims(db: Session, now: dt.datetime, artisan_ids: dict[str, int]) -> None:
-    """Reset the demo artisans' claims to those of DESIGN.md (kept by claim number, so ids stay)."""
+    """Reset the demo artisans' claims to those of the README (kept by claim number, so ids stay)."""
     rows = demo_claims(local_today(now))
     numbers = [values["claim_number"] for values in rows]
     db.execute(

@@ -1,4 +1,4 @@
-"""The artisan's menu (option numbers are a contract: see DESIGN.md)."""
+"""The artisan's menu (option numbers are a contract: see docs/product.md)."""
 
 from __future__ import annotations
 
@@ -76,14 +76,6 @@ def _identified(ctx: Context, session: Session, target: str, t: Translator) -> S
     if ctx.ports.registry.identification_locked(ctx.phone):
         return End([t("Identification is locked for 24 hours after 3 failed tries. Please try again later.")])
     return Go("identify_cin", {"next": target})
-
-
-class ComingSoon:
-    def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        return View([t("This service is coming soon.")])
-
-    def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
-        return Invalid()
 
 
 class IdentifyCin:
@@ -223,7 +215,6 @@ class Language:
 
 SCREENS: dict[str, Screen] = {
     "main": MainMenu(),
-    "coming_soon": ComingSoon(),
     "identify_cin": IdentifyCin(),
     "identify_year": IdentifyYear(),
     "not_in_rna": NotInRna(),

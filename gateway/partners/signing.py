@@ -1,4 +1,4 @@
-"""Signed partner requests (DESIGN.md, "Partner API").
+"""Signed partner requests (README.md, "Partner API").
 
 A partner sends three headers:
 

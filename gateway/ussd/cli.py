@@ -1,9 +1,12 @@
-"""`flask ussd dial PHONE`: a USSD session in the terminal, spoken as Africa's Talking does.
+"""`flask ussd dial PHONE [ANSWER...]`: a USSD session in the terminal, spoken as Africa's
+Talking does.
 
 In-process by default (this app, its database and Redis), or against a running gateway
-with `--url`. Every answer goes to the real callback, with `text` holding all answers so
-far joined by `*`; the end-of-session notification follows (`Success` after an END,
-`Incomplete` when you hang up with Ctrl-D or Ctrl-C), so a hang-up can be resumed."""
+with `--url`. The answers are given on the command line (each is sent in turn, then the
+phone hangs up) or typed at each screen. Every answer goes to the real callback, with
+`text` holding all answers so far joined by `*`; the end-of-session notification follows
+(`Success` after an END, `Incomplete` when you hang up with Ctrl-D or Ctrl-C or the
+answers run out first), so a hang-up can be resumed."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import click
 import phonenumbers
@@ -68,14 +71,19 @@ def _over_http(base: str) -> Post:
 
 @ussd_cli.command("dial")
 @click.argument("phone", callback=_e164)
+@click.argument("answers", nargs=-1)
 @click.option("--code", default=None, help="Short code dialed (default: the first of USSD_SERVICE_CODES, or *4242#).")
 @click.option("--url", default=None, help="A running gateway, e.g. http://127.0.0.1:5000 (default: in-process).")
 @click.option("--key", default=None, help="Its callback key (default: this app's USSD_CALLBACK_KEY).")
 @click.option(
     "--network", default="60401", show_default=True, help="Network: 60400 Orange, 60401 Maroc Telecom, 60402 inwi."
 )
-def dial_command(phone: str, code: str | None, url: str | None, key: str | None, network: str) -> None:
-    """Dial the short code from PHONE and answer each screen; Ctrl-D or Ctrl-C hangs up."""
+def dial_command(
+    *, phone: str, answers: tuple[str, ...], code: str | None, url: str | None, key: str | None, network: str
+) -> None:
+    """Dial the short code from PHONE and answer each screen: with ANSWERS, one after the
+    other, then hang up (e.g. `dial +212600000001 1 98`); without, as you type them
+    (Ctrl-D or Ctrl-C hangs up)."""
     settings = hirfa().settings
     code = code or (settings.ussd_service_codes[0] if settings.ussd_service_codes else "*4242#")
     query = "?" + urllib.parse.urlencode({"key": key or settings.ussd_callback_key})
@@ -83,7 +91,9 @@ def dial_command(phone: str, code: str | None, url: str | None, key: str | None,
     session_id = "ATUid_cli_" + uuid.uuid4().hex
     typed: list[str] = []
     started, hops, body, status = time.monotonic(), 0, "", "Incomplete"
-    click.echo(f"Dialing {code} from {phone} ({'in-process' if url is None else url}). Ctrl-D hangs up.")
+    scripted = iter(answers) if answers else None
+    where = "in-process" if url is None else url
+    click.echo(f"Dialing {code} from {phone} ({where})." + ("" if scripted else " Ctrl-D hangs up."))
     while True:
         form = {
             "sessionId": session_id,
@@ -101,12 +111,14 @@ def dial_command(phone: str, code: str | None, url: str | None, key: str | None,
         click.echo("\n" + _framed(body[4:]))
         if body.startswith("END "):
             status = "Success"
+            if unsent := list(scripted or ()):
+                click.echo(f"The session ended; not sent: {' '.join(unsent)}", err=True)
             break
-        try:
-            typed.append(click.prompt("", prompt_suffix="> ", default="", show_default=False).strip())
-        except click.Abort:
+        answer = _next_answer(scripted)
+        if answer is None:
             click.echo("\nHung up.")
             break
+        typed.append(answer)
     ended = {
         "sessionId": session_id,
         "phoneNumber": phone,
@@ -124,6 +136,19 @@ def dial_command(phone: str, code: str | None, url: str | None, key: str | None,
     post("/ussd/africastalking/events" + query, ended)
     if status == "Failed":
         raise SystemExit(1)
+
+
+def _next_answer(scripted: Iterator[str] | None) -> str | None:
+    """The next answer, from the command line or typed; None hangs up."""
+    if scripted is not None:
+        answer = next(scripted, None)
+        if answer is not None:
+            click.echo(f"> {answer}")
+        return None if answer is None else answer.strip()
+    try:
+        return str(click.prompt("", prompt_suffix="> ", default="", show_default=False)).strip()
+    except click.Abort:
+        return None
 
 
 def _framed(screen: str) -> str:

@@ -31,7 +31,7 @@ bp = Blueprint(
 DEFAULT_SERVICE_CODE = "*4242#"
 AGGREGATOR = "africastalking"  # the protocol the page speaks
 SMS_SHOWN = 20
-# Operators of DESIGN.md: the simulated phone says which network it is on, as AT does.
+# Operators (docs/product.md): the simulated phone says which network it is on, as AT does.
 NETWORKS = (("60401", "Maroc Telecom"), ("60400", "Orange"), ("60402", "inwi"))
 
 # The page's own texts, by the key the page uses; translated into both languages so
@@ -75,7 +75,7 @@ def chrome(language: str) -> dict[str, str]:
 
 
 def demo_phones() -> list[dict[str, Any]]:
-    """The demo phones of DESIGN.md, with what a tester needs to know to use them."""
+    """The demo phones (README, "Dialing the demo"), with what a tester needs to know to use them."""
     today = local_today(hirfa().clock())
     artisans = demo_artisans(today)
     unlinked = [row for row in artisans if row["phone"] is None]

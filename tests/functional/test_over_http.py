@@ -3,6 +3,7 @@ session landing on two app instances that share only Redis and PostgreSQL."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import urllib.parse
@@ -10,15 +11,17 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import db
+from gateway.config import Settings
+from models import UssdSessionOutcome
 from tests.conftest import CALLBACK_KEY
 from tests.helpers import Dialer
 
-AT_DIAL = Path(__file__).resolve().parents[3] / "shared" / "tools" / "at_dial.py"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def http_post(base: str) -> Callable[[str, dict[str, str]], tuple[int, str]]:
@@ -45,26 +48,34 @@ def test_identification_over_real_http(server: str) -> None:
     assert phone.replay() == linked
 
 
-@pytest.mark.skipif(not AT_DIAL.exists(), reason="shared/tools/at_dial.py is not beside the checkout")
-def test_the_shared_at_dial_tool_reaches_the_status(server: str) -> None:
-    url = f"{server}/ussd/africastalking?key={CALLBACK_KEY}"
+def test_the_dial_command_reaches_the_status_over_http(server: str, settings: Settings, demo: Session) -> None:
+    """`flask ussd dial --url`, as the README dials `make run`: another process, real HTTP."""
+    environment = {
+        **os.environ,
+        "HIRFA_ENV": "development",
+        "FLASK_SKIP_DOTENV": "1",
+        # The command's own app (never used to answer: --url) reads the suite's settings.
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "REDIS_PREFIX": settings.redis_prefix,
+        "SECRET_KEY": settings.secret_key,
+        "USSD_CALLBACK_KEY": "not-the-servers-key-" + "x" * 16,  # --key is what the server sees
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "ussd", "dial", "--url", server, "--key", CALLBACK_KEY]
     result = subprocess.run(
-        [
-            sys.executable,
-            str(AT_DIAL),
-            url,
-            "+212600000003",
-            "1",
-            "--events",
-            f"{server}/ussd/africastalking/events?key={CALLBACK_KEY}",
-        ],
+        [*command, "+212600000003", "1", "98"],
+        cwd=ROOT,
+        env=environment,
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=60,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "AMO : suspendue, 5 mois impayés" in result.stdout
+    assert "AMO : suspendue, 5 mois impayés" in result.stdout and "Hung up." in result.stdout
+    outcome = demo.scalar(select(UssdSessionOutcome))
+    assert outcome is not None and outcome.status == "Incomplete" and outcome.hops_count == 3
 
 
 def test_hops_alternate_between_two_instances(make_app: Callable[..., Flask], demo: Session) -> None:

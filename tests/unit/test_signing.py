@@ -1,4 +1,4 @@
-"""Partner keys and request signatures: the scheme of DESIGN.md, against real PostgreSQL and Redis."""
+"""Partner keys and request signatures: the scheme of the README, against real PostgreSQL and Redis."""
 
 from __future__ import annotations
 
