@@ -24,6 +24,9 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
+# Unset, HIRFA_ENV means production (fail closed): each target that runs the app says development.
+run bench drills: export HIRFA_ENV = development
+
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo load

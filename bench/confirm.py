@@ -47,6 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     url = create_database("hirfa_bench_confirm")
     settings = Settings(
+        env="development",
         database_url=url,
         redis_url=REDIS_URL,
         redis_prefix="hirfa-bench-confirm:",

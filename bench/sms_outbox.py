@@ -61,6 +61,7 @@ def main() -> None:
     token = secrets.token_hex(4)
     with FakeAfricasTalking() as fake:
         settings = Settings(
+            env="development",
             database_url=url,
             redis_url=REDIS_URL,
             redis_prefix=f"hirfa-bench-sms:{token}:",

@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import db
+from gateway import db, keyring
 from gateway.cashpoints.cli import cashpoints_cli
 from gateway.cli import db_cli, demo_cli
 from gateway.config import Settings, SettingsError
@@ -43,7 +43,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_logging(settings.log_level)
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=settings.secret_key,
+        # The cookie's own key, never SECRET_KEY itself; cookies signed under a previous
+        # secret still open while it sits in SECRET_KEY_FALLBACKS (Flask signs with the first).
+        SECRET_KEY=keyring.cookie_key(settings),
+        SECRET_KEY_FALLBACKS=keyring.cookie_fallback_keys(settings),
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         # Flask's signed session cookie carries the /ops login: never to scripts, never cross-site.
         SESSION_COOKIE_HTTPONLY=True,
@@ -73,7 +76,10 @@ def refuse_demo_data(app: Flask) -> None:
             return
     if found:
         app.extensions[db.EXTENSION].kw["bind"].dispose()
-        raise SettingsError("DATABASE_URL: production refuses a database that holds demo data")
+        raise SettingsError(
+            "DATABASE_URL: production refuses a database that holds demo data (artisans, staff login, "
+            "active partner keys or agents not disabled, of `flask demo load`)"
+        )
 
 
 class SentCookieSessions(SecureCookieSessionInterface):

@@ -20,10 +20,47 @@ EMBEDDED_DATABASE_URL = "sqlite:///" + str(Path(__file__).resolve().parent.paren
 EMBEDDED_REDIS_URL = "fakeredis://"
 SMS_BACKENDS = ("africastalking", "console", "fake")
 QUIET_HOURS_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+DEVELOPMENT_SECRET_KEY = "dev-secret-key-not-for-production"  # noqa: S105 - development only; production refuses it
+DEVELOPMENT_CALLBACK_KEY = "dev-callback-key"
+# Every secret value the repository ships (the defaults above and `.env.example`'s
+# placeholders; tests/unit/test_config.py checks both files against this list). Anyone can
+# read them, so production refuses them whatever their length.
+SHIPPED_SECRETS = frozenset(
+    {
+        DEVELOPMENT_SECRET_KEY,
+        DEVELOPMENT_CALLBACK_KEY,
+        "change-me-to-32-or-more-random-characters",
+        "change-me-to-another-32-or-more-random-characters",
+    }
+)
+# A production secret is refused when it is visibly not random. The rule, kept simple:
+# under 32 bytes; fewer than 8 different characters (one repeated character, "abab…",
+# a word typed again and again); or it holds one of these words once its punctuation
+# is dropped ("change-me" is "changeme"). `openssl rand -hex 32` or
+# `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'` passes; a random
+# 43-character token holds a 4-letter word of the list about once in 10,000 draws:
+# the message says to draw another.
+SECRET_MIN_BYTES = 32
+SECRET_MIN_DISTINCT = 8
+SECRET_WORDS = ("secret", "password", "passwd", "changeme", "example", "sample", "default", "test", "demo", "hirfa")
 
 
 class SettingsError(RuntimeError):
     """A setting is missing or wrong; the message names it."""
+
+
+def weakness(secret: str) -> str | None:
+    """Why `secret` is no production secret (the rule above), or None. Never says the value."""
+    if secret in SHIPPED_SECRETS:
+        return "is a value the repository ships"
+    if len(secret.encode()) < SECRET_MIN_BYTES:
+        return f"is shorter than {SECRET_MIN_BYTES} bytes"
+    if len(set(secret)) < SECRET_MIN_DISTINCT:
+        return f"has fewer than {SECRET_MIN_DISTINCT} different characters"
+    letters = re.sub(r"[^a-z0-9]", "", secret.lower())
+    if any(word in letters for word in SECRET_WORDS):
+        return "holds a dictionary word"
+    return None
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -63,11 +100,14 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 @dataclass(frozen=True)
 class Settings:
-    env: str = "development"
+    # Fail closed: whoever forgets HIRFA_ENV gets production's checks, not the demo's defaults.
+    env: str = "production"
     database_url: str = EMBEDDED_DATABASE_URL
     redis_url: str = EMBEDDED_REDIS_URL
-    secret_key: str = "dev-secret-key-not-for-production"  # noqa: S105 - development only; production refuses it
-    ussd_callback_key: str = "dev-callback-key"
+    secret_key: str = DEVELOPMENT_SECRET_KEY
+    # Previous SECRET_KEYs, still accepted (never used to sign or encrypt) during a rotation.
+    secret_key_fallbacks: tuple[str, ...] = ()
+    ussd_callback_key: str = DEVELOPMENT_CALLBACK_KEY
     ussd_allowed_ips: tuple[str, ...] = ()
     trusted_proxies: int = 0
     ussd_service_codes: tuple[str, ...] = ()
@@ -92,6 +132,9 @@ class Settings:
     redis_prefix: str = "hirfa:"
     load_demo_data: bool = False
     log_level: str = "INFO"
+    # /metrics: a bearer token or source addresses (production needs one of them).
+    metrics_token: str = ""
+    metrics_allowed_ips: tuple[str, ...] = ()
     # Screen budgets by aggregator: (all-GSM-7 characters, any other characters).
     screen_budgets: Mapping[str, tuple[int, int]] = field(default_factory=lambda: {"africastalking": (160, 80)})
     # SMS: who sends (africastalking in production), the RQ queue, retries and timeouts.
@@ -138,7 +181,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        hirfa_env = env.get("HIRFA_ENV", "development").strip() or "development"
+        hirfa_env = env.get("HIRFA_ENV", "").strip() or "production"  # unset: production (fail closed)
         production = hirfa_env == "production"
 
         def text(name: str, default: str) -> str:
@@ -152,6 +195,7 @@ class Settings:
             database_url=normalise_database_url(text("DATABASE_URL", base.database_url)),
             redis_url=text("REDIS_URL", base.redis_url),
             secret_key=text("SECRET_KEY", base.secret_key),
+            secret_key_fallbacks=_split(env.get("SECRET_KEY_FALLBACKS", "")),
             ussd_callback_key=text("USSD_CALLBACK_KEY", base.ussd_callback_key),
             ussd_allowed_ips=_split(env.get("USSD_ALLOWED_IPS", "")),
             trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
@@ -174,6 +218,8 @@ class Settings:
             redis_prefix=env.get("REDIS_PREFIX", "hirfa:").strip() or "hirfa:",
             load_demo_data=_bool(env, "LOAD_DEMO_DATA", False),
             log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
+            metrics_token=env.get("METRICS_TOKEN", "").strip(),
+            metrics_allowed_ips=_split(env.get("METRICS_ALLOWED_IPS", "")),
             screen_budgets=_budgets(env.get("USSD_SCREEN_BUDGETS", "")),
             sms_backend=env.get("SMS_BACKEND", "").strip().lower() or ("africastalking" if production else "console"),
             at_username=env.get("AT_USERNAME", "").strip(),
@@ -223,11 +269,8 @@ class Settings:
         for name, value in limits.items():
             if value < 0:
                 raise SettingsError(f"{name} must be 0 (off) or more")
-        for ip in self.ussd_allowed_ips:
-            try:
-                ipaddress.ip_network(ip, strict=False)
-            except ValueError:
-                raise SettingsError(f"USSD_ALLOWED_IPS has an invalid address: {ip!r}") from None
+        _check_addresses("USSD_ALLOWED_IPS", self.ussd_allowed_ips)
+        _check_addresses("METRICS_ALLOWED_IPS", self.metrics_allowed_ips)
         if self.is_production:
             self._validate_production()
         self._validate_sms()
@@ -266,6 +309,17 @@ class Settings:
         if not 1 <= self.sms_reminder_batch_size <= 10_000:
             raise SettingsError("SMS_REMINDER_BATCH_SIZE must be between 1 and 10000")
 
+    def secrets(self) -> list[tuple[str, str]]:
+        """(setting, value) of every secret setting that is set: production checks each."""
+        named = [
+            ("SECRET_KEY", self.secret_key),
+            ("USSD_CALLBACK_KEY", self.ussd_callback_key),
+            ("METRICS_TOKEN", self.metrics_token),
+            ("AT_API_KEY", self.at_api_key),
+            *(("SECRET_KEY_FALLBACKS", value) for value in self.secret_key_fallbacks),
+        ]
+        return [(name, value) for name, value in named if value]
+
     def _validate_production(self) -> None:
         for name, value in (
             ("DATABASE_URL", self.database_url),
@@ -281,16 +335,26 @@ class Settings:
             raise SettingsError("REDIS_URL: production refuses the in-process fakeredis stand-in")
         if self.load_demo_data:
             raise SettingsError("LOAD_DEMO_DATA: production refuses demo data")
-        if len(self.secret_key) < 32:
-            raise SettingsError("SECRET_KEY must be at least 32 characters in production")
-        if len(self.ussd_callback_key) < 24:
-            raise SettingsError("USSD_CALLBACK_KEY must be at least 24 characters in production")
+        for name, value in self.secrets():
+            reason = weakness(value)
+            if reason is not None:
+                raise SettingsError(f"{name} {reason}: production needs a random secret (e.g. `openssl rand -hex 32`)")
+        if not (self.metrics_token or self.metrics_allowed_ips):
+            raise SettingsError("METRICS_TOKEN or METRICS_ALLOWED_IPS is required when HIRFA_ENV=production")
         if self.sms_backend != "africastalking":
             raise SettingsError(f"SMS_BACKEND: production refuses the {self.sms_backend} sender")
         if self.at_username == "sandbox":
             raise SettingsError("AT_USERNAME: production refuses Africa's Talking's sandbox")
         if self.at_api_base_url and not self.at_api_base_url.startswith("https://"):
             raise SettingsError("AT_API_BASE_URL must be https:// in production")
+
+
+def _check_addresses(name: str, addresses: tuple[str, ...]) -> None:
+    for ip in addresses:
+        try:
+            ipaddress.ip_network(ip, strict=False)
+        except ValueError:
+            raise SettingsError(f"{name} has an invalid address: {ip!r}") from None
 
 
 def _budgets(value: str) -> dict[str, tuple[int, int]]:

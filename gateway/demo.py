@@ -7,11 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.clock import local_today
 from gateway.ops.staff import create_staff, hash_password
+from gateway.partners.keys import DEMO_KEY_NAMES
 from gateway.payments.agents import ensure_cash_point, hash_pin
 from gateway.registration.amo import add_months, month_start
 from models import (
@@ -19,6 +20,7 @@ from models import (
     Artisan,
     IdentificationAttempt,
     PaidMonth,
+    PartnerKey,
     Payment,
     PaymentReference,
     PhoneLink,
@@ -393,6 +395,17 @@ def copy_contributors(
 
 
 def holds_demo_data(db: Session) -> bool:
-    if db.scalar(select(StaffMember.id).where(StaffMember.username == DEMO_STAFF[0])) is not None:
-        return True
-    return db.scalar(select(Artisan.id).where(Artisan.rna_number.startswith(DEMO_PREFIX)).limit(1)) is not None
+    """Whether anything `flask demo load` or `make run` made, and the README publishes, is
+    here: demo artisans, the demo staff login, an active demo partner key (its secret was
+    printed in a terminal), an agent not disabled with a demo code or phone (PIN 1234)."""
+    demo_codes = [values["agent_code"] for values in DEMO_AGENTS]
+    demo_phones = [values["phone"] for values in DEMO_AGENTS]
+    checks = (
+        select(StaffMember.id).where(StaffMember.username == DEMO_STAFF[0]),
+        select(Artisan.id).where(Artisan.rna_number.startswith(DEMO_PREFIX)),
+        select(PartnerKey.id).where(PartnerKey.name.in_(list(DEMO_KEY_NAMES)), PartnerKey.status == "active"),
+        select(Agent.id).where(
+            or_(Agent.agent_code.in_(demo_codes), Agent.phone.in_(demo_phones)), Agent.status != "disabled"
+        ),
+    )
+    return any(db.scalar(check.limit(1)) is not None for check in checks)

@@ -108,6 +108,7 @@ def _forget_phones(redis_prefix: str) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def settings(database_url: str, redis_prefix: str) -> Settings:
     return Settings(
+        env="development",  # unset means production
         database_url=database_url,
         redis_url=REDIS_URL,
         redis_prefix=redis_prefix,

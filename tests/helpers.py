@@ -118,3 +118,15 @@ def sql_sent(session: Session) -> Iterator[list[tuple[str, Any]]]:
         yield sent
     finally:
         event.remove(engine, "before_cursor_execute", before)
+
+
+# Secrets production accepts (random, drawn once for the suite), as Settings fields:
+# `dataclasses.replace(settings, env="production", **PRODUCTION_SECRETS)`.
+PRODUCTION_SECRETS: dict[str, str] = {
+    "secret_key": "d0cf8b7eeb8157ac6513b189ee7e442c9650fc1dddb80f50",
+    "ussd_callback_key": "ce29d936721e524eeb1d9129274403278e430ee7d451b221",
+    "metrics_token": "0e98f4b2c2925cd84db0975bb1fee397a1366c5b8164c343",
+    "sms_backend": "africastalking",
+    "at_username": "hirfa",
+    "at_api_key": "12b56a37a798e931fa9186952fe5da60eec6f919f21c5428",
+}

@@ -16,6 +16,7 @@ from gateway.partners.keys import (
     PartnerKeyError,
     create_demo_keys,
     create_key,
+    reencrypt_secrets,
     revoke_key,
     rotate_key,
 )
@@ -83,6 +84,20 @@ def revoke(key_id: str) -> None:
         raise click.ClickException(error.message) from None
     db.commit()
     click.echo(f"{key.key_id} ({key.name}) revoked")
+
+
+@partners_cli.command("reencrypt")
+def reencrypt() -> None:
+    """Encrypt every stored secret under the current SECRET_KEY (the last step of its rotation)."""
+    db = get_db()
+    done, unreadable = reencrypt_secrets(db, settings=hirfa().settings)
+    db.commit()
+    click.echo(f"{done} partner secrets encrypted under the current SECRET_KEY", err=True)
+    if unreadable:
+        # Those keys cannot sign anything any more: their partners need `partners rotate`.
+        raise click.ClickException(
+            f"{len(unreadable)} secrets decrypt with no key given ({', '.join(unreadable)}): rotate those keys"
+        )
 
 
 @partners_cli.command("list")

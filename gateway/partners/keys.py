@@ -1,23 +1,22 @@
 """Partner API keys: made, rotated and revoked here. Services flush; the caller commits.
 
 The signing secret has to be read back to check an HMAC, so it cannot be hashed like a
-password: it is kept encrypted (Fernet) under a key derived from SECRET_KEY. It is
-shown once, when it is made, and never logged. Changing SECRET_KEY makes every stored
-secret unreadable: partners then need new keys (`flask partners rotate`)."""
+password: it is kept encrypted (Fernet) under a key derived from SECRET_KEY
+(gateway/keyring.py). It is shown once, when it is made, and never logged. To change
+SECRET_KEY, keep the old one in SECRET_KEY_FALLBACKS until `flask partners reencrypt`
+has moved every stored secret to the new key."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import secrets
 from collections.abc import Callable
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.fernet import InvalidToken, MultiFernet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway import keyring
 from gateway.config import Settings
 from models import PartnerKey
 from models.payments import NETWORKS
@@ -26,8 +25,6 @@ KEY_ID_PREFIX = "hk_"
 KEY_ID_RANDOM_BYTES = 12  # 16 url-safe characters after the prefix
 SECRET_BYTES = 32
 NAME_MAX = 80
-# Changing the label changes the derived key: every stored secret would become unreadable.
-HKDF_INFO = b"hirfa partner-key secrets v1"
 DEMO_KEY_NAMES = {"demo-wafacash": "wafacash", "demo-fellah_cash": "fellah_cash", "demo-reimbursements": None}
 
 Clock = Callable[[], dt.datetime]
@@ -44,12 +41,11 @@ class PartnerKeyError(Exception):
 
 
 class SecretUnreadable(RuntimeError):
-    """A stored secret does not decrypt: SECRET_KEY changed since the key was made."""
+    """A stored secret decrypts neither with SECRET_KEY nor with SECRET_KEY_FALLBACKS."""
 
 
-def _fernet(settings: Settings) -> Fernet:
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=HKDF_INFO).derive(settings.secret_key.encode())
-    return Fernet(base64.urlsafe_b64encode(derived))
+def _fernet(settings: Settings) -> MultiFernet:
+    return keyring.partner_secrets_cipher(settings)
 
 
 def _encrypt(secret: str, settings: Settings) -> str:
@@ -57,11 +53,31 @@ def _encrypt(secret: str, settings: Settings) -> str:
 
 
 def secret_of(key: PartnerKey, settings: Settings) -> str:
-    """The key's signing secret in clear. Raises SecretUnreadable if SECRET_KEY changed."""
+    """The key's signing secret in clear. Raises SecretUnreadable if SECRET_KEY changed
+    and the secret it was encrypted under is not in SECRET_KEY_FALLBACKS."""
     try:
         return _fernet(settings).decrypt(key.secret_encrypted.encode("ascii")).decode()
     except InvalidToken:
-        raise SecretUnreadable(f"the secret of partner key {key.key_id} does not decrypt with SECRET_KEY") from None
+        raise SecretUnreadable(
+            f"the secret of partner key {key.key_id} decrypts with neither SECRET_KEY nor SECRET_KEY_FALLBACKS"
+        ) from None
+
+
+def reencrypt_secrets(db: Session, *, settings: Settings) -> tuple[int, list[str]]:
+    """Encrypt every stored secret again under the current SECRET_KEY (after a rotation, so
+    that the old secret can leave SECRET_KEY_FALLBACKS). Returns how many were re-encrypted
+    and the key ids of those that decrypt with no key given (left as they are). Flushes only."""
+    cipher = _fernet(settings)
+    done, unreadable = 0, []
+    for key in db.scalars(select(PartnerKey).order_by(PartnerKey.id)):
+        try:
+            key.secret_encrypted = cipher.rotate(key.secret_encrypted.encode("ascii")).decode("ascii")
+        except InvalidToken:
+            unreadable.append(key.key_id)
+            continue
+        done += 1
+    db.flush()
+    return done, unreadable
 
 
 def find_key(db: Session, key_id: str) -> PartnerKey | None:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import CompoundSelect, bindparam, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from gateway import keyring
 from gateway.clock import local_today
 from gateway.config import Settings
 from gateway.logs import mask_phone
@@ -118,7 +119,7 @@ class RegistryService:
         return self._failures(phone=phone) >= self.settings.identification_max_failures
 
     def cin_digest(self, cin: str) -> str:
-        return hmac.new(self.settings.secret_key.encode(), cin.upper().encode(), hashlib.sha256).hexdigest()
+        return hmac.new(keyring.cin_digest_key(self.settings), cin.upper().encode(), hashlib.sha256).hexdigest()
 
     def identify(self, *, phone: str, cin: str, birth_year: int, language: str) -> Identification:
         limit = self.settings.identification_max_failures

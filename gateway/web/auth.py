@@ -26,14 +26,33 @@ def callback_refusal(settings: Settings) -> str | None:
     given = request.args.get("key", "").encode()
     if not hmac.compare_digest(given, settings.ussd_callback_key.encode()):
         return "key"
-    if settings.ussd_allowed_ips:
-        try:
-            address = ipaddress.ip_address(request.remote_addr or "")
-        except ValueError:
-            return "ip"
-        if not any(address in network for network in _networks(settings.ussd_allowed_ips)):
-            return "ip"
+    if settings.ussd_allowed_ips and not client_within(settings.ussd_allowed_ips):
+        return "ip"
     return None
+
+
+def _client() -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The caller's address (behind TRUSTED_PROXIES only, ProxyFix having run), IPv4-mapped
+    IPv6 read as IPv4; None when there is none to read."""
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def client_within(allowed: tuple[str, ...]) -> bool:
+    """Whether the caller's address is in one of the `allowed` addresses or networks."""
+    address = _client()
+    return address is not None and any(address in network for network in _networks(allowed))
+
+
+def client_is_loopback() -> bool:
+    """Whether the caller is this machine (127.0.0.0/8 or ::1)."""
+    address = _client()
+    return address is not None and address.is_loopback
 
 
 def limit_per_ip(scope: str, per_minute: int) -> None:

@@ -1,8 +1,10 @@
 """The web phone simulator (development only): a page that dials the real USSD
 endpoint with Africa's Talking's protocol, and shows the SMS each phone received.
 
-`create_app` registers this blueprint only when HIRFA_ENV=development: the page
-carries the callback key, which is a secret everywhere else."""
+`create_app` registers this blueprint only when HIRFA_ENV=development, and it answers
+only this machine (loopback): the page carries the callback key and the SMS feed shows
+every phone's references and pick-up codes. A development instance reachable from a
+network, or behind a local proxy (TRUSTED_PROXIES), answers 404 to anyone else."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from gateway.db import get_db
 from gateway.demo import DEMO_AGENTS, DEMO_PIN, UNLINKED_DEMO_PHONES, demo_artisans
 from gateway.ussd.adapters.africastalking import parse_phone
 from gateway.ussd.interfaces import InvalidRequest
+from gateway.web.auth import client_is_loopback
 from gateway.wiring import hirfa
 from menus.i18n import LANGUAGES, N_, Translator
 from models import OutboxMessage
@@ -94,6 +97,12 @@ def demo_phones() -> list[dict[str, Any]]:
     for agent in DEMO_AGENTS:
         add(agent["phone"], "agent", N_("Agent {code}, PIN {n}"), code=agent["agent_code"], n=DEMO_PIN)
     return phones
+
+
+@bp.before_request
+def loopback_only() -> None:
+    if not client_is_loopback():
+        abort(404)
 
 
 @bp.get("")

@@ -31,7 +31,7 @@ from models import (
     StaffMember,
     UssdSessionOutcome,
 )
-from tests.helpers import FrozenClock
+from tests.helpers import PRODUCTION_SECRETS, FrozenClock
 
 PASSWORD = "correct horse battery"
 UTC = dt.UTC
@@ -384,14 +384,7 @@ def test_a_session_lasts_twelve_hours(client: FlaskClient, logged_in: str, clock
 
 
 def test_session_cookie_is_secure_in_production(make_app: Callable[..., Flask]) -> None:
-    production = make_app(
-        env="production",
-        secret_key="s" * 40,
-        ussd_callback_key="k" * 30,
-        sms_backend="africastalking",
-        at_username="hirfa",
-        at_api_key="a" * 32,
-    )
+    production = make_app(env="production", **PRODUCTION_SECRETS)
     assert production.config["SESSION_COOKIE_SECURE"] is True
     assert production.config["SESSION_COOKIE_HTTPONLY"] is True
     assert production.config["SESSION_COOKIE_SAMESITE"] == "Lax"

@@ -112,3 +112,31 @@ def test_production_serves_no_simulator(make_app: Callable[..., Flask], db_sessi
     for path in ("/simulator", "/simulator/phones", "/simulator/sms?phone=%2B212600000002"):
         assert client.get(path).status_code == 404, path
     assert CALLBACK_KEY not in client.get("/simulator").get_data(as_text=True)
+
+
+SIMULATOR_PATHS = (
+    "/simulator",
+    "/simulator/phones",
+    "/simulator/sms?phone=%2B212600000002",
+    "/simulator/static/simulator.js",
+)
+
+
+def test_the_simulator_answers_this_machine_only(client: FlaskClient, make_app: Callable[..., Flask]) -> None:
+    # The page carries the callback key and the SMS feed every phone's codes: a development
+    # instance reachable from a network shows them to nobody else.
+    for address, expected in (("10.0.0.5", 404), ("192.0.2.1", 404), ("2001:db8::1", 404), ("::1", 200)):
+        for path in SIMULATOR_PATHS:
+            with client.get(path, environ_base={"REMOTE_ADDR": address}) as response:
+                assert response.status_code == expected, (address, path)
+                assert CALLBACK_KEY not in response.get_data(as_text=True) or expected == 200
+    for address in ("127.0.0.1", "127.0.0.2", "::ffff:127.0.0.1"):
+        assert client.get("/simulator", environ_base={"REMOTE_ADDR": address}).status_code == 200, address
+    # Behind a local proxy, the client it names decides, not the proxy's own loopback address.
+    proxied = make_app(trusted_proxies=1).test_client()
+    assert proxied.get("/simulator", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 404
+    assert (
+        proxied.get("/simulator/sms?phone=%2B212600000002", headers={"X-Forwarded-For": "203.0.113.9"}).status_code
+        == 404
+    )
+    assert proxied.get("/simulator", headers={"X-Forwarded-For": "127.0.0.1"}).status_code == 200

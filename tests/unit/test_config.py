@@ -1,22 +1,32 @@
-"""Settings from an environment mapping; production refuses embedded and demo parts."""
+"""Settings from an environment mapping; production refuses embedded and demo parts, and
+any secret the repository ships or that is visibly not random."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
+import secrets
+from pathlib import Path
 
 import pytest
 
-from gateway.config import Settings, SettingsError
+from gateway.config import SECRET_WORDS, SHIPPED_SECRETS, Settings, SettingsError
+from tests.helpers import PRODUCTION_SECRETS
 
+ROOT = Path(__file__).resolve().parents[2]
+DEVELOPMENT = {"HIRFA_ENV": "development"}
 PRODUCTION = {
     "HIRFA_ENV": "production",
     "DATABASE_URL": "postgresql://hirfa:secret@db.internal:5432/hirfa",
     "REDIS_URL": "redis://cache.internal:6379/0",
-    "SECRET_KEY": "s" * 40,
-    "USSD_CALLBACK_KEY": "k" * 32,
+    "SECRET_KEY": PRODUCTION_SECRETS["secret_key"],
+    "USSD_CALLBACK_KEY": PRODUCTION_SECRETS["ussd_callback_key"],
+    "METRICS_TOKEN": PRODUCTION_SECRETS["metrics_token"],
     "AT_USERNAME": "hirfa",
-    "AT_API_KEY": "a" * 32,
+    "AT_API_KEY": PRODUCTION_SECRETS["at_api_key"],
 }
+# Every secret setting: production checks each of them the same way.
+SECRET_SETTINGS = ("SECRET_KEY", "SECRET_KEY_FALLBACKS", "USSD_CALLBACK_KEY", "METRICS_TOKEN", "AT_API_KEY")
 
 
 def production(**changes: str | None) -> dict[str, str]:
@@ -30,8 +40,14 @@ def production(**changes: str | None) -> dict[str, str]:
     return env
 
 
+def env_example() -> dict[str, str]:
+    """NAME -> value of every setting `.env.example` writes out."""
+    text = (ROOT / ".env.example").read_text()
+    return {match[1]: match[2] for match in re.finditer(r"^([A-Z_]+)=(\S*)", text, re.MULTILINE)}
+
+
 def test_development_defaults_use_embedded_database_and_redis() -> None:
-    settings = Settings.from_env({})
+    settings = Settings.from_env(DEVELOPMENT)
 
     assert settings.env == "development"
     assert not settings.is_production
@@ -49,7 +65,7 @@ def test_the_given_mapping_is_used_instead_of_the_process_environment(monkeypatc
     monkeypatch.setenv("HIRFA_ENV", "production")
     monkeypatch.setenv("DEFAULT_LANGUAGE", "fr")
 
-    settings = Settings.from_env({})
+    settings = Settings.from_env(DEVELOPMENT)
 
     assert settings.env == "development"
     assert settings.default_language == "ar"
@@ -64,7 +80,7 @@ def test_the_given_mapping_is_used_instead_of_the_process_environment(monkeypatc
     ],
 )
 def test_postgres_urls_use_psycopg3(url: str, expected: str) -> None:
-    assert Settings.from_env({"DATABASE_URL": url}).database_url == expected
+    assert Settings.from_env({**DEVELOPMENT, "DATABASE_URL": url}).database_url == expected
 
 
 def test_a_valid_production_mapping_passes() -> None:
@@ -91,8 +107,6 @@ def test_production_requires(name: str, value: str | None) -> None:
         ("DATABASE_URL", "sqlite:////var/lib/hirfa/hirfa.db"),
         ("REDIS_URL", "fakeredis://"),
         ("LOAD_DEMO_DATA", "true"),
-        ("SECRET_KEY", "s" * 31),
-        ("USSD_CALLBACK_KEY", "k" * 23),
     ],
 )
 def test_production_refuses(name: str, value: str) -> None:
@@ -101,16 +115,104 @@ def test_production_refuses(name: str, value: str) -> None:
 
 
 def test_production_accepts_keys_of_exactly_the_minimum_length() -> None:
-    settings = Settings.from_env(production(SECRET_KEY="s" * 32, USSD_CALLBACK_KEY="k" * 24))
+    key, callback = secrets.token_hex(16), secrets.token_hex(16)
+    settings = Settings.from_env(production(SECRET_KEY=key, USSD_CALLBACK_KEY=callback))
 
     assert len(settings.secret_key) == 32
+    assert settings.ussd_callback_key == callback
 
 
 def test_development_accepts_what_production_refuses() -> None:
-    settings = Settings.from_env({"DATABASE_URL": "sqlite:///tmp.db", "LOAD_DEMO_DATA": "true", "SECRET_KEY": "short"})
+    settings = Settings.from_env(
+        {**DEVELOPMENT, "DATABASE_URL": "sqlite:///tmp.db", "LOAD_DEMO_DATA": "true", "SECRET_KEY": "short"}
+    )
 
     assert settings.uses_embedded_database
     assert settings.load_demo_data
+
+
+# Fail closed ----------------------------------------------------------------------------
+
+
+def test_hirfa_env_unset_means_production() -> None:
+    assert Settings().env == "production"
+    assert Settings.from_env(production(HIRFA_ENV=None)).is_production
+    assert Settings.from_env(production(HIRFA_ENV="  ")).is_production
+    # Without its secrets it does not start: nothing falls back to a development default.
+    with pytest.raises(SettingsError, match="DATABASE_URL is required"):
+        Settings.from_env({})
+    with pytest.raises(SettingsError, match="SECRET_KEY is required"):
+        Settings.from_env(production(HIRFA_ENV=None, SECRET_KEY=None))
+    with pytest.raises(SettingsError):
+        Settings().validate()
+
+
+# No known secret in production ----------------------------------------------------------
+
+
+def test_the_shipped_list_holds_every_secret_the_repository_ships() -> None:
+    every = Settings(secret_key_fallbacks=("x",), metrics_token="x", at_api_key="x")
+    assert {name for name, _ in every.secrets()} == set(SECRET_SETTINGS)
+    example = env_example()
+    shipped = [part for name in SECRET_SETTINGS for part in example.get(name, "").split(",") if part]
+    assert shipped, ".env.example writes out no secret"
+    shipped += [value for _, value in Settings().secrets()]
+    shipped += [value for _, value in Settings.from_env(DEVELOPMENT).secrets()]
+    assert set(shipped) <= SHIPPED_SECRETS
+
+
+@pytest.mark.parametrize("value", sorted(SHIPPED_SECRETS))
+@pytest.mark.parametrize("name", SECRET_SETTINGS)
+def test_production_refuses_each_shipped_value(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=f"^{name} is a value the repository ships") as refused:
+        Settings.from_env(production(**{name: value}))
+    assert value not in str(refused.value)
+
+
+WEAK = [
+    pytest.param(secrets.token_hex(15) + "a", "shorter than 32 bytes", id="31-bytes"),
+    pytest.param("s" * 64, "fewer than 8 different characters", id="one-character"),
+    pytest.param("ab12" * 16, "fewer than 8 different characters", id="few-characters"),
+    *(pytest.param(secrets.token_hex(20) + word.upper(), "dictionary word", id=word) for word in SECRET_WORDS),
+    pytest.param("Change-Me-" + secrets.token_hex(20), "dictionary word", id="change-me"),
+]
+
+
+@pytest.mark.parametrize(("value", "reason"), WEAK)
+@pytest.mark.parametrize("name", SECRET_SETTINGS)
+def test_production_refuses_secrets_that_are_not_random(name: str, value: str, reason: str) -> None:
+    with pytest.raises(SettingsError, match=f"^{name} .*{reason}") as refused:
+        Settings.from_env(production(**{name: value}))
+    assert value not in str(refused.value)
+
+
+def test_development_takes_the_shipped_secrets() -> None:
+    settings = Settings.from_env({**DEVELOPMENT, "SECRET_KEY": "change-me-to-32-or-more-random-characters"})
+    assert settings.secret_key in SHIPPED_SECRETS
+
+
+def test_random_secrets_pass() -> None:
+    # Hex holds none of the words; 64 characters of 16 are never fewer than 8 different.
+    for _ in range(200):
+        Settings.from_env(production(SECRET_KEY=secrets.token_hex(32), USSD_CALLBACK_KEY=secrets.token_hex(16)))
+    # Drawn once with secrets.token_urlsafe(32) (a draw may hold a word: about 1 in 10,000).
+    Settings.from_env(production(SECRET_KEY="bvTFZwlBetH7nANspgX5ZrtLLmCVk0Ko0Kqs0nQV1Cw"))
+
+
+def test_previous_secrets_are_read_from_secret_key_fallbacks() -> None:
+    old, older = secrets.token_hex(32), secrets.token_hex(32)
+    settings = Settings.from_env(production(SECRET_KEY_FALLBACKS=f" {old}, {older} ,"))
+    assert settings.secret_key_fallbacks == (old, older)
+    assert Settings.from_env(production()).secret_key_fallbacks == ()
+
+
+def test_production_needs_a_metrics_token_or_addresses() -> None:
+    with pytest.raises(SettingsError, match="METRICS_TOKEN or METRICS_ALLOWED_IPS"):
+        Settings.from_env(production(METRICS_TOKEN=None))
+    settings = Settings.from_env(production(METRICS_TOKEN=None, METRICS_ALLOWED_IPS="10.0.0.0/8, 192.0.2.7"))
+    assert settings.metrics_allowed_ips == ("10.0.0.0/8", "192.0.2.7")
+    with pytest.raises(SettingsError, match="METRICS_ALLOWED_IPS"):
+        Settings.from_env(production(METRICS_ALLOWED_IPS="metrics.internal"))
 
 
 @pytest.mark.parametrize(
@@ -127,12 +229,13 @@ def test_development_accepts_what_production_refuses() -> None:
 )
 def test_wrong_values_are_refused_naming_the_setting(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
-        Settings.from_env({name: value})
+        Settings.from_env({**DEVELOPMENT, name: value})
 
 
 def test_lists_are_split_and_trimmed() -> None:
     settings = Settings.from_env(
         {
+            **DEVELOPMENT,
             "USSD_ALLOWED_IPS": "196.200.1.1, 10.0.0.0/8 ,2001:db8::/32",
             "USSD_SERVICE_CODES": "*4242#, *4243#",
             "TRUSTED_PROXIES": "1",
@@ -145,11 +248,11 @@ def test_lists_are_split_and_trimmed() -> None:
 
 
 def test_phone_regions_are_read_uppercase() -> None:
-    assert Settings.from_env({"PHONE_REGIONS": "ma, fr ,Es"}).phone_regions == ("MA", "FR", "ES")
+    assert Settings.from_env({**DEVELOPMENT, "PHONE_REGIONS": "ma, fr ,Es"}).phone_regions == ("MA", "FR", "ES")
 
 
 def test_settings_are_frozen() -> None:
-    settings = Settings.from_env({})
+    settings = Settings.from_env(DEVELOPMENT)
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.env = "production"  # type: ignore[misc]

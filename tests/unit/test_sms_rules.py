@@ -23,6 +23,7 @@ from gateway.sms.reminders import ReminderError, dues_date
 from gateway.sms.senders import ConsoleSmsSender, FakeSmsSender, make_sender
 from gateway.sms.service import RetryPolicy, quiet_until
 from gateway.sms.sweep import reminders_due
+from tests.helpers import PRODUCTION_SECRETS
 
 UTC = dt.UTC
 QUIET = (dt.time(21), dt.time(8))
@@ -121,9 +122,7 @@ PRODUCTION = {
     "env": "production",
     "database_url": "postgresql+psycopg://h@db/h",
     "redis_url": "redis://cache:6379/0",
-    "secret_key": "s" * 40,
-    "ussd_callback_key": "k" * 32,
-    **AT,
+    **PRODUCTION_SECRETS,
 }
 
 
@@ -145,10 +144,11 @@ def test_production_defaults_to_africastalking_from_the_environment() -> None:
         "HIRFA_ENV": "production",
         "DATABASE_URL": "postgresql://h@db/h",
         "REDIS_URL": "redis://cache:6379/0",
-        "SECRET_KEY": "s" * 40,
-        "USSD_CALLBACK_KEY": "k" * 32,
+        "SECRET_KEY": PRODUCTION_SECRETS["secret_key"],
+        "USSD_CALLBACK_KEY": PRODUCTION_SECRETS["ussd_callback_key"],
+        "METRICS_TOKEN": PRODUCTION_SECRETS["metrics_token"],
         "AT_USERNAME": "hirfa",
-        "AT_API_KEY": "a" * 32,
+        "AT_API_KEY": PRODUCTION_SECRETS["at_api_key"],
     }
     assert Settings.from_env(env).sms_backend == "africastalking"
     with pytest.raises(SettingsError, match="AT_USERNAME and AT_API_KEY"):
@@ -170,15 +170,18 @@ def test_production_defaults_to_africastalking_from_the_environment() -> None:
 )
 def test_sms_settings_are_checked(changes: dict[str, object], setting: str) -> None:
     with pytest.raises(SettingsError, match=setting):
-        dataclasses.replace(Settings(), **changes).validate()  # type: ignore[arg-type]
+        dataclasses.replace(Settings(env="development"), **changes).validate()  # type: ignore[arg-type]
 
 
 def test_sms_settings_from_the_environment() -> None:
-    settings = Settings.from_env({"SMS_QUIET_HOURS": "", "AT_TIMEOUT_SECONDS": "2.5", "SMS_MAX_ATTEMPTS": "5"})
+    development = {"HIRFA_ENV": "development"}
+    settings = Settings.from_env(
+        {**development, "SMS_QUIET_HOURS": "", "AT_TIMEOUT_SECONDS": "2.5", "SMS_MAX_ATTEMPTS": "5"}
+    )
     assert (settings.quiet_hours, settings.at_timeout_seconds, settings.sms_max_attempts) == (None, 2.5, 5)
     assert settings.sms_backend == "console"
     with pytest.raises(SettingsError, match="AT_TIMEOUT_SECONDS"):
-        Settings.from_env({"AT_TIMEOUT_SECONDS": "soon"})
+        Settings.from_env({**development, "AT_TIMEOUT_SECONDS": "soon"})
 
 
 def test_the_sender_is_chosen_by_setting() -> None:
