@@ -13,6 +13,7 @@ from dataclasses import astuple, dataclass
 import phonenumbers
 
 from gateway.config import Settings
+from gateway.marks import text_mark_key
 from gateway.memo import SessionMemo
 from gateway.ussd.interfaces import Hop, SessionStore, TextMark, UssdAdapter
 from menus.engine import Context, Engine
@@ -82,7 +83,7 @@ class HopService:
             return HopAnswer(self.adapter.render(bilingual(TOO_MANY), True), "rate_limited", True)
         if record is not None and record.get("phone") != hop.phone:
             record = None  # a session id never carries state across phones
-        key = self.settings.secret_key.encode()
+        key = text_mark_key(self.settings)
         previous = TextMark(*record["mark"]) if record is not None else None
         if record is None or previous is None:
             memo = SessionMemo()
