@@ -22,7 +22,15 @@ from gateway.payments.service import artisan_dues
 from gateway.registration.amo import amo_rights
 from gateway.sms.outbox import queue_sms
 from menus.ports import Caller, Identification, IdentifyOutcome, RegistrationStatus, TypedCin
-from models import Agent, Artisan, IdentificationAttempt, IdentificationCounter, PhoneLink, PhonePreference
+from models import (
+    Agent,
+    Artisan,
+    IdentificationAttempt,
+    IdentificationCounter,
+    PhoneLink,
+    PhonePreference,
+    UTCDateTime,
+)
 
 log = logging.getLogger(__name__)
 STATUS = FlatCodec(RegistrationStatus)
@@ -139,7 +147,10 @@ class RegistryService:
                 index_elements=[counter.scope, counter.key],
                 set_={
                     "failures": case((stale, 1), else_=counter.failures + 1),
-                    "last_at": case((stale | (counter.failures < limit), now), else_=counter.last_at),
+                    # Typed as the column, so that SQLite stores it as every other UTC time.
+                    "last_at": case(
+                        (stale | (counter.failures < limit), literal(now, UTCDateTime())), else_=counter.last_at
+                    ),
                 },
             )
             .returning(counter.failures)
