@@ -126,6 +126,9 @@ class Settings:
     logins_per_ip_per_minute: int = 10
     identification_max_failures: int = 3
     identification_lockout_hours: int = 24
+    # After a phone is linked by identification, its pick-up codes wait this long (a SIM
+    # swap or a stranger with the CIN would collect the money before the owner notices).
+    relink_cooldown_hours: int = 72
     reference_ttl_hours: int = 72
     amo_waiting_months: int = 3
     amo_suspend_after_unpaid: int = 3
@@ -212,6 +215,7 @@ class Settings:
             logins_per_ip_per_minute=_int(env, "LOGINS_PER_IP_PER_MINUTE", 10),
             identification_max_failures=_int(env, "IDENTIFICATION_MAX_FAILURES", 3),
             identification_lockout_hours=_int(env, "IDENTIFICATION_LOCKOUT_HOURS", 24),
+            relink_cooldown_hours=_int(env, "RELINK_COOLDOWN_HOURS", 72),
             reference_ttl_hours=_int(env, "REFERENCE_TTL_HOURS", 72),
             amo_waiting_months=_int(env, "AMO_WAITING_MONTHS", 3),
             amo_suspend_after_unpaid=_int(env, "AMO_SUSPEND_AFTER_UNPAID", 3),

@@ -19,6 +19,7 @@ from models import (
     Agent,
     Artisan,
     IdentificationAttempt,
+    IdentificationCounter,
     PaidMonth,
     PartnerKey,
     Payment,
@@ -313,6 +314,11 @@ def load_demo(db: Session, *, clock: Callable[[], dt.datetime]) -> list[str]:
     rows = demo_artisans(local_today(now))
     # Reset: unlink demo phones first so that a phone linked during a demo is free again.
     db.execute(delete(IdentificationAttempt).where(IdentificationAttempt.phone.in_(UNLINKED_DEMO_PHONES)))
+    db.execute(
+        delete(IdentificationCounter).where(
+            IdentificationCounter.scope == "phone", IdentificationCounter.key.in_(UNLINKED_DEMO_PHONES)
+        )
+    )
     for existing in db.scalars(select(Artisan).where(Artisan.rna_number.startswith(DEMO_PREFIX))):
         existing.phone = None
     db.flush()

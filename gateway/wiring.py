@@ -14,6 +14,7 @@ from gateway.clock import local_today, utc_now
 from gateway.config import Settings
 from gateway.db import get_db
 from gateway.help.menu_ports import MenuHelpDesk
+from gateway.keyring import text_mark_key
 from gateway.memo import SessionMemo
 from gateway.payments.menu_ports import MenuAgents, MenuPayments
 from gateway.ratelimit import RateLimiter
@@ -53,7 +54,7 @@ def menu_context(hop: Hop, adapter: UssdAdapter, memo: SessionMemo) -> Context:
         ports=Ports(
             registry=registry,
             payments=payments,
-            agents=MenuAgents(db=db, clock=app.clock, memo=memo),
+            agents=MenuAgents(db=db, clock=app.clock, mark_key=text_mark_key(app.settings), memo=memo),
             reimbursements=reimbursements,
             help=MenuHelpDesk(db=db, settings=app.settings, clock=app.clock),
             cashpoints=MenuCashPoints(db=db),

@@ -1,7 +1,7 @@
 """The cash-point agent's menu: PIN once per session, then confirm, check, total, PIN.
 
 No PIN is ever kept between hops: the typed PIN is checked in the hop it arrives in,
-and a new PIN waits for its confirmation only as a hash."""
+and a new PIN waits for its confirmation only as a keyed mark (`Agents.prepare_pin`)."""
 
 from __future__ import annotations
 
@@ -165,10 +165,10 @@ class PinNew:
         return View([t("New PIN (4 to 6 digits):")])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
-        pin_hash = ctx.ports.agents.prepare_pin(value)
-        if pin_hash is None:
+        pin_mark = ctx.ports.agents.prepare_pin(value)
+        if pin_mark is None:
             return Invalid(N_("A PIN is 4 to 6 digits."))
-        return Go("agent_pin_again", {"hash": pin_hash}, replace=True)
+        return Go("agent_pin_again", {"mark": pin_mark}, replace=True)
 
 
 class PinAgain:
@@ -177,7 +177,7 @@ class PinAgain:
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         changed = ctx.ports.agents.set_pin(
-            agent_id=int(session.data["agent"]), pin_hash=session.params["hash"], typed_again=value
+            agent_id=int(session.data["agent"]), pin_mark=session.params.get("mark", ""), typed_again=value
         )
         if not changed:
             return Go("agent_pin_new", replace=True, notice=t("The two PINs differ. Start again."))

@@ -7,9 +7,10 @@ from typing import ClassVar
 
 from menus.engine import Context, End, Go, Home, Invalid, Resume, Screen, Session, Step, View
 from menus.i18n import N_, Translator
-from menus.ports import IdentifyOutcome, RegistrationStatus
+from menus.ports import IdentifyOutcome, RegistrationStatus, TypedCin
 
 LANGUAGE_SAVED = N_("Language saved.")
+LOCKED = N_("Identification is locked for 24 hours after 3 failed tries. Please try again later.")
 CIN_PATTERN = re.compile(r"^[A-Z]{1,2}[0-9]{1,7}$")
 
 TRADES = {
@@ -74,7 +75,7 @@ def _identified(ctx: Context, session: Session, target: str, t: Translator) -> S
     if session.artisan_id is not None:
         return Go(target)
     if ctx.ports.registry.identification_locked(ctx.phone):
-        return End([t("Identification is locked for 24 hours after 3 failed tries. Please try again later.")])
+        return End([t(LOCKED)])
     return Go("identify_cin", {"next": target})
 
 
@@ -86,7 +87,11 @@ class IdentifyCin:
         cin = re.sub(r"[\s.-]", "", value).upper()
         if not CIN_PATTERN.match(cin):
             return Invalid(N_("A CIN is 1 or 2 letters then digits."))
-        return Go("identify_year", {"cin": cin, "next": session.params.get("next", "status")})
+        # Only the CIN's keyed digest and the artisan it names wait for the next hop
+        # (the session lives in Redis): see menus.ports.TypedCin.
+        typed = ctx.ports.registry.typed_cin(cin)
+        params = {"cin": typed.digest, "aid": typed.artisan_id, "next": session.params.get("next", "status")}
+        return Go("identify_year", params)
 
 
 class IdentifyYear:
@@ -94,44 +99,43 @@ class IdentifyYear:
         return View([t("Enter your year of birth (e.g. 1980):")])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
-        if not (value.isdigit() and len(value) == 4 and 1900 <= int(value) <= ctx.today.year):
+        if not (value.isascii() and value.isdigit() and len(value) == 4 and 1900 <= int(value) <= ctx.today.year):
             return Invalid(N_("Enter 4 digits, e.g. 1980."))
-        result = ctx.ports.registry.identify(
-            phone=ctx.phone, cin=session.params["cin"], birth_year=int(value), language=session.language
-        )
         next_screen = str(session.params.get("next", "status"))
+        cin = TypedCin(digest=str(session.params["cin"]), artisan_id=session.params.get("aid"))
+        result = ctx.ports.registry.identify(phone=ctx.phone, cin=cin, birth_year=int(value), language=session.language)
         if result.outcome is IdentifyOutcome.MATCHED:
             session.artisan_id = result.artisan_id
             session.data["stack"] = [session.stack[0]]
             return Go(next_screen, notice=t("Your phone is now linked to your file."))
-        if result.outcome is IdentifyOutcome.UNKNOWN_CIN:
-            return Go("not_in_rna", replace=True)
-        if result.outcome is IdentifyOutcome.MISMATCH and result.tries_left > 0:
-            session.stack.pop()
-            return Go(
-                "identify_cin",
-                {"next": next_screen},
-                replace=True,
-                notice=t("CIN and year of birth do not match. Tries left: {n}", n=result.tries_left),
-            )
-        return End([t("Identification is locked for 24 hours after 3 failed tries. Please try again later.")])
+        if result.outcome is IdentifyOutcome.NOT_MATCHED and result.tries_left > 0:
+            # One answer whether the CIN is unknown or the year wrong: it must not tell
+            # a prober which CINs are in the register.
+            return Go("identify_failed", {"next": next_screen, "left": result.tries_left}, replace=True)
+        return End([t(LOCKED)])
 
 
-class NotInRna:
+class IdentifyFailed:
+    """The one answer to a failed try: try again, or learn how to join the RNA."""
+
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         return View(
             [
-                t("You are not in the national register of handicrafts (RNA)."),
-                t("Register with your CIN at the chamber of crafts of your province."),
-                t("1 Receive this by SMS"),
+                t("No file matches this CIN and year of birth. Tries left: {n}", n=session.params["left"]),
+                t("1 Try again"),
+                t("2 How to register in the RNA (SMS)"),
             ]
         )
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
-        if value != "1":
-            return Invalid()
-        ctx.ports.registry.send_registration_help(phone=ctx.phone, language=session.language)
-        return End([t("We will send you an SMS. Thank you.")])
+        if value == "1":
+            next_screen = session.params.get("next", "status")
+            session.stack.pop()  # back over this answer to the CIN screen, not on top of it
+            return Go("identify_cin", {"next": next_screen}, replace=True)
+        if value == "2":
+            ctx.ports.registry.send_registration_help(phone=ctx.phone, language=session.language)
+            return End([t("We will send you an SMS. Thank you.")])
+        return Invalid()
 
 
 class Status:
@@ -217,7 +221,7 @@ SCREENS: dict[str, Screen] = {
     "main": MainMenu(),
     "identify_cin": IdentifyCin(),
     "identify_year": IdentifyYear(),
-    "not_in_rna": NotInRna(),
+    "identify_failed": IdentifyFailed(),
     "status": Status(),
     "language": Language(),
     "resume": ResumeOffer(),

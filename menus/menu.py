@@ -16,5 +16,5 @@ SCREENS = {
 # A session on its way through these is never resumed: they hold what was typed for
 # identification (the CIN), or come after a money step (a reference issued, a request
 # stored): a resume would start that step again.
-NO_RESUME = frozenset({"identify_cin", "identify_year", "pay_reference", "help_done"})
+NO_RESUME = frozenset({"identify_cin", "identify_year", "identify_failed", "pay_reference", "help_done"})
 MENU = Engine(SCREENS, home="main", agent_home="agent_home", resume_screen="resume", no_resume=NO_RESUME)

@@ -36,9 +36,20 @@ class RegistrationStatus:
 
 class IdentifyOutcome(enum.Enum):
     MATCHED = "matched"
-    MISMATCH = "mismatch"
-    UNKNOWN_CIN = "unknown_cin"
+    NOT_MATCHED = "not_matched"  # an unknown CIN or a wrong year: one answer, never told apart
     LOCKED = "locked"
+
+
+@dataclass(frozen=True)
+class TypedCin:
+    """What is kept of a typed CIN between the two identification hops (in the session
+    record, in Redis): a keyed digest, which also keys the CIN's failure counter, and the
+    artisan the CIN names, looked up at once (None: no such CIN). Never the CIN itself:
+    whoever reads Redis learns neither the CIN nor, without the key, a way to test
+    guesses of it. Both values are plain JSON, for the session state."""
+
+    digest: str
+    artisan_id: int | None
 
 
 @dataclass(frozen=True)
@@ -60,8 +71,13 @@ class Registry(Protocol):
     def identification_locked(self, phone: str) -> bool:
         """True while `phone` may not try to identify (too many failures)."""
 
-    def identify(self, *, phone: str, cin: str, birth_year: int, language: str) -> Identification:
-        """Match CIN + birth year; on a match link the phone. Every try is recorded."""
+    def typed_cin(self, cin: str) -> TypedCin:
+        """What to keep of `cin` (well-formed, upper case) until the year of birth comes."""
+
+    def identify(self, *, phone: str, cin: TypedCin, birth_year: int, language: str) -> Identification:
+        """Match the CIN and the year of birth; on a match link the phone. A try counts
+        against the phone and the CIN before it is evaluated; past the limit it is refused
+        (LOCKED) unevaluated. Every evaluated try is recorded."""
 
     def save_language(self, *, phone: str, artisan_id: int | None, language: str) -> None:
         """Remember the language on the artisan, or on the phone when none is linked."""
@@ -161,10 +177,12 @@ class Agents(Protocol):
         """The outcome and the tries left; the third wrong PIN locks the agent."""
 
     def prepare_pin(self, pin: str) -> str | None:
-        """A hash of a new PIN (held between hops instead of the PIN), None if malformed."""
+        """A keyed mark (HMAC) of a new PIN, held in the session between hops instead of
+        the PIN; None if malformed. Without the key, no search of the PIN's few values
+        finds it from the mark."""
 
-    def set_pin(self, *, agent_id: int, pin_hash: str, typed_again: str) -> bool:
-        """Store `pin_hash` as the agent's PIN when `typed_again` matches it."""
+    def set_pin(self, *, agent_id: int, pin_mark: str, typed_again: str) -> bool:
+        """Make `typed_again` the agent's PIN when it is the PIN `pin_mark` marks."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +198,9 @@ class ClaimInfo:
     pick_up_code: str | None
     available_until: dt.date | None
     reason: str | None  # why it was rejected
+    # Set while the phone is in its cooldown after identifying (then pick_up_code is None):
+    # when the code will show, local time (Africa/Casablanca).
+    code_from: dt.datetime | None = None
 
 
 class ResendOutcome(enum.Enum):

@@ -31,7 +31,9 @@ def status_label(status: str, t: Translator) -> str:
 
 
 def can_resend(claim: ClaimInfo, ctx: Context) -> bool:
-    return claim.status == "available" and claim.available_until is not None and claim.available_until >= ctx.today
+    # Not while the code is withheld: the SMS could not carry it either.
+    available = claim.status == "available" and claim.code_from is None
+    return available and claim.available_until is not None and claim.available_until >= ctx.today
 
 
 class Claims:
@@ -71,7 +73,11 @@ class Claim:
         ]
         if claim.status == "available" and claim.network is not None:
             lines.append(t("At {network}", network=t(NETWORK_NAMES.get(claim.network, claim.network))))
-            lines.append(t("Pick-up code: {code}", code=claim.pick_up_code))
+            if claim.code_from is not None:
+                # A phone newly linked by identification: the code waits (RELINK_COOLDOWN_HOURS).
+                lines.append(t("Pick-up code shown from {when}", when=f"{claim.code_from:%d/%m %H:%M}"))
+            else:
+                lines.append(t("Pick-up code: {code}", code=claim.pick_up_code))
             if claim.available_until is not None:
                 lines.append(t("Valid until {when}", when=f"{claim.available_until:%d/%m/%Y}"))
             if can_resend(claim, ctx):

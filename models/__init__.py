@@ -4,7 +4,7 @@ from models.artisan import Artisan
 from models.base import Base, UTCDateTime, utcnow
 from models.contribution import ContributionAmount, ContributionCategory
 from models.help import HelpRequest
-from models.identification import IdentificationAttempt, PhoneLink, PhonePreference
+from models.identification import IdentificationAttempt, IdentificationCounter, PhoneLink, PhonePreference
 from models.payments import Agent, CashPoint, PaidMonth, PartnerKey, Payment, PaymentReference
 from models.reimbursements import ReimbursementClaim
 from models.sms import OutboxMessage, SmsReminder
@@ -20,6 +20,7 @@ __all__ = [
     "ContributionCategory",
     "HelpRequest",
     "IdentificationAttempt",
+    "IdentificationCounter",
     "OutboxMessage",
     "PaidMonth",
     "PartnerKey",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.artisan import ID, LANGUAGES, _in
@@ -12,6 +12,7 @@ from models.base import Base, UTCDateTime, utcnow
 
 LINK_METHODS = ("rna_import", "identification", "staff")
 ATTEMPT_OUTCOMES = ("matched", "wrong_birth_year", "unknown_cin", "not_registered")
+COUNTER_SCOPES = ("phone", "cin")
 
 
 class PhoneLink(Base):
@@ -28,6 +29,9 @@ class PhoneLink(Base):
     artisan_id: Mapped[int] = mapped_column(ID, ForeignKey("artisans.id", ondelete="CASCADE"), index=True)
     method: Mapped[str] = mapped_column(String(16))
     linked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A phone linked by identification sees no pick-up code before this time (set from
+    # RELINK_COOLDOWN_HOURS when it links); NULL for the RNA import's and staff's links.
+    pick_up_codes_from: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class PhonePreference(Base):
@@ -56,3 +60,20 @@ class IdentificationAttempt(Base):
     cin_digest: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class IdentificationCounter(Base):
+    """Failed identification tries of one phone or one CIN digest, counted atomically.
+
+    A try claims its count before it is evaluated (one INSERT … ON CONFLICT DO UPDATE …
+    RETURNING: the row lock on PostgreSQL, the write lock on SQLite, serialise racing
+    tries), so tries beyond the limit are refused without being evaluated. `last_at` is
+    the last counted try: the count restarts once it is older than the lockout."""
+
+    __tablename__ = "identification_counters"
+    __table_args__ = (CheckConstraint(_in("scope", COUNTER_SCOPES), name="scope"),)
+
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # E.164 phone, or CIN digest
+    failures: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -11,13 +11,15 @@ from sqlalchemy.orm import Session
 
 from gateway.clock import MOROCCO, local_today
 from gateway.config import Settings
+from gateway.marks import mark, same_mark
 from gateway.memo import FlatCodec, SessionMemo
-from gateway.payments.agents import AgentService, PinCheck, hash_pin, pin_matches, valid_pin
+from gateway.payments.agents import AgentService, PinCheck, hash_pin, valid_pin
 from gateway.payments.service import MAX_MONTHS, Dues, PaymentError, PaymentService
 from menus.ports import AgentInfo, DuesInfo, PinOutcome, Quote, ReferenceInfo, Refused
 from models import Agent, Artisan, PaymentReference
 
 AGENT = FlatCodec(AgentInfo)
+NEW_PIN = "new-pin"  # the purpose of a new PIN's mark
 
 
 def masked_name(artisan: Artisan) -> str:
@@ -170,8 +172,11 @@ class MenuPayments:
 
 
 class MenuAgents:
-    def __init__(self, *, db: Session, clock: Callable[[], dt.datetime], memo: SessionMemo | None = None) -> None:
+    def __init__(
+        self, *, db: Session, clock: Callable[[], dt.datetime], mark_key: bytes, memo: SessionMemo | None = None
+    ) -> None:
         self.db = db
+        self.mark_key = mark_key
         self.service = AgentService(db=db, clock=clock)
         self.memo = memo or SessionMemo()
 
@@ -191,12 +196,14 @@ class MenuAgents:
         return PinOutcome(check.status.value), check.tries_left
 
     def prepare_pin(self, pin: str) -> str | None:
-        return hash_pin(pin) if valid_pin(pin) else None
+        # A keyed mark, not a hash: a light argon2 hash of a 4-6 digit PIN is searched in
+        # minutes by whoever reads the session in Redis; the mark needs the key.
+        return mark(self.mark_key, NEW_PIN, pin) if valid_pin(pin) else None
 
-    def set_pin(self, *, agent_id: int, pin_hash: str, typed_again: str) -> bool:
+    def set_pin(self, *, agent_id: int, pin_mark: str, typed_again: str) -> bool:
         agent = self.db.get(Agent, agent_id)
-        if agent is None or not pin_matches(pin_hash, typed_again):
+        if agent is None or not valid_pin(typed_again) or not same_mark(self.mark_key, NEW_PIN, typed_again, pin_mark):
             return False
-        agent.pin_hash = pin_hash
+        agent.pin_hash = hash_pin(typed_again)
         self.db.flush()
         return True

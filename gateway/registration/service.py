@@ -9,7 +9,9 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import CompoundSelect, bindparam, func, literal, select, union_all
+from sqlalchemy import CompoundSelect, bindparam, case, literal, select, union_all, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from gateway import keyring
@@ -20,11 +22,18 @@ from gateway.memo import FlatCodec, SessionMemo
 from gateway.payments.service import artisan_dues
 from gateway.registration.amo import amo_rights
 from gateway.sms.outbox import queue_sms
-from menus.ports import Caller, Identification, IdentifyOutcome, RegistrationStatus
-from models import Agent, Artisan, IdentificationAttempt, PhoneLink, PhonePreference
+from menus.ports import Caller, Identification, IdentifyOutcome, RegistrationStatus, TypedCin
+from models import (
+    Agent,
+    Artisan,
+    IdentificationAttempt,
+    IdentificationCounter,
+    PhoneLink,
+    PhonePreference,
+    UTCDateTime,
+)
 
 log = logging.getLogger(__name__)
-FAILURES = ("wrong_birth_year", "unknown_cin")
 STATUS = FlatCodec(RegistrationStatus)
 # One statement on every first hop: the linked artisan, the phone's own language
 # preference, and whether the phone is a cash-point agent's. Built once: building it
@@ -102,47 +111,89 @@ class RegistryService:
             paid_through=artisan.amo_paid_through,
         )
 
-    def _failures(self, *, phone: str | None = None, cin_digest: str | None = None) -> int:
-        since = self.clock() - dt.timedelta(hours=self.settings.identification_lockout_hours)
-        query = (
-            select(func.count())
-            .select_from(IdentificationAttempt)
-            .where(IdentificationAttempt.created_at >= since, IdentificationAttempt.outcome.in_(FAILURES))
-        )
-        if phone is not None:
-            query = query.where(IdentificationAttempt.phone == phone)
-        else:
-            query = query.where(IdentificationAttempt.cin_digest == cin_digest)
-        return int(self.db.scalar(query) or 0)
+    def _lockout(self) -> dt.timedelta:
+        return dt.timedelta(hours=self.settings.identification_lockout_hours)
 
     def identification_locked(self, phone: str) -> bool:
-        return self._failures(phone=phone) >= self.settings.identification_max_failures
+        row = self.db.execute(
+            select(IdentificationCounter.failures, IdentificationCounter.last_at).where(
+                IdentificationCounter.scope == "phone", IdentificationCounter.key == phone
+            )
+        ).first()
+        if row is None or row.last_at <= self.clock() - self._lockout():
+            return False
+        return int(row.failures) >= self.settings.identification_max_failures
 
     def cin_digest(self, cin: str) -> str:
         return hmac.new(keyring.cin_digest_key(self.settings), cin.upper().encode(), hashlib.sha256).hexdigest()
 
-    def identify(self, *, phone: str, cin: str, birth_year: int, language: str) -> Identification:
+    def typed_cin(self, cin: str) -> TypedCin:
+        artisan_id = self.db.scalar(select(Artisan.id).where(Artisan.cin == cin.upper()))
+        return TypedCin(digest=self.cin_digest(cin), artisan_id=artisan_id)
+
+    def _claim_try(self, scope: str, key: str) -> int:
+        """Count one more try of (scope, key) before it is evaluated, atomically, and return
+        the count. One statement on both databases (SQLite >= 3.35 has RETURNING): racing
+        tries queue on the row (PostgreSQL) or the write lock (SQLite) until each commits,
+        so no two read the same count. A try made once the limit is reached leaves `last_at`
+        alone: hammering a locked CIN does not push its unlock further."""
+        now, limit = self.clock(), self.settings.identification_max_failures
+        counter = IdentificationCounter
+        insert = sqlite_insert if self.db.get_bind().dialect.name == "sqlite" else postgresql_insert
+        stale = counter.last_at <= now - self._lockout()
+        statement = (
+            insert(counter)
+            .values(scope=scope, key=key, failures=1, last_at=now)
+            .on_conflict_do_update(
+                index_elements=[counter.scope, counter.key],
+                set_={
+                    "failures": case((stale, 1), else_=counter.failures + 1),
+                    # Typed as the column, so that SQLite stores it as every other UTC time.
+                    "last_at": case(
+                        (stale | (counter.failures < limit), literal(now, UTCDateTime())), else_=counter.last_at
+                    ),
+                },
+            )
+            .returning(counter.failures)
+        )
+        return int(self.db.execute(statement).scalar_one())
+
+    def _give_back(self, keys: Sequence[tuple[str, str]]) -> None:
+        """A try that matched was no failure: its claimed count is returned."""
+        counter = IdentificationCounter
+        for scope, key in keys:
+            self.db.execute(
+                update(counter)
+                .where(counter.scope == scope, counter.key == key, counter.failures > 0)
+                .values(failures=counter.failures - 1)
+            )
+
+    def identify(self, *, phone: str, cin: TypedCin, birth_year: int, language: str) -> Identification:
+        """Claim a try on the phone's and the CIN's counters (in that order, always: no two
+        hops lock them crosswise), then evaluate it only when both are within the limit.
+        An unknown CIN and a wrong year are one outcome to the caller (NOT_MATCHED, the
+        same tries left): the answer never tells whether a CIN is in the register."""
         limit = self.settings.identification_max_failures
-        digest = self.cin_digest(cin)
-        phone_failures = self._failures(phone=phone)
-        cin_failures = self._failures(cin_digest=digest)
-        if max(phone_failures, cin_failures) >= limit:
+        keys = [("phone", phone), ("cin", cin.digest)]
+        counts = [self._claim_try(scope, key) for scope, key in keys]
+        if max(counts) > limit:
+            log.info("identification refused: locked", extra={"phone": mask_phone(phone)})
             return Identification(IdentifyOutcome.LOCKED)
-        artisan = self.db.scalar(select(Artisan).where(Artisan.cin == cin.upper()))
+        artisan = self.db.get(Artisan, cin.artisan_id) if cin.artisan_id is not None else None
+        if artisan is not None and not hmac.compare_digest(self.cin_digest(artisan.cin), cin.digest):
+            artisan = None  # the file changed its CIN between the two hops
         if artisan is None:
             outcome = "unknown_cin"
         elif artisan.birth_year != birth_year:
             outcome = "wrong_birth_year"
         else:
             outcome = "matched"
-        self.db.add(IdentificationAttempt(phone=phone, cin_digest=digest, outcome=outcome, created_at=self.clock()))
+        self.db.add(IdentificationAttempt(phone=phone, cin_digest=cin.digest, outcome=outcome, created_at=self.clock()))
         if artisan is None or outcome != "matched":
             self.db.flush()
-            tries_left = limit - 1 - max(phone_failures, cin_failures)
             log.info("identification failed", extra={"phone": mask_phone(phone), "outcome": outcome})
-            if outcome == "unknown_cin":
-                return Identification(IdentifyOutcome.UNKNOWN_CIN, tries_left=tries_left)
-            return Identification(IdentifyOutcome.MISMATCH, tries_left=tries_left)
+            return Identification(IdentifyOutcome.NOT_MATCHED, tries_left=limit - max(counts))
+        self._give_back(keys)
         self._link(artisan, phone, language)
         return Identification(IdentifyOutcome.MATCHED, artisan_id=artisan.id)
 
@@ -150,7 +201,17 @@ class RegistryService:
         previous = artisan.phone
         artisan.phone = phone
         artisan.language = artisan.language or language
-        self.db.add(PhoneLink(phone=phone, artisan_id=artisan.id, method="identification", linked_at=self.clock()))
+        now = self.clock()
+        cooldown = dt.timedelta(hours=self.settings.relink_cooldown_hours)
+        self.db.add(
+            PhoneLink(
+                phone=phone,
+                artisan_id=artisan.id,
+                method="identification",
+                linked_at=now,
+                pick_up_codes_from=now + cooldown,
+            )
+        )
         self.db.flush()
         code = self.service_code or "*4242#"
         queue_sms(self.db, recipient=phone, language=artisan.language, template="phone_linked", code=code)

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy.orm import Session
 
 from gateway.clock import MOROCCO
 from gateway.config import Settings
-from gateway.reimbursements.service import Clock, artisan_claim, artisan_claims, resend_pick_up
+from gateway.reimbursements.service import (
+    Clock,
+    artisan_claim,
+    artisan_claims,
+    pick_up_code_withheld_until,
+    resend_pick_up,
+)
 from menus.ports import ClaimInfo, ResendOutcome
-from models import ReimbursementClaim
+from models import Artisan, ReimbursementClaim
 
 
-def claim_info(claim: ReimbursementClaim) -> ClaimInfo:
+def claim_info(claim: ReimbursementClaim, *, code_withheld_until: dt.datetime | None = None) -> ClaimInfo:
+    withheld = code_withheld_until is not None
     return ClaimInfo(
         id=claim.id,
         claim_number=claim.claim_number,
@@ -19,9 +28,10 @@ def claim_info(claim: ReimbursementClaim) -> ClaimInfo:
         amount_centimes=claim.amount_centimes,
         status=claim.status,
         network=claim.network,
-        pick_up_code=claim.pick_up_code,
+        pick_up_code=None if withheld else claim.pick_up_code,
         available_until=claim.available_until,
         reason=claim.reason,
+        code_from=code_withheld_until.astimezone(MOROCCO) if code_withheld_until is not None else None,
     )
 
 
@@ -36,7 +46,11 @@ class MenuReimbursements:
 
     def claim(self, *, artisan_id: int, claim_id: int) -> ClaimInfo | None:
         claim = artisan_claim(self.db, artisan_id=artisan_id, claim_id=claim_id)
-        return claim_info(claim) if claim is not None else None
+        if claim is None:
+            return None
+        artisan = self.db.get(Artisan, artisan_id)
+        withheld = pick_up_code_withheld_until(self.db, artisan=artisan, now=self.clock()) if artisan else None
+        return claim_info(claim, code_withheld_until=withheld)
 
     def resend_pick_up(self, *, artisan_id: int, claim_id: int) -> ResendOutcome:
         return resend_pick_up(

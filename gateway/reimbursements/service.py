@@ -24,7 +24,7 @@ from gateway.sms.outbox import MAX_SEGMENTS, queue_sms, render, segments
 from menus.i18n import Translator, format_amount
 from menus.payments import NETWORK_NAMES
 from menus.ports import ResendOutcome
-from models import Artisan, OutboxMessage, ReimbursementClaim
+from models import Artisan, OutboxMessage, PhoneLink, ReimbursementClaim
 from models.payments import NETWORKS
 from models.reimbursements import CLAIM_STATUSES
 
@@ -51,6 +51,8 @@ REASON_RE: Final = re.compile(REASON_PATTERN)
 
 TEMPLATE_BY_STATUS: Final = {status: f"claim_{status}" for status in CLAIM_STATUSES}
 PICK_UP_TEMPLATE: Final = TEMPLATE_BY_STATUS["available"]
+# The same news without the code, to a phone still in its cooldown (pick_up_code_withheld_until).
+PICK_UP_LATER_TEMPLATE: Final = "claim_available_later"
 MAX_PICK_UP_SMS_A_DAY: Final = 3
 ELLIPSIS: Final = "..."  # not "…": that one is outside GSM-7 and would halve a French SMS
 
@@ -280,9 +282,14 @@ def _notify(
         assert claim.network is not None and claim.pick_up_code is not None and claim.available_until is not None
         values |= {
             "network": Translator(language)(NETWORK_NAMES[claim.network]),
-            "code": claim.pick_up_code,
             "until": f"{claim.available_until:%d/%m/%Y}",
         }
+        withheld_until = pick_up_code_withheld_until(db, artisan=artisan, now=now)
+        if withheld_until is None:
+            values["code"] = claim.pick_up_code
+        else:
+            template = PICK_UP_LATER_TEMPLATE
+            values["when"] = f"{withheld_until.astimezone(MOROCCO):%d/%m %H:%M}"
     if claim.status == "rejected":
         values["reason"] = _fitted_reason(template, language, values, claim.reason or "")
     message = queue_sms(
@@ -343,6 +350,24 @@ def artisan_claim(db: Session, *, artisan_id: int, claim_id: int) -> Reimburseme
     return claim if claim is not None and claim.artisan_id == artisan_id else None
 
 
+def pick_up_code_withheld_until(db: Session, *, artisan: Artisan, now: dt.datetime) -> dt.datetime | None:
+    """Until when the artisan's phone may not see pick-up codes, None when it may now.
+
+    A phone newly linked by identification waits RELINK_COOLDOWN_HOURS (the time its
+    latest link to this artisan set): someone who got hold of a CIN and a year of birth,
+    or of the SIM, must not collect the money before the owner, told by SMS on their old
+    phone, can react. Links made by the RNA import or staff set no wait."""
+    if not artisan.phone:
+        return None
+    link_from = db.scalar(
+        select(PhoneLink.pick_up_codes_from)
+        .where(PhoneLink.artisan_id == artisan.id, PhoneLink.phone == artisan.phone)
+        .order_by(PhoneLink.linked_at.desc(), PhoneLink.id.desc())
+        .limit(1)
+    )
+    return link_from if link_from is not None and link_from > now else None
+
+
 def can_resend(claim: ReimbursementClaim, today: dt.date) -> bool:
     """Whether the pick-up code may be sent again: the claim is available and not past its date."""
     return claim.status == "available" and claim.available_until is not None and claim.available_until >= today
@@ -357,7 +382,7 @@ def pick_up_sms_today(db: Session, *, claim_id: int, now: dt.datetime) -> int:
             .select_from(OutboxMessage)
             .where(
                 OutboxMessage.subject == subject_of(claim_id),
-                OutboxMessage.template == PICK_UP_TEMPLATE,
+                OutboxMessage.template.in_((PICK_UP_TEMPLATE, PICK_UP_LATER_TEMPLATE)),
                 OutboxMessage.created_at >= start,
                 OutboxMessage.created_at < start + dt.timedelta(days=1),
             )

@@ -44,6 +44,10 @@ TEMPLATES = {
         "Hirfa: your reimbursement of {amount} is ready at {network}. "
         "Pick-up code {code}, with your CIN, before {until}."
     ),
+    "claim_available_later": N_(
+        "Hirfa: your reimbursement of {amount} is ready at {network} until {until}. "
+        "This phone is newly linked: its pick-up code shows from {when}, in menu 3."
+    ),
     "claim_paid_out": N_("Hirfa: your reimbursement {claim} of {amount} was paid out. Thank you."),
     "claim_rejected": N_("Hirfa: your reimbursement claim {claim} ({amount}) was rejected. Reason: {reason}"),
     # Monthly dues reminder and the answers to STOP / START (gateway.sms.reminders, gateway.sms.service).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -22,7 +23,19 @@ class Hop:
     phone: str  # E.164
     service_code: str
     network_code: str
-    text: str
+    text: str  # as typed, its digits in ASCII (`ascii_digits`)
+
+
+def ascii_digits(text: str) -> str:
+    """`text` with every Unicode decimal digit in ASCII: phones set to Arabic send
+    Arabic-Indic or Extended Arabic-Indic digits, and the menus read 0-9 only. One
+    character for one, so the length (and the TextMark of a retry) is the same whichever
+    digits arrive. Characters that merely look like digits (superscripts ¹²³, circled ①)
+    are no decimal digits: they stay, and a screen expecting digits refuses them as any
+    wrong answer."""
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
 
 
 @dataclass(frozen=True)
@@ -65,7 +78,8 @@ class UssdAdapter(Protocol):
     budget: Budget
 
     def parse_hop(self, form: Mapping[str, str]) -> Hop:
-        """Read a hop callback; raise InvalidRequest on missing or malformed fields."""
+        """Read a hop callback, its text through `ascii_digits`; raise InvalidRequest on
+        missing or malformed fields."""
 
     def parse_session_end(self, form: Mapping[str, str]) -> SessionEnd:
         """Read an end-of-session notification; raise InvalidRequest when malformed."""

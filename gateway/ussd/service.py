@@ -12,8 +12,8 @@ from dataclasses import astuple, dataclass
 
 import phonenumbers
 
-from gateway import keyring
 from gateway.config import Settings
+from gateway.keyring import text_mark_key
 from gateway.memo import SessionMemo
 from gateway.ussd.interfaces import Hop, SessionStore, TextMark, UssdAdapter
 from menus.engine import Context, Engine
@@ -83,7 +83,7 @@ class HopService:
             return HopAnswer(self.adapter.render(bilingual(TOO_MANY), True), "rate_limited", True)
         if record is not None and record.get("phone") != hop.phone:
             record = None  # a session id never carries state across phones
-        key = keyring.text_mark_key(self.settings)
+        key = text_mark_key(self.settings)
         previous = TextMark(*record["mark"]) if record is not None else None
         if record is None or previous is None:
             memo = SessionMemo()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 import uuid
 
 from flask import Blueprint, Response, abort, request
@@ -83,14 +84,18 @@ def hop(aggregator: str) -> Response:
         body = answer.body
         kind = "replay" if answer.replayed else "end" if answer.final else "con"
         HOPS.labels(adapter.name, screen, kind).inc()
-    except Exception:
+    except Exception as error:
         correlation_id = uuid.uuid4().hex
-        log.exception(
+        # Not log.exception: an exception's message may quote what was typed (int() of a
+        # year, a SQL error's parameters). The types and frames locate the fault.
+        log.error(
             "hop failed",
             extra={
                 "correlation_id": correlation_id,
                 "phone": mask_phone(parsed.phone),
                 "session": parsed.session_id[-12:],
+                "error": type(error).__qualname__,
+                "trace": trace_without_messages(error),
             },
         )
         _rollback_quietly()
@@ -128,6 +133,20 @@ def session_event(aggregator: str) -> Response:
         _rollback_quietly()
         return _plain("unavailable", 503)
     return _plain("OK")
+
+
+def trace_without_messages(error: BaseException) -> str:
+    """The traceback of `error` and of its causes and contexts: their types and frames
+    (file, line, function, source line), never their messages nor any local value."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = "".join(traceback.format_tb(current.__traceback__))
+        parts.append(f"{type(current).__module__}.{type(current).__qualname__}\n{frames}")
+        current = current.__cause__ or current.__context__
+    return "\nwhile handling:\n".join(reversed(parts))
 
 
 def _rollback_quietly() -> None:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from models.base import UTCDateTime
+
 
 revision: str = '0007'
 down_revision: str | None = '0006'
@@ -20,8 +22,18 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table('identification_counters',
+    sa.Column('scope', sa.String(length=8), nullable=False),
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('failures', sa.Integer(), nullable=False),
+    sa.Column('last_at', UTCDateTime(), nullable=False),
+    sa.CheckConstraint("scope IN ('phone', 'cin')", name=op.f('ck_identification_counters_scope')),
+    sa.PrimaryKeyConstraint('scope', 'key', name=op.f('pk_identification_counters'))
+    )
+    op.add_column('phone_links', sa.Column('pick_up_codes_from', UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('phone_links') as batch_op:
+        batch_op.drop_column('pick_up_codes_from')
+    op.drop_table('identification_counters')

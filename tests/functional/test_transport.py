@@ -124,10 +124,12 @@ def _respond(app: Flask, url: str, form: dict[str, str]) -> tuple[int, str]:
 def test_redis_keeps_no_typed_text(dial: type[Dialer], app: Flask) -> None:
     phone = dial("+212600000009")
     phone.start()
-    phone.send("1", "JB123456", "1980")
-    raw = redis.Redis.from_url(REDIS_URL).get(
-        app.extensions["hirfa"].session_store.key("africastalking", phone.session_id)
-    )
+    key = app.extensions["hirfa"].session_store.key("africastalking", phone.session_id)
+    phone.send("1", "JB123456")  # between the two identification hops: a keyed digest only
+    raw = redis.Redis.from_url(REDIS_URL).get(key)
+    assert raw is not None and b"JB123456" not in raw
+    phone.send("1980")
+    raw = redis.Redis.from_url(REDIS_URL).get(key)
     assert raw is not None
     assert b"JB123456" not in raw and b"1980" not in raw
     assert phone.replay() == phone.screens[-1]  # replays still recognised, from the keyed mark

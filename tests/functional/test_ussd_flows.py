@@ -77,8 +77,8 @@ def test_wrong_birth_year_counts_down_then_locks_for_24_hours(dial: type[Dialer]
     phone.start()
     phone.send("6", "2", "1")
     assert "Essais restants : 2" in phone.send("JB123456", "1981")
-    assert "Essais restants : 1" in phone.send("JB123456", "1982")
-    final = phone.send("JB123456", "1983")
+    assert "Essais restants : 1" in phone.send("1", "JB123456", "1982")
+    final = phone.send("1", "JB123456", "1983")
     assert final.startswith("END ") and "24 heures" in final
     # Locked: even the right answer is refused, from this phone...
     retry = dial("+212600000009")
@@ -95,7 +95,8 @@ def test_wrong_birth_year_counts_down_then_locks_for_24_hours(dial: type[Dialer]
 def test_lockout_ends_after_24_hours(dial: type[Dialer], demo: Session, clock: object) -> None:
     phone = dial("+212600000009")
     phone.start()
-    phone.send("1", "JB123456", "1981", "JB123456", "1982", "JB123456", "1983")
+    phone.send("1", "JB123456", "1981", "1", "JB123456", "1982", "1", "JB123456", "1983")
+    assert phone.screens[-1].startswith("END ")
     clock.advance(hours=24, minutes=1)  # type: ignore[attr-defined]
     retry = dial("+212600000009")
     retry.start()
@@ -106,8 +107,8 @@ def test_unknown_cin_gets_rna_help_and_sms(dial: type[Dialer], demo: Session) ->
     phone = dial("+212622222222")
     phone.start()
     reply = phone.send("1", "ZZ999999", "1990")
-    assert "السجل الوطني للصناعة التقليدية" in reply
-    end = phone.send("1")
+    assert "2 التسجيل في السجل (رسالة)" in reply
+    end = phone.send("2")
     assert end.startswith("END ")
     message = demo.scalar(select(OutboxMessage).where(OutboxMessage.recipient == "+212622222222"))
     assert message is not None and message.template == "rna_registration_help"

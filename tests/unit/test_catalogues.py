@@ -87,6 +87,7 @@ def test_sms_fit_two_segments_with_worst_case_values(language: str, template: st
         "months": "12/2026-11/2027",
         "network": "الفلاحي كاش" if language == "ar" else "Fellah Cash",
         "expires": "31/12 23:59",
+        "when": "31/12 23:59",
         "claim": "W" * 40,
         "until": "31/12/2026",
         "reason": "",  # the service shortens a long reason to fit (tested with the claims)

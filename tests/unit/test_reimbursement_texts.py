@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.reimbursements.service import PICK_UP_TEMPLATE, TEMPLATE_BY_STATUS
+from gateway.reimbursements.service import PICK_UP_LATER_TEMPLATE, PICK_UP_TEMPLATE, TEMPLATE_BY_STATUS
 from gateway.sms.outbox import MAX_SEGMENTS, TEMPLATES, render, segments
 from menus.i18n import Translator, format_amount
 from menus.payments import NETWORK_NAMES
@@ -48,3 +48,13 @@ def test_each_claim_sms_fits_two_segments_at_worst(language: str, status: str) -
     assert count <= MAX_SEGMENTS
     if language == "fr":
         assert encoding == "gsm7", "a French SMS outside GSM-7 holds 134 characters instead of 306"
+
+
+@pytest.mark.parametrize("language", ["ar", "fr"])
+def test_the_pick_up_sms_without_its_code_fits_two_segments_at_worst(language: str) -> None:
+    # Sent instead of the code to a phone still in its cooldown after identifying.
+    body = render(PICK_UP_LATER_TEMPLATE, language, **worst(language), when="31/12 23:59")
+    count, encoding = segments(body)
+    assert count <= MAX_SEGMENTS, body
+    assert "{" not in body and "31/12 23:59" in body
+    assert encoding == ("ucs2" if language == "ar" else "gsm7")

@@ -33,6 +33,7 @@ from menus.ports import (
     ReferenceInfo,
     RegistrationStatus,
     ResendOutcome,
+    TypedCin,
 )
 from menus.reimbursements import MAX_LISTED, STATUS_LABELS
 from models.reimbursements import CLAIM_STATUSES
@@ -74,8 +75,11 @@ class WorstCaseRegistry:
     def identification_locked(self, phone: str) -> bool:
         return False
 
-    def identify(self, *, phone: str, cin: str, birth_year: int, language: str) -> Identification:
-        return Identification(IdentifyOutcome.MISMATCH, tries_left=2)
+    def typed_cin(self, cin: str) -> TypedCin:
+        return TypedCin(digest="d" * 64, artisan_id=1)
+
+    def identify(self, *, phone: str, cin: TypedCin, birth_year: int, language: str) -> Identification:
+        return Identification(IdentifyOutcome.NOT_MATCHED, tries_left=2)
 
     def save_language(self, *, phone: str, artisan_id: int | None, language: str) -> None:
         pass
@@ -145,18 +149,19 @@ class WorstCaseAgents:
         return PinOutcome.WRONG, 2
 
     def prepare_pin(self, pin: str) -> str | None:
-        return "hash"
+        return "m" * 64
 
-    def set_pin(self, *, agent_id: int, pin_hash: str, typed_again: str) -> bool:
+    def set_pin(self, *, agent_id: int, pin_mark: str, typed_again: str) -> bool:
         return True
 
 
 class WorstCaseReimbursements:
     """A full list of the longest claims the models allow; `status` None: no claims at all."""
 
-    def __init__(self, language: str, status: str | None) -> None:
+    def __init__(self, language: str, status: str | None, *, withheld: bool = False) -> None:
         self.language = language
         self.status = status
+        self.withheld = withheld  # the phone is in its cooldown: a date instead of the code
 
     def _claim(self, status: str) -> ClaimInfo:
         return ClaimInfo(
@@ -166,9 +171,10 @@ class WorstCaseReimbursements:
             amount_centimes=2_147_483_647,
             status=status,
             network="fellah_cash",
-            pick_up_code="X" * 32,
+            pick_up_code=None if self.withheld else "X" * 32,
             available_until=dt.date(2026, 12, 31),
             reason="ر" * 255 if self.language == "ar" else "W" * 255,
+            code_from=dt.datetime(2026, 12, 31, 23, 59) if self.withheld else None,
         )
 
     def claims(self, artisan_id: int, *, limit: int) -> list[ClaimInfo]:
@@ -255,7 +261,9 @@ def test_every_page_fits(aggregator: str, language: str, screen: str, amo_status
         "reused": True,
         "reference": "9999999999",
         "receipt": "FC9999999999",
-        "hash": "h",
+        "mark": "m" * 64,
+        "aid": 1,
+        "left": 2,
         "kind": "advisor_callback",
         "since": "31/12/2026",
         "region": "06",
@@ -264,13 +272,14 @@ def test_every_page_fits(aggregator: str, language: str, screen: str, amo_status
     stack = [{"s": "main"}] + ([{"s": screen, "p": params}] if screen != "main" else [])
     # The longest error and notice lines any screen may carry, together.
     longest = max(_screen_messages(language), key=len)
-    # Every claim status (an available one shows the most), and no claim at all.
-    for pin_ok, claim_status in itertools.product((False, True), (*CLAIM_STATUSES, None)):
+    # Every claim status (an available one shows the most), and no claim at all; its code
+    # shown, or withheld from a phone newly linked.
+    for pin_ok, claim_status, withheld in itertools.product((False, True), (*CLAIM_STATUSES, None), (False, True)):
         ports = Ports(
             registry=WorstCaseRegistry(language, amo_status),
             payments=WorstCasePayments(),
             agents=WorstCaseAgents(pin_ok),
-            reimbursements=WorstCaseReimbursements(language, claim_status),
+            reimbursements=WorstCaseReimbursements(language, claim_status, withheld=withheld),
             help=WorstCaseHelpDesk(),
             cashpoints=WorstCaseCashPoints(language),
         )

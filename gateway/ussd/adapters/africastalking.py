@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import phonenumbers
 
-from gateway.ussd.interfaces import Hop, InvalidRequest, SessionEnd, TextMark
+from gateway.ussd.interfaces import Hop, InvalidRequest, SessionEnd, TextMark, ascii_digits
 from menus.paging import Budget
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,128}$")
@@ -66,7 +66,7 @@ class AfricasTalkingAdapter:
             phone=parse_phone(_field(form, "phoneNumber")),
             service_code=_field(form, "serviceCode", SERVICE_CODE),
             network_code=_field(form, "networkCode", NETWORK_CODE, required=False),
-            text=text.strip(),
+            text=ascii_digits(text.strip()),
         )
 
     def parse_session_end(self, form: Mapping[str, str]) -> SessionEnd:
