@@ -8,7 +8,6 @@ import dataclasses
 import datetime as dt
 import json
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -20,7 +19,7 @@ from gateway import create_app
 from gateway.config import Settings
 from gateway.demo import load_demo
 from gateway.partners.keys import create_key
-from gateway.partners.signing import sign
+from gateway.partners.signing import signed_headers
 from gateway.payments.service import PaymentService
 from models import Artisan, PaidMonth, Payment
 from tests.conftest import CALLBACK_KEY, create_database, dispose, drop_database
@@ -100,16 +99,8 @@ def test_fifty_parallel_confirmations_make_one_payment(world: tuple[Flask, str, 
             }
         ).encode()
         barrier.wait()
-        timestamp = str(int(time.time()))
         response = app.test_client().post(
-            path,
-            data=body,
-            content_type="application/json",
-            headers={
-                "X-Hirfa-Key": key_id,
-                "X-Hirfa-Timestamp": timestamp,
-                "X-Hirfa-Signature": sign("POST", path, timestamp, body, secret),
-            },
+            path, data=body, content_type="application/json", headers=signed_headers("POST", path, body, key_id, secret)
         )
         with lock:
             answers.append(("api", response.status_code, response.get_data(as_text=True)))
