@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 from typing import Any
 
 import pytest
@@ -713,3 +714,22 @@ def test_cli_rotating_a_revoked_key_is_refused(app: Flask, db_session: Session) 
     assert run_cli(app, "revoke", key_id)[0] == 0
     code, out, err = run_cli(app, "rotate", key_id)
     assert code != 0 and out == "" and "revoked" in err
+
+
+def test_the_demo_prints_a_signed_curl_line_that_works_once(
+    app: Flask, client: FlaskClient, db_session: Session, clock: FrozenClock
+) -> None:
+    result = app.test_cli_runner().invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    *_, explained, line = result.stdout.splitlines()
+    assert "X-Hirfa-Nonce" in explained and "METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nSHA256_HEX(BODY)" in explained
+    curl, flag, url, *rest = shlex.split(line)
+    assert (curl, flag) == ("curl", "-i") and url.startswith("http://127.0.0.1:")
+    assert rest[::2] == ["-H"] * 4
+    headers = dict(value.split(": ", 1) for value in rest[1::2])
+    assert set(headers) == {"X-Hirfa-Key", "X-Hirfa-Timestamp", "X-Hirfa-Nonce", "X-Hirfa-Signature"}
+    path = "/" + url.split("/", 3)[3]
+    first = client.get(path, headers=headers)
+    assert (first.status_code, error_of(first)) == (404, "reference_not_found")
+    again = client.get(path, headers=headers)
+    assert (again.status_code, error_of(again)) == (401, "replayed")
