@@ -27,7 +27,7 @@ from gateway import create_app  # noqa: E402
 from gateway.config import Settings  # noqa: E402
 from gateway.demo import load_demo  # noqa: E402
 from gateway.partners.keys import create_key  # noqa: E402
-from gateway.partners.signing import sign  # noqa: E402
+from gateway.partners.signing import signed_headers  # noqa: E402
 from gateway.payments.service import PaymentService  # noqa: E402
 from gateway.registration.amo import add_months, month_start  # noqa: E402
 from models import Artisan  # noqa: E402
@@ -126,12 +126,7 @@ def main() -> None:
                         "paid_at": now.isoformat(),
                     }
                 ).encode()
-                timestamp = str(int(time.time()))
-                headers = {
-                    "X-Hirfa-Key": key_id,
-                    "X-Hirfa-Timestamp": timestamp,
-                    "X-Hirfa-Signature": sign("POST", "/api/v1/payments", timestamp, body, secret),
-                }
+                headers = signed_headers("POST", "/api/v1/payments", body, key_id, secret)
                 began = time.perf_counter()
                 response = client.post("/api/v1/payments", data=body, content_type="application/json", headers=headers)
                 api.append(time.perf_counter() - began)

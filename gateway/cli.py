@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -14,6 +16,14 @@ from flask.cli import AppGroup
 from gateway.db import get_db
 from gateway.demo import load_demo, load_demo_staff
 from gateway.partners.keys import create_demo_keys
+from gateway.partners.signing import (
+    KEY_HEADER,
+    MAX_SKEW_SECONDS,
+    NONCE_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    signed_headers,
+)
 from gateway.wiring import hirfa
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,3 +75,21 @@ def load() -> None:
     click.echo("demo partner keys (sign requests to /api/v1 with them):")
     for key in keys:
         click.echo(json.dumps(key))
+    click.echo(
+        f"each request carries {KEY_HEADER}, {TIMESTAMP_HEADER} (unix seconds), {NONCE_HEADER} (new every "
+        f"time: 16-64 of A-Z a-z 0-9 _ -) and {SIGNATURE_HEADER}, the hex HMAC-SHA256 with the secret of "
+        "METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nSHA256_HEX(BODY), PATH with its ?query (README, 'Partner API'). "
+        f"Signed now with {keys[0]['name']}, good once within {MAX_SKEW_SECONDS} s "
+        "(404 reference_not_found: the signature passed):"
+    )
+    stamp = int(hirfa().clock().timestamp())
+    click.echo(demo_curl(keys[0]["key_id"], keys[0]["secret"], "/api/v1/references/0000000000", timestamp=stamp))
+
+
+def demo_curl(key_id: str, secret: str, path: str, *, timestamp: int) -> str:
+    """A curl command line for a signed GET of `path` on the local demo (`PORT`, as `make run`)."""
+    base = f"http://127.0.0.1:{os.environ.get('PORT', '5000')}"
+    headers = signed_headers("GET", path, b"", key_id, secret, timestamp=timestamp)
+    return shlex.join(
+        ["curl", "-i", base + path, *(arg for name in headers for arg in ("-H", f"{name}: {headers[name]}"))]
+    )

@@ -15,6 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Response, jsonify, request
 from redis import RedisError
@@ -24,6 +25,7 @@ from gateway.db import get_db
 from gateway.partners.signing import (
     AUTH_CODES,
     KEY_HEADER,
+    NONCE_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     AuthError,
@@ -57,9 +59,12 @@ log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
 
 CURRENCY = "MAD"
+# What a path segment may hold unencoded (RFC 3986 pchar, and `/`).
+PATH_SAFE = "/:@!$&'()*+,;=-._~"
 STATUS_BY_CODE: dict[str, int] = {
     **dict.fromkeys(AUTH_CODES, 401),
     "invalid_json": 400,
+    "duplicate_key": 400,
     "invalid_field": 400,
     "wrong_partner": 403,
     "reference_not_found": 404,
@@ -281,14 +286,37 @@ def _signed_key() -> PartnerKey:
         settings=app.settings,
         clock=app.clock,
         method=request.method,
-        path=request.path,
+        path=signed_path(request.environ),
         body=request.get_data(cache=True),
         key_id=request.headers.get(KEY_HEADER),
         timestamp=request.headers.get(TIMESTAMP_HEADER),
+        nonce=request.headers.get(NONCE_HEADER),
         signature=request.headers.get(SIGNATURE_HEADER),
     )
     _within("api-key", str(key.id), app.settings.api_requests_per_key_per_minute)
     return key
+
+
+def signed_path(environ: dict[str, Any]) -> str:
+    """The PATH a partner signs: the path and `?query` (when not empty) as sent.
+
+    The raw request target when the server gives it (gunicorn's RAW_URI, werkzeug's
+    REQUEST_URI), so that the bytes signed are the bytes sent. Granian gives only the
+    decoded PATH_INFO: quoting it again gives back what was sent whenever the client
+    did not percent-encode what needs no encoding (this API's paths never need any).
+    The query string is QUERY_STRING, which every server leaves as it was sent."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
+    if raw and not raw.startswith("/"):  # the absolute form, GET http://host/path HTTP/1.1
+        raw = urlsplit(raw).path or "/"
+    if raw:
+        path = raw.partition("?")[0]
+    else:
+        decoded = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        path = quote(decoded.encode("latin-1", "replace"), safe=PATH_SAFE)
+    # WSGI strings carry the bytes as latin-1; the string to sign is UTF-8.
+    path = path.encode("latin-1", "replace").decode("utf-8", "replace")
+    query = environ.get("QUERY_STRING", "").encode("latin-1", "replace").decode("utf-8", "replace")
+    return f"{path}?{query}" if query else path
 
 
 def _within(scope: str, who: str, per_minute: int) -> None:
@@ -306,10 +334,27 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+class DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose names are all different: `{"amount_centimes": 1, "amount_centimes": 2}`
+    means one thing to us and perhaps another to a proxy or log reader in front."""
+    body: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in body:
+            raise DuplicateKey(name)
+        body[name] = value
+    return body
+
+
 def _json_object(fields: frozenset[str], *, optional: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The body as a JSON object with every one of `fields`, and some of `optional`."""
     try:
-        body = json.loads(request.get_data(cache=True), parse_constant=_reject_constant)
+        body = json.loads(request.get_data(cache=True), parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except DuplicateKey as duplicate:
+        raise ApiError("duplicate_key", f"a name appears twice in an object: {str(duplicate)[:80]!r}") from None
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise ApiError("invalid_json", "the body is not valid JSON") from None
     if not isinstance(body, dict):

@@ -16,6 +16,10 @@ from gateway.partners.signing import (
     AUTH_CODES,
     KEY_HEADER,
     MAX_SKEW_SECONDS,
+    NONCE_HEADER,
+    NONCE_MAX,
+    NONCE_MIN,
+    NONCE_RE,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
 )
@@ -38,7 +42,7 @@ PAID_AT_FUTURE_SECONDS = 300
 PAID_AT_MAX_AGE_DAYS = 30
 
 # Error codes by HTTP status, as the API answers them.
-BAD_REQUEST_CODES = ("invalid_json", "invalid_field")
+BAD_REQUEST_CODES = ("invalid_json", "duplicate_key", "invalid_field")
 NOT_FOUND_ROUTE = "not_found"  # the app's own 404, for a path no route matches
 TOO_LARGE = "request_entity_too_large"  # the app's own 413, over MAX_CONTENT_LENGTH
 UNAVAILABLE = "unavailable"
@@ -79,7 +83,7 @@ def _error(description: str, codes: tuple[str, ...]) -> dict[str, Any]:
 
 def _common_errors(*, body: bool, forbidden: str = "The key is not a cash network's key.") -> dict[str, Any]:
     responses = {
-        "401": _error("Missing, unknown, revoked, stale, wrong or replayed signature.", AUTH_CODES),
+        "401": _error("Missing, unknown, revoked, stale, malformed, wrong or replayed signature.", AUTH_CODES),
         "403": _error(forbidden, ("wrong_partner",)),
         "413": _error("The body is larger than the server accepts (64 KiB).", (TOO_LARGE,)),
         "429": _error(
@@ -89,7 +93,10 @@ def _common_errors(*, body: bool, forbidden: str = "The key is not a cash networ
         "503": _error("Our database or Redis is unavailable. Retry later, signed again.", (UNAVAILABLE,)),
     }
     if body:
-        responses["400"] = _error("The body is not a JSON object of the fields described.", BAD_REQUEST_CODES)
+        responses["400"] = _error(
+            "The body is not a JSON object of the fields described, or a name appears twice in an object.",
+            BAD_REQUEST_CODES,
+        )
     else:
         responses["400"] = _error("The path parameter is malformed.", ("invalid_field",))
     return responses
@@ -312,13 +319,33 @@ SIGNING = f"""Every request is signed with your key's secret:
 
 * `{KEY_HEADER}`: your key id (`hk_…`);
 * `{TIMESTAMP_HEADER}`: the current unix time in seconds (refused beyond ±{MAX_SKEW_SECONDS} s);
+* `{NONCE_HEADER}`: {NONCE_MIN} to {NONCE_MAX} characters of `A-Z a-z 0-9 _ -`, new for every request
+  (e.g. Python's `secrets.token_urlsafe(24)`);
 * `{SIGNATURE_HEADER}`: lower-case hex HMAC-SHA256, keyed with the secret, of
-  `METHOD + "\\n" + PATH + "\\n" + TIMESTAMP + "\\n" + hex(SHA-256(BODY))`,
-  where PATH is the path without the query string and BODY the exact bytes sent (empty for GET).
+  `METHOD + "\\n" + PATH + "\\n" + TIMESTAMP + "\\n" + NONCE + "\\n" + hex(SHA-256(BODY))`,
+  where PATH is the path and, when there is a query string, `?` and the query string, exactly
+  as sent (this API's paths need no percent-encoding), and BODY the exact bytes sent (empty for GET).
 
-A signature is accepted once: sign again (fresh timestamp) to retry. A network key sees
-only its own network's references and payments; another network's are not found. Only
-the reimbursement feed's key may report reimbursement claims."""
+A nonce is accepted once per key within the timestamp window (401 `replayed` the second
+time, even under a new timestamp): sign again with a new nonce to retry. A JSON body whose
+objects repeat a name is refused (400 `duplicate_key`). A network key sees only its own
+network's references and payments; another network's are not found. Only the
+reimbursement feed's key may report reimbursement claims."""
+
+# Declared on every operation (with its format), as well as among the security schemes.
+NONCE = {"$ref": "#/components/parameters/Nonce"}
+NONCE_PARAMETER = {
+    "name": NONCE_HEADER,
+    "in": "header",
+    "required": True,
+    "description": "New for every request; part of the signature (see the document's description).",
+    "schema": {
+        "type": "string",
+        "minLength": NONCE_MIN,
+        "maxLength": NONCE_MAX,
+        "pattern": _anchored(NONCE_RE.pattern),
+    },
+}
 
 
 @cache
@@ -351,7 +378,7 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "operationId": "getReference",
                     "summary": "Look up a payment reference of your network.",
-                    "parameters": [reference_param],
+                    "parameters": [reference_param, NONCE],
                     "responses": {
                         "200": _ok("The reference.", "Reference"),
                         **_common_errors(body=False),
@@ -364,6 +391,7 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "operationId": "postPayment",
                     "summary": "Record cash received against a reference.",
+                    "parameters": [NONCE],
                     "requestBody": _json_body("PaymentRequest"),
                     "responses": {
                         "201": _ok("Paid (or the answer already given to this same request).", "Payment"),
@@ -387,7 +415,7 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "operationId": "reversePayment",
                     "summary": "Undo a payment on the business day it was made (Africa/Casablanca).",
-                    "parameters": [receipt_param],
+                    "parameters": [receipt_param, NONCE],
                     "requestBody": _json_body("ReversalRequest"),
                     "responses": {
                         "200": _ok("Reversed: the artisan's months are due again.", "Reversal"),
@@ -402,7 +430,7 @@ def openapi_document() -> dict[str, Any]:
                 "put": {
                     "operationId": "putReimbursement",
                     "summary": "Create or update a reimbursement claim (the reimbursement feed's key only).",
-                    "parameters": [claim_number_param],
+                    "parameters": [claim_number_param, NONCE],
                     "requestBody": _json_body("ClaimRequest"),
                     "responses": {
                         "200": _ok("Updated, or unchanged: the claim as it now stands.", "Claim"),
@@ -423,11 +451,13 @@ def openapi_document() -> dict[str, Any]:
         },
         "components": {
             "schemas": _schemas(),
+            "parameters": {"Nonce": NONCE_PARAMETER},
             "securitySchemes": {
                 "HirfaKey": {"type": "apiKey", "in": "header", "name": KEY_HEADER},
                 "HirfaTimestamp": {"type": "apiKey", "in": "header", "name": TIMESTAMP_HEADER},
+                "HirfaNonce": {"type": "apiKey", "in": "header", "name": NONCE_HEADER},
                 "HirfaSignature": {"type": "apiKey", "in": "header", "name": SIGNATURE_HEADER},
             },
         },
-        "security": [{"HirfaKey": [], "HirfaTimestamp": [], "HirfaSignature": []}],
+        "security": [{"HirfaKey": [], "HirfaTimestamp": [], "HirfaNonce": [], "HirfaSignature": []}],
     }

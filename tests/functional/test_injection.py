@@ -54,13 +54,11 @@ def test_the_partner_api_refuses_injections_in_path_and_body(
     assert youssef is not None
     reference = new_reference(demo, settings, clock, youssef, "wafacash")
     before = counts(demo)
-    clock.advance(seconds=1)
-    path = "/api/v1/references/" + payload  # signed as the server reads it, sent quoted
-    sent = path.replace(" ", "%20").replace("#", "%23").replace('"', "%22")
-    looked_up = wafacash.send("GET", sent, b"", wafacash.headers("GET", path, b""))
+    path = "/api/v1/references/" + payload
+    sent = path.replace(" ", "%20").replace("#", "%23").replace('"', "%22")  # signed as sent, quoted
+    looked_up = wafacash.send("GET", sent, b"", wafacash.headers("GET", sent, b""))
     assert looked_up.status_code in {400, 404, 422} and error_of(looked_up)
     for field in ("reference", "network_txn_id", "agent_code"):
-        clock.advance(seconds=1)  # signed anew
         response = wafacash.post("/api/v1/payments", payment(reference) | {field: payload})
         assert response.status_code in {400, 422}, (field, response.get_data(as_text=True))
         assert error_of(response) in {"invalid_field", "invalid_reference"}

@@ -8,7 +8,6 @@ import dataclasses
 import datetime as dt
 import json
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -18,9 +17,10 @@ from sqlalchemy.orm import Session
 
 from gateway import create_app
 from gateway.config import Settings
+from gateway.db import get_db
 from gateway.demo import load_demo
 from gateway.partners.keys import create_key
-from gateway.partners.signing import sign
+from gateway.partners.signing import signed_headers
 from gateway.payments.service import PaymentService
 from models import Artisan, PaidMonth, Payment
 from tests.conftest import CALLBACK_KEY, create_database, dispose, drop_database
@@ -100,16 +100,8 @@ def test_fifty_parallel_confirmations_make_one_payment(world: tuple[Flask, str, 
             }
         ).encode()
         barrier.wait()
-        timestamp = str(int(time.time()))
         response = app.test_client().post(
-            path,
-            data=body,
-            content_type="application/json",
-            headers={
-                "X-Hirfa-Key": key_id,
-                "X-Hirfa-Timestamp": timestamp,
-                "X-Hirfa-Signature": sign("POST", path, timestamp, body, secret),
-            },
+            path, data=body, content_type="application/json", headers=signed_headers("POST", path, body, key_id, secret)
         )
         with lock:
             answers.append(("api", response.status_code, response.get_data(as_text=True)))
@@ -136,3 +128,38 @@ def test_fifty_parallel_confirmations_make_one_payment(world: tuple[Flask, str, 
         assert db.scalar(select(func.count()).select_from(Payment)) == 1
         assert db.scalar(select(func.count()).select_from(PaidMonth).where(PaidMonth.payment_id.is_not(None))) == 3
     engine.dispose()
+
+
+def test_twenty_copies_of_one_signed_request_at_once_pass_once(committed_app: Flask) -> None:
+    """The nonce is taken with one atomic SET NX: racing copies cannot all slip through."""
+    app = committed_app
+    with app.app_context():
+        db = get_db()
+        key, secret = create_key(
+            db,
+            name="race-wafacash",
+            network="wafacash",
+            reimbursements=False,
+            settings=app.extensions["hirfa"].settings,
+            clock=lambda: dt.datetime.now(dt.UTC),
+        )
+        db.commit()
+        key_id = key.key_id
+    path = "/api/v1/references/0000000000"  # a valid reference no one holds: 404 once signed right
+    headers = signed_headers("GET", path, b"", key_id, secret)
+    barrier = threading.Barrier(20)
+    answers: list[str] = []
+    lock = threading.Lock()
+
+    def copy() -> None:
+        barrier.wait()
+        response = app.test_client().get(path, headers=headers)
+        with lock:
+            answers.append(f"{response.status_code} {response.get_json()['error']['code']}")
+
+    threads = [threading.Thread(target=copy) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(answers) == ["401 replayed"] * 19 + ["404 reference_not_found"], answers

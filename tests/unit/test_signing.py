@@ -24,7 +24,7 @@ from gateway.partners.keys import (
     rotate_key,
     secret_of,
 )
-from gateway.partners.signing import AuthError, sign, string_to_sign, verify
+from gateway.partners.signing import AuthError, sign, signed_headers, string_to_sign, verify
 from gateway.wiring import EXTENSION
 from models import PartnerKey
 from tests.helpers import FrozenClock
@@ -33,6 +33,7 @@ NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
 TS = str(int(NOW.timestamp()))
 PATH = "/api/v1/payments"
 BODY = b'{"reference": "1234567890"}'
+NONCE = "n0nce-of-24-chars_xxxxxx"
 
 
 @pytest.fixture
@@ -63,7 +64,8 @@ class Verifier:
     clock: FrozenClock
 
     def __call__(self, key_id: str | None, signature: str | None, **changes: Any) -> PartnerKey:
-        request: dict[str, Any] = {"method": "POST", "path": PATH, "body": BODY, "timestamp": TS} | changes
+        request: dict[str, Any] = {"method": "POST", "path": PATH, "body": BODY, "timestamp": TS, "nonce": NONCE}
+        request |= changes
         return verify(
             db=self.db,
             redis=self.redis,
@@ -88,53 +90,113 @@ def check(db_session: Session, redis_client: Redis, settings: Settings, frozen: 
 # The scheme ---------------------------------------------------------------------------------
 
 
-def test_string_to_sign_is_method_path_timestamp_and_body_digest() -> None:
+def test_string_to_sign_is_method_path_timestamp_nonce_and_body_digest() -> None:
     digest = hashlib.sha256(BODY).hexdigest()
-    assert string_to_sign("post", PATH, 1795514400, BODY) == f"POST\n{PATH}\n1795514400\n{digest}".encode()
+    expected = f"POST\n{PATH}\n1795514400\n{NONCE}\n{digest}".encode()
+    assert string_to_sign("post", PATH, 1795514400, NONCE, BODY) == expected
 
 
 def test_signature_is_hex_hmac_sha256_of_the_string_to_sign() -> None:
-    # A fixed vector: partners can check their own code against it.
+    # A fixed vector (checked with openssl too): partners can check their own code against it.
     assert (
-        sign("GET", "/api/v1/references/1234567890", 1795514400, b"", "s3cret")
-        == "e0b784ddd4e8673fbddd3995fdf7774e4820472c1459ec6635969ab60142df38"
+        sign("GET", "/api/v1/references/1234567890", 1795514400, NONCE, b"", secret="s3cret")
+        == "f6a3e94a56c6efeab1748812fc8e42b6f82106b0a9072f5ad5892fdd9b88e959"
     )
-    expected = hmac.new(b"k", string_to_sign("POST", PATH, TS, BODY), hashlib.sha256).hexdigest()
-    assert sign("POST", PATH, TS, BODY, "k") == expected
+    expected = hmac.new(b"k", string_to_sign("POST", PATH, TS, NONCE, BODY), hashlib.sha256).hexdigest()
+    assert sign("POST", PATH, TS, NONCE, BODY, secret="k") == expected
+
+
+def test_signed_headers_are_the_four_headers_with_a_fresh_nonce(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("time.time", lambda: 1795514400.7)
+    first = signed_headers("POST", PATH, BODY, "hk_x", "k")
+    second = signed_headers("POST", PATH, BODY, "hk_x", "k")
+    assert set(first) == {"X-Hirfa-Key", "X-Hirfa-Timestamp", "X-Hirfa-Nonce", "X-Hirfa-Signature"}
+    assert (first["X-Hirfa-Key"], first["X-Hirfa-Timestamp"]) == ("hk_x", "1795514400")
+    nonce = first["X-Hirfa-Nonce"]
+    assert 16 <= len(nonce) <= 64 and nonce != second["X-Hirfa-Nonce"]
+    assert first["X-Hirfa-Signature"] == sign("POST", PATH, "1795514400", nonce, BODY, secret="k")
+    given = signed_headers("GET", "/p?q=1", b"", "hk_x", "k", timestamp=5, nonce=NONCE)
+    assert given["X-Hirfa-Signature"] == sign("GET", "/p?q=1", 5, NONCE, b"", secret="k")
 
 
 # Verification -------------------------------------------------------------------------------
 
 
-def test_a_good_signature_gives_the_key_and_is_remembered_600_s(
+def test_a_good_signature_gives_the_key_and_its_nonce_is_remembered_600_s(
     check: Verifier, redis_client: Redis, settings: Settings, issued: tuple[PartnerKey, str]
 ) -> None:
     key, secret = issued
-    signature = sign("POST", PATH, TS, BODY, secret)
-    assert check(key.key_id, signature) is key
-    ttl = redis_client.ttl(settings.redis_prefix + "api:nonce:" + signature)
+    assert check(key.key_id, sign("POST", PATH, TS, NONCE, BODY, secret=secret)) is key
+    ttl = redis_client.ttl(f"{settings.redis_prefix}api:nonce:{key.key_id}:{NONCE}")
     assert isinstance(ttl, int) and 590 <= ttl <= 600
 
 
-def test_a_signature_is_accepted_once_in_any_case(check: Verifier, issued: tuple[PartnerKey, str]) -> None:
+def test_a_nonce_is_accepted_once_per_key(
+    check: Verifier, settings: Settings, frozen: FrozenClock, issued: tuple[PartnerKey, str]
+) -> None:
     key, secret = issued
-    signature = sign("POST", PATH, TS, BODY, secret)
+    signature = sign("POST", PATH, TS, NONCE, BODY, secret=secret)
     check(key.key_id, signature)
     assert check.refusal(key.key_id, signature) == "replayed"
-    # The same hex in capitals is the same signature, not a fresh one.
+    # The same hex in capitals is the same request, not a fresh one.
     assert check.refusal(key.key_id, signature.upper()) == "replayed"
+    # Signed again under a later timestamp, or for another request, the nonce is still spent.
+    later = str(int(NOW.timestamp()) + 200)
+    frozen.advance(seconds=200)
+    assert (
+        check.refusal(key.key_id, sign("POST", PATH, later, NONCE, BODY, secret=secret), timestamp=later) == "replayed"
+    )
+    other = sign("GET", "/api/v1/references/1234567890", later, NONCE, b"", secret=secret)
+    assert (
+        check.refusal(key.key_id, other, method="GET", path="/api/v1/references/1234567890", body=b"", timestamp=later)
+        == "replayed"
+    )
+    # Another key's nonces are its own.
+    second, second_secret = create_key(
+        check.db, name="wafacash two", network="wafacash", reimbursements=False, settings=settings, clock=frozen
+    )
+    assert check(second.key_id, sign("POST", PATH, later, NONCE, BODY, secret=second_secret), timestamp=later) is second
 
 
-@pytest.mark.parametrize("missing", ["key_id", "timestamp", "signature"])
+def test_the_same_request_in_the_same_second_with_two_nonces_passes_twice(
+    check: Verifier, issued: tuple[PartnerKey, str]
+) -> None:
+    key, secret = issued
+    for nonce in ("first-nonce-0000001", "second-nonce-000002"):
+        assert check(key.key_id, sign("POST", PATH, TS, nonce, BODY, secret=secret), nonce=nonce) is key
+
+
+@pytest.mark.parametrize("missing", ["key_id", "timestamp", "nonce", "signature"])
 def test_every_header_is_required(check: Verifier, issued: tuple[PartnerKey, str], missing: str) -> None:
     key, secret = issued
-    given: dict[str, str | None] = {"key_id": key.key_id, "signature": sign("POST", PATH, TS, BODY, secret)}
-    timestamp: str | None = TS
-    if missing == "timestamp":
-        timestamp = ""
-    else:
+    given: dict[str, str | None] = {
+        "key_id": key.key_id,
+        "signature": sign("POST", PATH, TS, NONCE, BODY, secret=secret),
+    }
+    changes = {missing: ""} if missing in ("timestamp", "nonce") else {}
+    if missing in given:
         given[missing] = None
-    assert check.refusal(given["key_id"], given["signature"], timestamp=timestamp) == "missing_signature"
+    assert check.refusal(given["key_id"], given["signature"], **changes) == "missing_signature"
+
+
+@pytest.mark.parametrize("nonce", ["A" * 16, "z" * 64, "aZ09_-" * 3])
+def test_nonces_of_16_to_64_url_safe_characters_are_accepted(
+    check: Verifier, issued: tuple[PartnerKey, str], nonce: str
+) -> None:
+    key, secret = issued
+    assert check(key.key_id, sign("POST", PATH, TS, nonce, BODY, secret=secret), nonce=nonce) is key
+
+
+@pytest.mark.parametrize(
+    "nonce",
+    ["A" * 15, "A" * 65, "a+b/c=" * 3, "with space 00000000", "é" * 16, "١" * 16, "nonce\x00" * 3, "A" * 10_000],
+)
+def test_malformed_nonces_are_refused_and_not_remembered(
+    check: Verifier, redis_client: Redis, settings: Settings, issued: tuple[PartnerKey, str], nonce: str
+) -> None:
+    key, secret = issued
+    assert check.refusal(key.key_id, sign("POST", PATH, TS, nonce, BODY, secret=secret), nonce=nonce) == "bad_nonce"
+    assert not list(redis_client.scan_iter(match=f"{settings.redis_prefix}api:nonce:{key.key_id}:*"))
 
 
 @pytest.mark.parametrize(
@@ -145,7 +207,7 @@ def test_timestamps_beyond_300_seconds_are_stale(
 ) -> None:
     key, secret = issued
     timestamp = str(int(NOW.timestamp()) + offset)
-    signature = sign("POST", PATH, timestamp, BODY, secret)
+    signature = sign("POST", PATH, timestamp, NONCE, BODY, secret=secret)
     if accepted:
         assert check(key.key_id, signature, timestamp=timestamp) is key
     else:
@@ -155,7 +217,7 @@ def test_timestamps_beyond_300_seconds_are_stale(
 @pytest.mark.parametrize("timestamp", ["1795514400.0", "-1795514400", "+1795514400", "١٧٩٥٥١٤٤٠٠", "abc", "9" * 40])
 def test_malformed_timestamps_are_refused(check: Verifier, issued: tuple[PartnerKey, str], timestamp: str) -> None:
     key, secret = issued
-    signature = sign("POST", PATH, timestamp, BODY, secret)
+    signature = sign("POST", PATH, timestamp, NONCE, BODY, secret=secret)
     assert check.refusal(key.key_id, signature, timestamp=timestamp) == "stale_timestamp"
 
 
@@ -167,7 +229,7 @@ def test_unknown_keys_are_refused(check: Verifier, key_id: str) -> None:
 def test_revoked_keys_are_refused(check: Verifier, frozen: FrozenClock, issued: tuple[PartnerKey, str]) -> None:
     key, secret = issued
     revoke_key(check.db, key_id=key.key_id, clock=frozen)
-    assert check.refusal(key.key_id, sign("POST", PATH, TS, BODY, secret)) == "revoked_key"
+    assert check.refusal(key.key_id, sign("POST", PATH, TS, NONCE, BODY, secret=secret)) == "revoked_key"
 
 
 @pytest.mark.parametrize(
@@ -175,16 +237,18 @@ def test_revoked_keys_are_refused(check: Verifier, frozen: FrozenClock, issued: 
     [
         {"method": "GET"},
         {"path": "/api/v1/payments/WF0000000001/reversal"},
+        {"path": PATH + "?dry_run=1"},
         {"body": b'{"reference": "1234567891"}'},
         {"body": b""},
         {"timestamp": str(int(NOW.timestamp()) + 1)},
+        {"nonce": NONCE.upper()},
     ],
 )
-def test_a_signature_for_another_request_is_bad_and_not_used_up(
+def test_a_signature_for_another_request_is_bad_and_uses_up_no_nonce(
     check: Verifier, issued: tuple[PartnerKey, str], tampered: dict[str, Any]
 ) -> None:
     key, secret = issued
-    signature = sign("POST", PATH, TS, BODY, secret)
+    signature = sign("POST", PATH, TS, NONCE, BODY, secret=secret)
     assert check.refusal(key.key_id, signature, **tampered) == "bad_signature"
     # Refused requests leave no nonce behind: the genuine request still goes through.
     assert check(key.key_id, signature) is key
@@ -196,11 +260,11 @@ def test_malformed_signatures_are_bad(check: Verifier, issued: tuple[PartnerKey,
     assert check.refusal(key.key_id, signature) == "bad_signature"
 
 
-def test_a_stale_request_does_not_use_up_its_signature(
+def test_a_stale_request_does_not_use_up_its_nonce(
     check: Verifier, frozen: FrozenClock, issued: tuple[PartnerKey, str]
 ) -> None:
     key, secret = issued
-    signature = sign("POST", PATH, TS, BODY, secret)
+    signature = sign("POST", PATH, TS, NONCE, BODY, secret=secret)
     frozen.advance(seconds=400)
     assert check.refusal(key.key_id, signature) == "stale_timestamp"
     frozen.advance(seconds=-400)
@@ -214,8 +278,8 @@ def test_after_rotation_only_the_new_secret_signs(
     rotated, new = rotate_key(check.db, key_id=key.key_id, settings=settings, clock=frozen)
     assert rotated.key_id == key.key_id and new != old
     assert rotated.rotated_at == NOW
-    assert check.refusal(key.key_id, sign("POST", PATH, TS, BODY, old)) == "bad_signature"
-    assert check(key.key_id, sign("POST", PATH, TS, BODY, new)) is key
+    assert check.refusal(key.key_id, sign("POST", PATH, TS, NONCE, BODY, secret=old)) == "bad_signature"
+    assert check(key.key_id, sign("POST", PATH, TS, NONCE, BODY, secret=new)) is key
 
 
 # Keys ----------------------------------------------------------------------------------------
