@@ -69,7 +69,7 @@ def payments(app: Flask, demo: Session, clock: FrozenClock) -> Day:
                 reference=reference.reference,
                 network=network,
                 partner_key_id=key.id,
-                agent_code="WFC-COUNTER-7",
+                agent_code="WFC-SET-001",
                 network_txn_id="WF-TXN-0001",
                 request_digest="0" * 64,
             )
@@ -110,13 +110,13 @@ def test_format_mad(centimes: int, text: str) -> None:
 def test_the_settlement_of_a_day(demo: Session, payments: Day) -> None:
     assert settlement_csv(demo) == [
         HEADER,
-        f"payment,{payments.youssef},{payments.youssef_reference},2026-11-24T00:30:00+01:00,WFC-COUNTER-7,api,"
-        "WF-TXN-0001,40500,405.00",
+        f"payment,{payments.youssef},{payments.youssef_reference},2026-11-24T00:30:00+01:00,WFC-SET-001,api,"
+        "WF-TXN-0001,40500,405.00,2026-11-24T00:30:00+01:00,",
         f"payment,{payments.fatima},{payments.fatima_reference},2026-11-24T11:00:00+01:00,WFC-SET-001,ussd,,"
-        "13500,135.00",
+        "13500,135.00,2026-11-24T11:00:00+01:00,",
         f"reversal,{payments.fatima},{payments.fatima_reference},2026-11-24T11:00:00+01:00,WFC-SET-001,ussd,,"
-        "-13500,-135.00",
-        "total,3,,,,,,40500,405.00",
+        "-13500,-135.00,2026-11-24T11:30:00+01:00,wrong artisan",
+        "total,3,,,,,,40500,405.00,,",
     ]
 
 
@@ -128,7 +128,7 @@ def test_other_days_and_networks_are_left_out(demo: Session, payments: Day) -> N
     assert receipts("wafacash", dt.date(2026, 11, 25)) == [("payment", payments.youssef_next)]
     assert receipts("fellah_cash", DAY) == [("payment", payments.aicha)]
     assert receipts("fellah_cash", dt.date(2026, 11, 23)) == []
-    assert settlement_csv(demo, "fellah_cash", dt.date(2026, 11, 22)) == [HEADER, "total,0,,,,,,0,0.00"]
+    assert settlement_csv(demo, "fellah_cash", dt.date(2026, 11, 22)) == [HEADER, "total,0,,,,,,0,0.00,,"]
 
 
 def test_cli_settlement_writes_the_default_file(
@@ -149,7 +149,7 @@ def test_cli_settlement_output_option(app: Flask, demo: Session, payments: Day, 
     target = tmp_path / "out.csv"
     args = ["payments", "settlement", "--network", "fellah_cash", "--date", "2026-11-24"]
     assert runner.invoke(args=[*args, "--output", str(target)]).exit_code == 0
-    assert target.read_text(encoding="utf-8").splitlines()[-1] == "total,1,,,,,,27000,270.00"
+    assert target.read_text(encoding="utf-8").splitlines()[-1] == "total,1,,,,,,27000,270.00,,"
     to_stdout = runner.invoke(args=[*args, "--output", "-"])
     assert to_stdout.output.splitlines() == settlement_csv(demo, "fellah_cash")
     bad_date = runner.invoke(args=["payments", "settlement", "--network", "wafacash", "--date", "24/11/2026"])
@@ -233,7 +233,7 @@ def test_a_statement_without_its_day_needs_the_date(demo: Session, payments: Day
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
-        ("payment,WF1,,,,,,13500,135.00,surplus", "more cells than columns"),
+        ("payment,WF1,,,,,,13500,135.00,,,surplus", "more cells than columns"),
         ("payment,WF1,,,,,,13500,130.00", "disagree"),
         ("refund,WF1,,,,,,13500,135.00", "is not payment, reversal or total"),
         ("payment,,,,,,,13500,135.00", "no receipt_number and no network_txn_id"),
