@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
@@ -12,17 +13,20 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.csv_records import defuse
 from gateway.payments.agents import create_agent
 from gateway.payments.service import PaymentService
 from gateway.payments.settlement import (
     COLUMNS,
     SettlementError,
+    SettlementRow,
     format_mad,
     read_statement,
     reconcile,
     settlement_rows,
     write_settlement,
 )
+from gateway.web import ops
 from models import Agent, Artisan, PartnerKey
 from tests.helpers import FrozenClock
 
@@ -297,3 +301,36 @@ def test_cli_reconcile(app: Flask, demo: Session, payments: Day, tmp_path: Path)
     undated = write_lines(tmp_path / "undated.csv", ["receipt_number,amount_centimes", f"{payments.fatima},13500"])
     refused = runner.invoke(args=["payments", "reconcile", str(undated), "--network", "wafacash"])
     assert refused.exit_code == 1 and "give the date" in refused.output and "Traceback" not in refused.output
+
+
+# Spreadsheet formulas ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@"])
+def test_text_from_outside_cannot_run_as_a_formula(start: str) -> None:
+    """A network's transaction id, an agent code or a reversal reason starting like a
+    formula is written as text (the dashboard's rule, one function); our amounts stay numbers."""
+    at = dt.datetime(2026, 11, 24, 10, tzinfo=dt.UTC)
+    txn = f'{start}HYPERLINK("http://evil.example","x")'
+    reversal = SettlementRow(
+        type="reversal",
+        receipt_number="WF0000000001",
+        reference="1234567890",
+        recorded_at=at,
+        paid_at=at,
+        agent_code=f"{start}A1",
+        channel="api",
+        network_txn_id=txn,
+        amount_centimes=-13500,
+        reversal_reason=f"{start}1+2",
+    )
+    out = io.StringIO()
+    write_settlement([reversal], out)
+    header, line, total = csv.reader(io.StringIO(out.getvalue()))
+    cells = dict(zip(header, line, strict=True))
+    assert cells["network_txn_id"] == "'" + txn
+    assert cells["agent_code"] == f"'{start}A1"
+    assert cells["reversal_reason"] == f"'{start}1+2"
+    assert (cells["amount_centimes"], cells["amount_mad"]) == ("-13500", "-135.00")
+    assert total[:2] == ["total", "1"]
+    assert ops.defuse is defuse  # the dashboard's exports and this file share the rule
