@@ -1,4 +1,5 @@
-"""Operators' CSV files: records with the line numbers people see, and rejects files."""
+"""Operators' CSV files: records with the line numbers people see, rejects files, and
+cells a spreadsheet will not run (the dashboard's exports, settlement files)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,18 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Final
+
+# What a spreadsheet reads as the start of a formula (tab and CR too: some programs
+# strip them and then read what follows).
+FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse(cell: object) -> object:
+    """A text cell a spreadsheet would run as a formula is shown as text instead."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
 
 
 def csv_records(reader: Any, error: type[ValueError]) -> Iterator[tuple[int, list[str]]]:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -118,7 +119,12 @@ class PartnerKey(Base):
 
 
 class Payment(Base):
-    """Cash received against a reference. One per reference, enforced by the database."""
+    """Cash received against a reference. One standing (not reversed) payment per
+    reference, enforced by the database; a reversed reference may be paid again.
+
+    `created_at` is when Hirfa recorded the payment, on its own clock: it decides the
+    business day (settlement, same-day reversal, an agent's day). `paid_at` is the
+    network's word for when the cash changed hands, kept as information."""
 
     __tablename__ = "payments"
     __table_args__ = (
@@ -127,11 +133,19 @@ class Payment(Base):
         CheckConstraint("amount_centimes > 0", name="amount_positive"),
         CheckConstraint("(agent_id IS NOT NULL) OR (partner_key_id IS NOT NULL)", name="confirmed_by"),
         UniqueConstraint("network", "network_txn_id"),
-        Index("ix_payments_network_paid_at", "network", "paid_at"),
+        Index(
+            "ux_payments_reference_id_standing",
+            "reference_id",
+            unique=True,
+            postgresql_where=text("reversed_at IS NULL"),
+            sqlite_where=text("reversed_at IS NULL"),
+        ),
+        Index("ix_payments_network_created_at", "network", "created_at"),  # settlement: payments of a day
+        Index("ix_payments_network_reversed_at", "network", "reversed_at"),  # settlement: reversals of a day
     )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
-    reference_id: Mapped[int] = mapped_column(ID, ForeignKey("payment_references.id"), unique=True)
+    reference_id: Mapped[int] = mapped_column(ID, ForeignKey("payment_references.id"))
     receipt_number: Mapped[str] = mapped_column(String(16), unique=True)
     artisan_id: Mapped[int] = mapped_column(ID, ForeignKey("artisans.id"), index=True)
     network: Mapped[str] = mapped_column(String(16))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, SmallInteger, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.artisan import ID, _in
@@ -36,5 +36,10 @@ class ReimbursementClaim(Base):
     pick_up_code: Mapped[str | None] = mapped_column(String(32))
     available_until: Mapped[dt.date | None] = mapped_column(Date)
     status_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Pick-up SMS queued on the day `pick_up_sms_on` (Africa/Casablanca), first notice
+    # included: one conditional UPDATE counts a resend, so racing resends cannot pass
+    # the daily limit together.
+    pick_up_sms_on: Mapped[dt.date | None] = mapped_column(Date)
+    pick_up_sms_count: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -185,8 +185,8 @@ def drop_off(db: Session, p: Period, *, limit: int = DROP_OFF_SCREENS) -> tuple[
 
 
 def payments(db: Session, p: Period) -> Payments:
-    """Payments received in the period (reversed ones left out), per network."""
-    column = Payment.paid_at
+    """Payments recorded in the period (reversed ones left out), per network."""
+    column = Payment.created_at  # the business day is Hirfa's clock, as in settlement files
     inner = select(
         _bucket(column, p).label("bucket"), Payment.network.label("category"), Payment.amount_centimes.label("amount")
     ).where(_in_period(column, p), Payment.reversed_at.is_(None))

@@ -18,7 +18,7 @@ from typing import Final
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,9 +40,31 @@ PIN_HASHER: Final = PasswordHasher(time_cost=1, memory_cost=2048, parallelism=1)
 PIN_RE: Final = re.compile(r"[0-9]{4,6}")
 AGENT_CODE_RE: Final = re.compile(r"[A-Z0-9][A-Z0-9_-]{1,31}")
 MAX_PIN_TRIES: Final = 3
-# Built once (a hot path): the agent's row, locked and read afresh.
-AGENT_LOCKED = (
-    select(Agent).where(Agent.id == bindparam("agent_id")).with_for_update().execution_options(populate_existing=True)
+# Built once (a hot path): the agent's row, read afresh.
+AGENT_ROW = select(Agent).where(Agent.id == bindparam("agent_id")).execution_options(populate_existing=True)
+ACTIVE_AGENT = (Agent.id == bindparam("agent_id"), Agent.status == "active")
+# A wrong PIN: counted, and the agent locked at the MAX_PIN_TRIES-th, in one statement
+# (SET reads the row's values before the update). Only an active agent's row matches, so
+# of racing wrong PINs exactly MAX_PIN_TRIES are counted and the rest find it locked.
+COUNT_WRONG_PIN = (
+    update(Agent)
+    .where(*ACTIVE_AGENT)
+    .values(
+        failed_pin_attempts=Agent.failed_pin_attempts + 1,
+        status=case((Agent.failed_pin_attempts + 1 >= MAX_PIN_TRIES, "locked"), else_=Agent.status),
+        updated_at=bindparam("now"),
+    )
+    .returning(Agent.failed_pin_attempts, Agent.status)
+    .execution_options(synchronize_session=False)
+)
+# A right PIN after wrong ones: the count starts again, unless a racing wrong PIN locked
+# the agent meanwhile (then the lock stands).
+RESET_PIN_COUNT = (
+    update(Agent)
+    .where(*ACTIVE_AGENT)
+    .values(failed_pin_attempts=0, updated_at=bindparam("now"))
+    .returning(Agent.id)
+    .execution_options(synchronize_session=False)
 )
 
 
@@ -109,32 +131,37 @@ class AgentService:
         return self.db.scalar(select(Agent).where(Agent.phone == phone, Agent.status.in_(("active", "locked"))))
 
     def verify_pin(self, agent_id: int, pin: str) -> PinCheck:
-        """Check the PIN of the agent `agent_id`, read under lock; the third wrong PIN in
-        a row locks the agent, a right one resets the count. A locked, disabled or unknown
-        agent is refused even with the right PIN."""
-        # The row lock makes two hops racing with wrong PINs count as two tries.
-        row = self.db.scalar(AGENT_LOCKED, {"agent_id": agent_id})
+        """Check the PIN of the agent `agent_id`; the third wrong PIN in a row locks the
+        agent, a right one resets the count. A locked, disabled or unknown agent is
+        refused even with the right PIN.
+
+        Every change is a conditional UPDATE on the agent's row (no read-then-write):
+        racing hops count every wrong PIN once, on PostgreSQL and SQLite alike."""
+        row = self.db.scalar(AGENT_ROW, {"agent_id": agent_id})
         if row is None or row.status != "active":
             return PinCheck(PinStatus.LOCKED, 0)
+        now, agent_code = self.clock(), row.agent_code
         if pin_matches(row.pin_hash, pin):
             if row.failed_pin_attempts:
-                row.failed_pin_attempts = 0
-                row.updated_at = self.clock()
+                reset = self.db.execute(RESET_PIN_COUNT, {"agent_id": agent_id, "now": now}).first()
+                self.db.expire(row)
+                if reset is None:
+                    return PinCheck(PinStatus.LOCKED, 0)
             if PIN_HASHER.check_needs_rehash(row.pin_hash):
                 # Hashes made with other parameters move to the current ones as agents log in.
                 row.pin_hash = PIN_HASHER.hash(pin)
-                row.updated_at = self.clock()
+                row.updated_at = now
             self.db.flush()
             return PinCheck(PinStatus.OK, MAX_PIN_TRIES)
-        row.failed_pin_attempts += 1
-        row.updated_at = self.clock()
-        if row.failed_pin_attempts >= MAX_PIN_TRIES:
-            row.status = "locked"
-            self.db.flush()
-            log.warning("agent locked after %d wrong PINs", MAX_PIN_TRIES, extra={"agent_code": row.agent_code})
+        counted = self.db.execute(COUNT_WRONG_PIN, {"agent_id": agent_id, "now": now}).one_or_none()
+        self.db.expire(row)
+        if counted is None:  # locked (or disabled) by a racing hop meanwhile
             return PinCheck(PinStatus.LOCKED, 0)
-        self.db.flush()
-        return PinCheck(PinStatus.WRONG, MAX_PIN_TRIES - row.failed_pin_attempts)
+        failed, status = counted
+        if status == "locked":
+            log.warning("agent locked after %d wrong PINs", MAX_PIN_TRIES, extra={"agent_code": agent_code})
+            return PinCheck(PinStatus.LOCKED, 0)
+        return PinCheck(PinStatus.WRONG, MAX_PIN_TRIES - failed)
 
     def change_pin(self, agent: Agent, *, old_pin: str, new_pin: str) -> PinCheck:
         """Replace the PIN when `old_pin` verifies (a wrong one counts towards the lockout).

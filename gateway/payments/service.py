@@ -1,8 +1,14 @@
 """Dues, references, confirmations and reversals. Services flush; the edge commits.
 
-Exactly once is the database's job: one payment per reference (unique), one payment
-per network transaction id (unique), one paid row per artisan and month (unique), and
-the reference row locked (SELECT ... FOR UPDATE) while a confirmation runs."""
+Exactly once is the database's job: one standing payment per reference (a partial
+unique index), one payment per network transaction id (unique), one paid row per
+artisan and month (unique), the reference row locked (SELECT ... FOR UPDATE) while a
+confirmation runs, and a reversal is one conditional UPDATE (`WHERE reversed_at IS
+NULL`): of racing reversals, one changes the row and the others find it reversed.
+
+Money dates are Hirfa's: a payment's business day is the Africa/Casablanca date of
+`Payment.created_at`, when Hirfa recorded it on its own clock. The network's `paid_at`
+is kept as information, within PAID_AT_AHEAD / PAID_AT_MAX_AGE of that clock."""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, literal, select, union_all
+from sqlalchemy import bindparam, delete, func, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +32,12 @@ from models import Agent, Artisan, ContributionAmount, PaidMonth, Payment, Payme
 from models.payments import NETWORKS
 
 MAX_MONTHS = 12
+# The network's paid_at may run ahead of our clock by what a signature's timestamp may
+# (gateway.partners.signing.MAX_SKEW_SECONDS): a counter further ahead could not sign.
+PAID_AT_AHEAD = dt.timedelta(minutes=5)
+# A counter reports a payment as it takes the cash, or when it comes back online the same
+# day; anything older is for the reconciliation of statements, not this API.
+PAID_AT_MAX_AGE = dt.timedelta(hours=24)
 
 # The statements of the hot paths, built once: on a hop, building a statement cost
 # SQLAlchemy more than PostgreSQL took to run it.
@@ -62,10 +74,18 @@ RECEIPT_TAKEN = select(Payment.id).where(Payment.receipt_number == bindparam("re
 PAID_MONTHS_AND_FIRST_PAYMENT = select(
     PaidMonth.month,
     PaidMonth.payment_id.is_(None),
-    select(func.min(Payment.paid_at))
+    select(func.min(Payment.created_at))
     .where(Payment.artisan_id == bindparam("artisan_id"), Payment.reversed_at.is_(None))
     .scalar_subquery(),
 ).where(PaidMonth.artisan_id == bindparam("artisan_id"))
+
+
+def business_day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The UTC bounds of the Africa/Casablanca day `day`: midnight to midnight, whatever
+    the offset is that day (Ramadan moves it)."""
+    start = dt.datetime.combine(day, dt.time(), MOROCCO).astimezone(dt.UTC)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), MOROCCO).astimezone(dt.UTC)
+    return start, end
 
 
 class PaymentError(Exception):
@@ -263,11 +283,18 @@ class PaymentService:
         request_digest: str | None = None,
         paid_at: dt.datetime | None = None,
     ) -> Confirmation:
-        """Record cash received against `reference`, once. Raises PaymentError."""
+        """Record cash received against `reference`, once. Raises PaymentError.
+
+        A partner's request (no `agent`) names an active agent of `network` in
+        `agent_code`, and its `paid_at` is within PAID_AT_AHEAD / PAID_AT_MAX_AGE of our
+        clock; the same request seen before gets its first answer, whatever changed since."""
         if network_txn_id is not None:
             previous = self._by_txn(network, network_txn_id)
             if previous is not None:
                 return self._replayed(previous, request_digest)
+        now = self.clock()
+        if agent is None:
+            self._check_partner_request(network=network, agent_code=agent_code, paid_at=paid_at, now=now)
         # The lock makes concurrent confirmations of one reference wait their turn;
         # whoever comes second sees it paid.
         locked = self.find_reference(reference, network=network, lock=True)
@@ -282,7 +309,6 @@ class PaymentService:
             raise PaymentError(f"reference_{state}", f"this reference is {state}")
         if amount_centimes is not None and amount_centimes != locked.amount_centimes:
             raise PaymentError("amount_mismatch", f"the amount due is {locked.amount_centimes} centimes")
-        now = self.clock()
         payment = Payment(
             reference_id=locked.id,
             receipt_number=self._receipt_number(network),
@@ -328,6 +354,18 @@ class PaymentService:
         self.db.flush()
         self._receipts(artisan, locked, payment, agent)
         return Confirmation(payment=payment, reference=locked, created=True)
+
+    def _check_partner_request(
+        self, *, network: str, agent_code: str | None, paid_at: dt.datetime | None, now: dt.datetime
+    ) -> None:
+        if paid_at is not None and not now - PAID_AT_MAX_AGE <= paid_at <= now + PAID_AT_AHEAD:
+            raise PaymentError("invalid_paid_at", "paid_at must be at most 5 minutes ahead of our clock, 24 hours old")
+        active = agent_code is not None and self.db.scalar(
+            select(Agent.id).where(Agent.agent_code == agent_code, Agent.network == network, Agent.status == "active")
+        )
+        if not active:
+            # Unknown, disabled or another network's agent: one answer, it tells nothing more.
+            raise PaymentError("invalid_agent", "agent_code must be an active agent of your network")
 
     def _by_txn(self, network: str, network_txn_id: str) -> Payment | None:
         return self.db.scalar(
@@ -400,27 +438,46 @@ class PaymentService:
     # Reversal ---------------------------------------------------------------------------
 
     def reverse(self, *, receipt_number: str, network: str, reason: str) -> Payment:
-        """Undo a payment on the business day it was made: its months are due again."""
-        payment = self.db.scalar(
-            select(Payment)
-            .where(Payment.receipt_number == receipt_number, Payment.network == network)
-            .with_for_update()
-        )
+        """Undo a payment on the business day Hirfa recorded it: its months are due again
+        and its reference can be paid again until it expires.
+
+        Why the same reference: the artisan was handed the cash back and still holds the
+        reference's SMS; at the counter, the agent types that reference and takes the
+        cash again, as the artisan expects. A new reference would leave the SMS in their
+        hand useless. The API, the agent's check and the artisan's menu all read the
+        reference's state, so all three say "open" (or "expired" past its time).
+
+        One conditional UPDATE decides: of concurrent reversals, one changes the row (and
+        queues the SMS) and the others are refused with already_reversed."""
+        now = self.clock()
+        start, _end = business_day_bounds(local_today(now))
+        this_payment = (Payment.receipt_number == receipt_number, Payment.network == network)
+        changed = self.db.execute(
+            update(Payment)
+            .where(*this_payment, Payment.reversed_at.is_(None), Payment.created_at >= start)
+            .values(reversed_at=now, reversal_reason=reason[:255])
+            .returning(Payment.id)
+            .execution_options(synchronize_session=False)
+        ).first()
+        payment = self.db.scalar(select(Payment).where(*this_payment).execution_options(populate_existing=True))
         if payment is None:
             raise PaymentError("payment_not_found", "no such receipt")
-        if payment.reversed_at is not None:
-            raise PaymentError("already_reversed", "this payment is already reversed")
-        now = self.clock()
-        if payment.paid_at.astimezone(MOROCCO).date() != now.astimezone(MOROCCO).date():
-            raise PaymentError("reversal_too_late", "a payment can be reversed only on the day it was made")
-        payment.reversed_at = now
-        payment.reversal_reason = reason[:255]
-        for paid in self.db.scalars(select(PaidMonth).where(PaidMonth.payment_id == payment.id)):
-            self.db.delete(paid)
-        reference = self.db.get(PaymentReference, payment.reference_id)
+        if changed is None:
+            if payment.reversed_at is not None:
+                raise PaymentError("already_reversed", "this payment is already reversed")
+            raise PaymentError("reversal_too_late", "a payment can be reversed only on the day it was recorded")
+        self.db.execute(
+            delete(PaidMonth).where(PaidMonth.payment_id == payment.id).execution_options(synchronize_session=False)
+        )
+        self.db.execute(
+            update(PaymentReference)
+            .where(PaymentReference.id == payment.reference_id, PaymentReference.status == "paid")
+            .values(status="open", closed_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        reference = self.db.get(PaymentReference, payment.reference_id, populate_existing=True)
         artisan = self.db.get(Artisan, payment.artisan_id)
         assert reference is not None and artisan is not None
-        self.db.flush()
         self._refresh_artisan(artisan)
         self.db.flush()
         if artisan.phone:
@@ -438,14 +495,13 @@ class PaymentService:
     # Agents' figures ----------------------------------------------------------------------
 
     def agent_day_total(self, agent_id: int, day: dt.date) -> tuple[int, int]:
-        """(count, centimes) of the agent's payments on `day` (local), reversals excluded."""
-        start = dt.datetime.combine(day, dt.time(), MOROCCO).astimezone(dt.UTC)
-        end = start + dt.timedelta(days=1)
+        """(count, centimes) of the agent's payments recorded on `day` (local), reversals excluded."""
+        start, end = business_day_bounds(day)
         row = self.db.execute(
             select(func.count(), func.coalesce(func.sum(Payment.amount_centimes), 0)).where(
                 Payment.agent_id == agent_id,
-                Payment.paid_at >= start,
-                Payment.paid_at < end,
+                Payment.created_at >= start,
+                Payment.created_at < end,
                 Payment.reversed_at.is_(None),
             )
         ).one()

@@ -1,9 +1,12 @@
 """A network's settlement file for one business day, and reconciliation with its statement.
 
-The business day is the Africa/Casablanca date: of `paid_at` for a payment, of
-`reversed_at` for a reversal. A payment reversed the same day appears twice, once
-positive and once negative, so the net is what the network owes. Money stays in
-integer centimes; `amount_mad` is formatted from them, never through a float."""
+The business day is the Africa/Casablanca date of when Hirfa recorded the line, on its
+own clock: `created_at` for a payment, `reversed_at` for a reversal (the column
+`recorded_at`). The network's `paid_at` is shown as information; it never moves a line to
+another day. A payment reversed the same day appears twice, once positive and once
+negative, so the net is what the network owes. Money stays in integer centimes;
+`amount_mad` is formatted from them, never through a float. Text that came from outside
+(transaction ids, agent codes, reasons) is defused as the dashboard's exports are."""
 
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.clock import MOROCCO
+from gateway.csv_records import defuse
+from gateway.payments.service import business_day_bounds
 from models import Payment, PaymentReference
 from models.payments import NETWORKS
 
@@ -33,6 +38,9 @@ COLUMNS: Final = (
     "network_txn_id",
     "amount_centimes",
     "amount_mad",
+    # Added last, so that a reader of the earlier columns by position reads them still.
+    "recorded_at",
+    "reversal_reason",
 )
 LINE_TYPES: Final = ("payment", "reversal")
 CENTIMES_RE: Final = re.compile(r"[+-]?[0-9]{1,12}")
@@ -49,11 +57,13 @@ class SettlementRow:
     type: str  # payment | reversal
     receipt_number: str
     reference: str
-    paid_at: dt.datetime  # UTC; a reversal keeps the time its payment was made
+    recorded_at: dt.datetime  # UTC, our clock: of the payment, or of its reversal
+    paid_at: dt.datetime  # UTC, the network's word; a reversal keeps its payment's
     agent_code: str
     channel: str
     network_txn_id: str
     amount_centimes: int  # negative for a reversal
+    reversal_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,45 +116,37 @@ def default_settlement_path(network: str, day: dt.date) -> Path:
     return Path(f"settlement-{network}-{day.isoformat()}.csv")
 
 
-def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    # Midnight to midnight in Morocco, whatever the offset is that day (Ramadan moves it).
-    start = dt.datetime.combine(day, dt.time(), MOROCCO).astimezone(dt.UTC)
-    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), MOROCCO).astimezone(dt.UTC)
-    return start, end
-
-
 def settlement_rows(db: Session, *, network: str, day: dt.date) -> list[SettlementRow]:
     """The network's payments and reversals of the business day `day`, in time order."""
     if network not in NETWORKS:
         raise SettlementError(f"unknown network {network!r}")
-    start, end = _day_bounds(day)
+    start, end = business_day_bounds(day)
     query = select(Payment, PaymentReference.reference).join(
         PaymentReference, PaymentReference.id == Payment.reference_id
     )
-    paid = db.execute(query.where(Payment.network == network, Payment.paid_at >= start, Payment.paid_at < end))
+    paid = db.execute(query.where(Payment.network == network, Payment.created_at >= start, Payment.created_at < end))
     reversed_ = db.execute(
         query.where(Payment.network == network, Payment.reversed_at >= start, Payment.reversed_at < end)
     )
-    events: list[tuple[dt.datetime, SettlementRow]] = []
-    for payment, reference in paid:
-        events.append((payment.paid_at, _row(payment, reference, "payment")))
-    for payment, reference in reversed_:
-        assert payment.reversed_at is not None
-        events.append((payment.reversed_at, _row(payment, reference, "reversal")))
-    events.sort(key=lambda event: (event[0], event[1].receipt_number, event[1].type))
-    return [row for _, row in events]
+    rows = [_row(payment, reference, "payment") for payment, reference in paid]
+    rows += [_row(payment, reference, "reversal") for payment, reference in reversed_]
+    return sorted(rows, key=lambda row: (row.recorded_at, row.receipt_number, row.type))
 
 
 def _row(payment: Payment, reference: str, kind: str) -> SettlementRow:
+    recorded_at = payment.created_at if kind == "payment" else payment.reversed_at
+    assert recorded_at is not None  # a reversal line is read by its reversed_at
     return SettlementRow(
         type=kind,
         receipt_number=payment.receipt_number,
         reference=reference,
+        recorded_at=recorded_at,
         paid_at=payment.paid_at,
         agent_code=payment.agent_code or "",
         channel=payment.channel,
         network_txn_id=payment.network_txn_id or "",
         amount_centimes=payment.amount_centimes if kind == "payment" else -payment.amount_centimes,
+        reversal_reason=(payment.reversal_reason or "") if kind == "reversal" else "",
     )
 
 
@@ -163,22 +165,26 @@ def _write(rows: Iterable[SettlementRow], stream: TextIO) -> None:
     writer.writerow(COLUMNS)
     count = net = 0
     for row in rows:
+        # The amounts are ours and numbers (a leading minus is a sign, not a formula);
+        # every text cell goes through defuse.
         writer.writerow(
             [
                 row.type,
-                row.receipt_number,
-                row.reference,
+                defuse(row.receipt_number),
+                defuse(row.reference),
                 row.paid_at.astimezone(MOROCCO).isoformat(timespec="seconds"),
-                row.agent_code,
-                row.channel,
-                row.network_txn_id,
+                defuse(row.agent_code),
+                defuse(row.channel),
+                defuse(row.network_txn_id),
                 row.amount_centimes,
                 format_mad(row.amount_centimes),
+                row.recorded_at.astimezone(MOROCCO).isoformat(timespec="seconds"),
+                defuse(row.reversal_reason),
             ]
         )
         count += 1
         net += row.amount_centimes
-    writer.writerow(["total", count, "", "", "", "", "", net, format_mad(net)])
+    writer.writerow(["total", count, "", "", "", "", "", net, format_mad(net), "", ""])
 
 
 # Reconciliation ------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable
 from typing import Final, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -268,10 +268,15 @@ def _notify(
     now: dt.datetime,
     default_language: str,
     urgent: bool = False,
+    counted: bool = False,
 ) -> OutboxMessage | None:
-    """Queue the SMS for the claim's current status (nothing when the artisan has no phone)."""
+    """Queue the SMS for the claim's current status (nothing when the artisan has no phone).
+
+    A pick-up SMS counts towards the day's limit, unless the caller `counted` it already."""
     if not artisan.phone:
         return None
+    if claim.status == "available" and not counted:
+        _count_pick_up_sms(db, claim.id, local_today(now))
     language = artisan.language or default_language
     template = TEMPLATE_BY_STATUS[claim.status]
     values: dict[str, str] = {
@@ -373,42 +378,49 @@ def can_resend(claim: ReimbursementClaim, today: dt.date) -> bool:
     return claim.status == "available" and claim.available_until is not None and claim.available_until >= today
 
 
-def pick_up_sms_today(db: Session, *, claim_id: int, now: dt.datetime) -> int:
-    """Pick-up SMS queued for the claim today (Africa/Casablanca), the first notice included."""
-    start = dt.datetime.combine(local_today(now), dt.time(), MOROCCO).astimezone(dt.UTC)
-    return int(
-        db.scalar(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(
-                OutboxMessage.subject == subject_of(claim_id),
-                OutboxMessage.template.in_((PICK_UP_TEMPLATE, PICK_UP_LATER_TEMPLATE)),
-                OutboxMessage.created_at >= start,
-                OutboxMessage.created_at < start + dt.timedelta(days=1),
-            )
-        )
-        or 0
+def _count_pick_up_sms(db: Session, claim_id: int, today: dt.date, *, artisan_id: int | None = None) -> bool:
+    """Count one more pick-up SMS of the claim today; with `artisan_id` (a resend), only
+    when the claim is that artisan's, still available and under the day's limit.
+
+    One conditional UPDATE: racing resends each change the row or find the limit
+    reached, on PostgreSQL (a row lock, the condition checked again) and SQLite (one
+    writer at a time) alike. Returns whether it counted."""
+    claim = ReimbursementClaim
+    same_day = claim.pick_up_sms_on == today
+    statement = (
+        update(claim)
+        .where(claim.id == claim_id)
+        .values(pick_up_sms_on=today, pick_up_sms_count=case((same_day, claim.pick_up_sms_count + 1), else_=1))
+        .returning(claim.id)
+        .execution_options(synchronize_session=False)
     )
+    if artisan_id is not None:
+        statement = statement.where(
+            claim.artisan_id == artisan_id,
+            claim.status == "available",
+            claim.available_until >= today,
+            case((same_day, claim.pick_up_sms_count), else_=0) < MAX_PICK_UP_SMS_A_DAY,
+        )
+    return db.execute(statement).first() is not None
 
 
 def resend_pick_up(
     db: Session, *, artisan_id: int, claim_id: int, clock: Clock, default_language: str
 ) -> ResendOutcome:
-    """Queue the pick-up SMS of an available claim again, at most MAX_PICK_UP_SMS_A_DAY a day.
+    """Queue the pick-up SMS of an available claim again, at most MAX_PICK_UP_SMS_A_DAY a
+    day (Africa/Casablanca), the first notice included.
 
     The artisan asked for it and is waiting: it goes out even in quiet hours."""
-    claim = db.scalar(
-        select(ReimbursementClaim)
-        .where(ReimbursementClaim.id == claim_id, ReimbursementClaim.artisan_id == artisan_id)
-        # Two hops at once must not both pass the count.
-        .with_for_update()
-    )
     now = clock()
-    if claim is None or not can_resend(claim, local_today(now)):
-        return ResendOutcome.NOT_AVAILABLE
-    if pick_up_sms_today(db, claim_id=claim.id, now=now) >= MAX_PICK_UP_SMS_A_DAY:
-        return ResendOutcome.LIMIT
+    today = local_today(now)
+    claim = artisan_claim(db, artisan_id=artisan_id, claim_id=claim_id)
     artisan = db.get(Artisan, artisan_id)
-    assert artisan is not None  # a foreign key
-    sent = _notify(db, claim, artisan, now=now, default_language=default_language, urgent=True)
-    return ResendOutcome.SENT if sent is not None else ResendOutcome.NOT_AVAILABLE
+    if claim is None or artisan is None or not artisan.phone or not can_resend(claim, today):
+        return ResendOutcome.NOT_AVAILABLE
+    if not _count_pick_up_sms(db, claim.id, today, artisan_id=artisan_id):
+        # Not counted: the limit, or the claim changed since it was read.
+        db.refresh(claim)
+        return ResendOutcome.LIMIT if can_resend(claim, today) else ResendOutcome.NOT_AVAILABLE
+    db.refresh(claim)
+    _notify(db, claim, artisan, now=now, default_language=default_language, urgent=True, counted=True)
+    return ResendOutcome.SENT

@@ -23,6 +23,7 @@ from gateway.partners.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
 )
+from gateway.payments.service import PAID_AT_AHEAD, PAID_AT_MAX_AGE
 from gateway.reimbursements import service as claims
 from models.payments import NETWORKS
 from models.reimbursements import CLAIM_STATUSES
@@ -38,8 +39,6 @@ TXN_ID_MAX = 64
 AGENT_CODE_MAX = 32
 REASON_MAX = 255
 AMOUNT_MAX = 2_147_483_647
-PAID_AT_FUTURE_SECONDS = 300
-PAID_AT_MAX_AGE_DAYS = 30
 
 # Error codes by HTTP status, as the API answers them.
 BAD_REQUEST_CODES = ("invalid_json", "duplicate_key", "invalid_field")
@@ -172,12 +171,16 @@ def _schemas() -> dict[str, Any]:
                     "minLength": 1,
                     "maxLength": AGENT_CODE_MAX,
                     "pattern": _anchored(IDENTIFIER_PATTERN),
+                    "description": "The code of an active agent of your network (otherwise 422 invalid_agent).",
                 },
                 "paid_at": {
                     "type": "string",
                     "format": "date-time",
-                    "description": f"RFC 3339 with an offset; at most {PAID_AT_FUTURE_SECONDS} s ahead of our "
-                    f"clock and at most {PAID_AT_MAX_AGE_DAYS} days old.",
+                    "description": "When the cash changed hands, RFC 3339 with an offset; at most "
+                    f"{int(PAID_AT_AHEAD.total_seconds())} s ahead of our clock and at most "
+                    f"{int(PAID_AT_MAX_AGE.total_seconds()) // 3600} hours old (otherwise 422 invalid_paid_at). "
+                    "Kept as information: the business day of a payment is when Hirfa recorded it "
+                    "(Africa/Casablanca).",
                 },
             },
         },
@@ -407,14 +410,19 @@ def openapi_document() -> dict[str, Any]:
                                 "txn_conflict",
                             ),
                         ),
-                        "422": _error("Wrong amount or check digit.", ("amount_mismatch", "invalid_reference")),
+                        "422": _error(
+                            "Wrong amount or check digit, an agent_code that is no active agent of your network, "
+                            "or a paid_at out of its window.",
+                            ("amount_mismatch", "invalid_reference", "invalid_agent", "invalid_paid_at"),
+                        ),
                     },
                 }
             },
             f"{API_PREFIX}/payments/{{receipt}}/reversal": {
                 "post": {
                     "operationId": "reversePayment",
-                    "summary": "Undo a payment on the business day it was made (Africa/Casablanca).",
+                    "summary": "Undo a payment on the business day Hirfa recorded it (Africa/Casablanca); "
+                    "its months are due again and its reference can be paid again until it expires.",
                     "parameters": [receipt_param, NONCE],
                     "requestBody": _json_body("ReversalRequest"),
                     "responses": {
@@ -422,7 +430,7 @@ def openapi_document() -> dict[str, Any]:
                         **_common_errors(body=True),
                         "404": _error("No such payment at your network.", ("payment_not_found", NOT_FOUND_ROUTE)),
                         "409": _error("Already reversed.", ("already_reversed",)),
-                        "422": _error("Too late: the payment was made on another day.", ("reversal_too_late",)),
+                        "422": _error("Too late: the payment was recorded on another day.", ("reversal_too_late",)),
                     },
                 }
             },

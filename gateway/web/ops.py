@@ -35,6 +35,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
 from gateway.clock import MOROCCO
+from gateway.csv_records import defuse
 from gateway.db import get_db
 from gateway.help.service import HelpError, close_request, list_requests
 from gateway.logs import mask_phone
@@ -60,7 +61,6 @@ bp = Blueprint(
 DEFAULT_LANGUAGE = "fr"  # staff read French first; Arabic is a click away
 SESSION_HOURS = 12
 PUBLIC_ENDPOINTS = frozenset({"ops.login", "ops.static"})
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 HELP_ROWS_SHOWN = 100
 
 OUTCOME_NAMES = {
@@ -380,13 +380,6 @@ def close_help(request_id: int) -> BaseResponse:
 
 
 # CSV exports -------------------------------------------------------------------------
-
-
-def defuse(cell: object) -> object:
-    """A text cell a spreadsheet would run as a formula is shown as text instead."""
-    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
-        return "'" + cell
-    return cell
 
 
 def _csv(filename: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> Response:

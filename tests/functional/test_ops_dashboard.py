@@ -125,6 +125,7 @@ def payment(db: Session, network: str, amount: int, paid_at: dt.datetime, *, rev
             agent_id=agent.id,
             agent_code=agent.agent_code,
             paid_at=paid_at,
+            created_at=paid_at,  # recorded as it was paid: the business day is the record's
             reversed_at=paid_at + dt.timedelta(hours=1) if reversed_ else None,
         )
     )

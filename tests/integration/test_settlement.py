@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
@@ -12,17 +13,20 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.csv_records import defuse
 from gateway.payments.agents import create_agent
 from gateway.payments.service import PaymentService
 from gateway.payments.settlement import (
     COLUMNS,
     SettlementError,
+    SettlementRow,
     format_mad,
     read_statement,
     reconcile,
     settlement_rows,
     write_settlement,
 )
+from gateway.web import ops
 from models import Agent, Artisan, PartnerKey
 from tests.helpers import FrozenClock
 
@@ -69,7 +73,7 @@ def payments(app: Flask, demo: Session, clock: FrozenClock) -> Day:
                 reference=reference.reference,
                 network=network,
                 partner_key_id=key.id,
-                agent_code="WFC-COUNTER-7",
+                agent_code="WFC-SET-001",
                 network_txn_id="WF-TXN-0001",
                 request_digest="0" * 64,
             )
@@ -110,13 +114,13 @@ def test_format_mad(centimes: int, text: str) -> None:
 def test_the_settlement_of_a_day(demo: Session, payments: Day) -> None:
     assert settlement_csv(demo) == [
         HEADER,
-        f"payment,{payments.youssef},{payments.youssef_reference},2026-11-24T00:30:00+01:00,WFC-COUNTER-7,api,"
-        "WF-TXN-0001,40500,405.00",
+        f"payment,{payments.youssef},{payments.youssef_reference},2026-11-24T00:30:00+01:00,WFC-SET-001,api,"
+        "WF-TXN-0001,40500,405.00,2026-11-24T00:30:00+01:00,",
         f"payment,{payments.fatima},{payments.fatima_reference},2026-11-24T11:00:00+01:00,WFC-SET-001,ussd,,"
-        "13500,135.00",
+        "13500,135.00,2026-11-24T11:00:00+01:00,",
         f"reversal,{payments.fatima},{payments.fatima_reference},2026-11-24T11:00:00+01:00,WFC-SET-001,ussd,,"
-        "-13500,-135.00",
-        "total,3,,,,,,40500,405.00",
+        "-13500,-135.00,2026-11-24T11:30:00+01:00,wrong artisan",
+        "total,3,,,,,,40500,405.00,,",
     ]
 
 
@@ -128,7 +132,7 @@ def test_other_days_and_networks_are_left_out(demo: Session, payments: Day) -> N
     assert receipts("wafacash", dt.date(2026, 11, 25)) == [("payment", payments.youssef_next)]
     assert receipts("fellah_cash", DAY) == [("payment", payments.aicha)]
     assert receipts("fellah_cash", dt.date(2026, 11, 23)) == []
-    assert settlement_csv(demo, "fellah_cash", dt.date(2026, 11, 22)) == [HEADER, "total,0,,,,,,0,0.00"]
+    assert settlement_csv(demo, "fellah_cash", dt.date(2026, 11, 22)) == [HEADER, "total,0,,,,,,0,0.00,,"]
 
 
 def test_cli_settlement_writes_the_default_file(
@@ -149,7 +153,7 @@ def test_cli_settlement_output_option(app: Flask, demo: Session, payments: Day, 
     target = tmp_path / "out.csv"
     args = ["payments", "settlement", "--network", "fellah_cash", "--date", "2026-11-24"]
     assert runner.invoke(args=[*args, "--output", str(target)]).exit_code == 0
-    assert target.read_text(encoding="utf-8").splitlines()[-1] == "total,1,,,,,,27000,270.00"
+    assert target.read_text(encoding="utf-8").splitlines()[-1] == "total,1,,,,,,27000,270.00,,"
     to_stdout = runner.invoke(args=[*args, "--output", "-"])
     assert to_stdout.output.splitlines() == settlement_csv(demo, "fellah_cash")
     bad_date = runner.invoke(args=["payments", "settlement", "--network", "wafacash", "--date", "24/11/2026"])
@@ -233,7 +237,7 @@ def test_a_statement_without_its_day_needs_the_date(demo: Session, payments: Day
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
-        ("payment,WF1,,,,,,13500,135.00,surplus", "more cells than columns"),
+        ("payment,WF1,,,,,,13500,135.00,,,surplus", "more cells than columns"),
         ("payment,WF1,,,,,,13500,130.00", "disagree"),
         ("refund,WF1,,,,,,13500,135.00", "is not payment, reversal or total"),
         ("payment,,,,,,,13500,135.00", "no receipt_number and no network_txn_id"),
@@ -297,3 +301,36 @@ def test_cli_reconcile(app: Flask, demo: Session, payments: Day, tmp_path: Path)
     undated = write_lines(tmp_path / "undated.csv", ["receipt_number,amount_centimes", f"{payments.fatima},13500"])
     refused = runner.invoke(args=["payments", "reconcile", str(undated), "--network", "wafacash"])
     assert refused.exit_code == 1 and "give the date" in refused.output and "Traceback" not in refused.output
+
+
+# Spreadsheet formulas ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@"])
+def test_text_from_outside_cannot_run_as_a_formula(start: str) -> None:
+    """A network's transaction id, an agent code or a reversal reason starting like a
+    formula is written as text (the dashboard's rule, one function); our amounts stay numbers."""
+    at = dt.datetime(2026, 11, 24, 10, tzinfo=dt.UTC)
+    txn = f'{start}HYPERLINK("http://evil.example","x")'
+    reversal = SettlementRow(
+        type="reversal",
+        receipt_number="WF0000000001",
+        reference="1234567890",
+        recorded_at=at,
+        paid_at=at,
+        agent_code=f"{start}A1",
+        channel="api",
+        network_txn_id=txn,
+        amount_centimes=-13500,
+        reversal_reason=f"{start}1+2",
+    )
+    out = io.StringIO()
+    write_settlement([reversal], out)
+    header, line, total = csv.reader(io.StringIO(out.getvalue()))
+    cells = dict(zip(header, line, strict=True))
+    assert cells["network_txn_id"] == "'" + txn
+    assert cells["agent_code"] == f"'{start}A1"
+    assert cells["reversal_reason"] == f"'{start}1+2"
+    assert (cells["amount_centimes"], cells["amount_mad"]) == ("-13500", "-135.00")
+    assert total[:2] == ["total", "1"]
+    assert ops.defuse is defuse  # the dashboard's exports and this file share the rule
