@@ -10,9 +10,10 @@ import datetime as dt
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 ENVIRONMENTS = ("development", "production")
 LANGUAGES = ("ar", "fr")
@@ -67,98 +68,172 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
+def _int(name: str, raw: str) -> int:
     try:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
+def _float(name: str, raw: str) -> float:
     try:
         return float(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from None
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
+def _bool(name: str, raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
         return True
-    if raw in ("0", "false", "no", "off"):
+    if raw.lower() in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"{name} must be true or false, not {raw!r}")
 
 
+def _budgets(value: str) -> dict[str, tuple[int, int]]:
+    """`africastalking=160/80,other=182/80` -> {"africastalking": (160, 80), ...}."""
+    budgets: dict[str, tuple[int, int]] = {}
+    for item in _split(value):
+        name, _, sizes = item.partition("=")
+        gsm7, _, other = sizes.partition("/")
+        if not (name.strip() and gsm7.isdigit() and other.isdigit() and 40 <= int(other) <= int(gsm7) <= 182):
+            raise SettingsError(f"USSD_SCREEN_BUDGETS: {item!r} is not like africastalking=160/80")
+        budgets[name.strip()] = (int(gsm7), int(other))
+    return budgets
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever scheme the operator wrote."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+# How a value of each annotated type is read from its environment variable.
+READERS: dict[str, Callable[[str, str], Any]] = {
+    "str": lambda _name, raw: raw,
+    "int": _int,
+    "float": _float,
+    "bool": _bool,
+    "tuple[str, ...]": lambda _name, raw: _split(raw),
+}
+
+
+def setting(
+    env: str,
+    default: Any,
+    *,
+    group: str,
+    read: Callable[[str], Any] | None = None,
+    production_default: Any = None,
+    empty_is_a_value: bool = False,
+) -> Any:
+    """One setting, written once: its variable `env`, its `default` and its `group`.
+
+    `read` turns the text into the value (the annotation's reader otherwise);
+    `production_default` replaces the default in production (a secret or a stand-in never
+    falls back to the development value); `empty_is_a_value` keeps a variable set to
+    nothing (SMS_QUIET_HOURS= means no quiet hours) rather than taking the default."""
+    metadata = {
+        "env": env,
+        "group": group,
+        "read": read,
+        "production_default": production_default,
+        "empty_is_a_value": empty_is_a_value,
+    }
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class Settings:
+    """Every setting, by group; each reads the environment variable its `setting()` names
+    (`.env.example` lists them all, tested). Access stays flat: `settings.sms_backend`."""
+
+    # -- where it runs: environment, database, Redis, logs --------------------------------
     # Fail closed: whoever forgets HIRFA_ENV gets production's checks, not the demo's defaults.
-    env: str = "production"
-    database_url: str = EMBEDDED_DATABASE_URL
-    redis_url: str = EMBEDDED_REDIS_URL
-    secret_key: str = DEVELOPMENT_SECRET_KEY
+    env: str = setting("HIRFA_ENV", "production", group="core")
+    database_url: str = setting(
+        "DATABASE_URL", EMBEDDED_DATABASE_URL, group="core", read=normalise_database_url,
+        production_default="",
+    )  # fmt: skip
+    database_pool_size: int = setting("DATABASE_POOL_SIZE", 5, group="core")
+    redis_url: str = setting("REDIS_URL", EMBEDDED_REDIS_URL, group="core", production_default="")
+    redis_prefix: str = setting("REDIS_PREFIX", "hirfa:", group="core")
+    log_level: str = setting("LOG_LEVEL", "INFO", group="core", read=str.upper)
+    load_demo_data: bool = setting("LOAD_DEMO_DATA", False, group="core")
+    trusted_proxies: int = setting("TRUSTED_PROXIES", 0, group="core")
+
+    # -- secrets (production refuses shipped and weak values: SHIPPED_SECRETS, weakness) --
+    secret_key: str = setting("SECRET_KEY", DEVELOPMENT_SECRET_KEY, group="secrets", production_default="")
     # Previous SECRET_KEYs, still accepted (never used to sign or encrypt) during a rotation.
-    secret_key_fallbacks: tuple[str, ...] = ()
-    ussd_callback_key: str = DEVELOPMENT_CALLBACK_KEY
-    ussd_allowed_ips: tuple[str, ...] = ()
-    trusted_proxies: int = 0
-    ussd_service_codes: tuple[str, ...] = ()
-    default_language: str = "ar"
-    phone_regions: tuple[str, ...] = ("MA",)
-    database_pool_size: int = 5
-    session_ttl_seconds: int = 300
+    secret_key_fallbacks: tuple[str, ...] = setting("SECRET_KEY_FALLBACKS", (), group="secrets")
+    # /metrics: a bearer token or source addresses (production needs one of them).
+    metrics_token: str = setting("METRICS_TOKEN", "", group="secrets")
+    metrics_allowed_ips: tuple[str, ...] = setting("METRICS_ALLOWED_IPS", (), group="secrets")
+
+    # -- USSD: the aggregator's callbacks and the sessions -------------------------------
+    ussd_callback_key: str = setting("USSD_CALLBACK_KEY", DEVELOPMENT_CALLBACK_KEY, group="ussd", production_default="")
+    ussd_allowed_ips: tuple[str, ...] = setting("USSD_ALLOWED_IPS", (), group="ussd")
+    ussd_service_codes: tuple[str, ...] = setting("USSD_SERVICE_CODES", (), group="ussd")
+    default_language: str = setting("DEFAULT_LANGUAGE", "ar", group="ussd")
+    phone_regions: tuple[str, ...] = setting(
+        "PHONE_REGIONS", ("MA",), group="ussd", read=lambda raw: tuple(r.upper() for r in _split(raw)) or ("MA",)
+    )
+    session_ttl_seconds: int = setting("USSD_SESSION_TTL_SECONDS", 300, group="ussd")
     # A session cut off mid-flow can be resumed by a dial within this time (0: never).
-    resume_window_seconds: int = 120
-    # Rate limits per minute (0: off). A person types a hop every few seconds at best;
-    # the aggregator's few addresses carry every callback, hence the high per-IP one.
-    ussd_hops_per_phone_per_minute: int = 30
-    api_requests_per_key_per_minute: int = 600
-    api_requests_per_ip_per_minute: int = 1200
-    callbacks_per_ip_per_minute: int = 6000
-    logins_per_ip_per_minute: int = 10
-    identification_max_failures: int = 3
-    identification_lockout_hours: int = 24
+    resume_window_seconds: int = setting("RESUME_WINDOW_SECONDS", 120, group="ussd")
+    # Screen budgets by aggregator: (all-GSM-7 characters, any other characters).
+    screen_budgets: Mapping[str, tuple[int, int]] = setting(
+        "USSD_SCREEN_BUDGETS", {"africastalking": (160, 80)}, group="ussd", read=_budgets
+    )
+
+    # -- identification of a phone -------------------------------------------------------
+    identification_max_failures: int = setting("IDENTIFICATION_MAX_FAILURES", 3, group="identification")
+    identification_lockout_hours: int = setting("IDENTIFICATION_LOCKOUT_HOURS", 24, group="identification")
     # After a phone is linked by identification, its pick-up codes wait this long (a SIM
     # swap or a stranger with the CIN would collect the money before the owner notices).
-    relink_cooldown_hours: int = 72
-    reference_ttl_hours: int = 72
-    amo_waiting_months: int = 3
-    amo_suspend_after_unpaid: int = 3
-    redis_prefix: str = "hirfa:"
-    load_demo_data: bool = False
-    log_level: str = "INFO"
-    # /metrics: a bearer token or source addresses (production needs one of them).
-    metrics_token: str = ""
-    metrics_allowed_ips: tuple[str, ...] = ()
-    # Screen budgets by aggregator: (all-GSM-7 characters, any other characters).
-    screen_budgets: Mapping[str, tuple[int, int]] = field(default_factory=lambda: {"africastalking": (160, 80)})
-    # SMS: who sends (africastalking in production), the RQ queue, retries and timeouts.
-    sms_backend: str = "console"
-    at_username: str = ""
-    at_api_key: str = ""
-    at_sender_id: str = ""
-    at_api_base_url: str = ""  # empty: the SDK's own host (tests point it at a local fake)
-    at_timeout_seconds: float = 10.0
-    sms_queue: str = "sms"
-    sms_job_timeout_seconds: int = 60
-    sms_max_attempts: int = 8
-    sms_retry_base_seconds: int = 30
-    sms_retry_max_seconds: int = 3600
-    sms_pending_timeout_seconds: int = 60
-    sms_sending_timeout_seconds: int = 300
-    sms_quiet_hours: str = "21:00-08:00"  # Africa/Casablanca; empty: none
-    sms_sweep_interval_seconds: int = 60
-    sms_reminder_day: int = 5
-    sms_reminder_hour: int = 10
-    sms_reminder_batch_size: int = 1000
+    relink_cooldown_hours: int = setting("RELINK_COOLDOWN_HOURS", 72, group="identification")
+
+    # -- payments and AMO rights ---------------------------------------------------------
+    reference_ttl_hours: int = setting("REFERENCE_TTL_HOURS", 72, group="payments")
+    amo_waiting_months: int = setting("AMO_WAITING_MONTHS", 3, group="payments")
+    amo_suspend_after_unpaid: int = setting("AMO_SUSPEND_AFTER_UNPAID", 3, group="payments")
+
+    # -- rate limits per minute (0: off) -------------------------------------------------
+    # A person types a hop every few seconds at best; the aggregator's few addresses carry
+    # every callback, hence the high per-IP one.
+    ussd_hops_per_phone_per_minute: int = setting("USSD_HOPS_PER_PHONE_PER_MINUTE", 30, group="limits")
+    api_requests_per_key_per_minute: int = setting("API_REQUESTS_PER_KEY_PER_MINUTE", 600, group="limits")
+    api_requests_per_ip_per_minute: int = setting("API_REQUESTS_PER_IP_PER_MINUTE", 1200, group="limits")
+    callbacks_per_ip_per_minute: int = setting("CALLBACKS_PER_IP_PER_MINUTE", 6000, group="limits")
+    logins_per_ip_per_minute: int = setting("LOGINS_PER_IP_PER_MINUTE", 10, group="limits")
+
+    # -- SMS: who sends (africastalking in production), the RQ queue, retries, timing ----
+    sms_backend: str = setting(
+        "SMS_BACKEND", "console", group="sms", read=str.lower, production_default="africastalking"
+    )
+    at_username: str = setting("AT_USERNAME", "", group="sms")
+    at_api_key: str = setting("AT_API_KEY", "", group="sms")
+    at_sender_id: str = setting("AT_SENDER_ID", "", group="sms")
+    # Empty: the SDK's own host (tests point it at a local fake).
+    at_api_base_url: str = setting("AT_API_BASE_URL", "", group="sms", read=lambda raw: raw.rstrip("/"))
+    at_timeout_seconds: float = setting("AT_TIMEOUT_SECONDS", 10.0, group="sms")
+    sms_queue: str = setting("SMS_QUEUE", "sms", group="sms")
+    sms_job_timeout_seconds: int = setting("SMS_JOB_TIMEOUT_SECONDS", 60, group="sms")
+    sms_max_attempts: int = setting("SMS_MAX_ATTEMPTS", 8, group="sms")
+    sms_retry_base_seconds: int = setting("SMS_RETRY_BASE_SECONDS", 30, group="sms")
+    sms_retry_max_seconds: int = setting("SMS_RETRY_MAX_SECONDS", 3600, group="sms")
+    sms_pending_timeout_seconds: int = setting("SMS_PENDING_TIMEOUT_SECONDS", 60, group="sms")
+    sms_sending_timeout_seconds: int = setting("SMS_SENDING_TIMEOUT_SECONDS", 300, group="sms")
+    # Africa/Casablanca; set to nothing: no quiet hours.
+    sms_quiet_hours: str = setting("SMS_QUIET_HOURS", "21:00-08:00", group="sms", empty_is_a_value=True)
+    sms_sweep_interval_seconds: int = setting("SMS_SWEEP_INTERVAL_SECONDS", 60, group="sms")
+    sms_reminder_day: int = setting("SMS_REMINDER_DAY", 5, group="sms")
+    sms_reminder_hour: int = setting("SMS_REMINDER_HOUR", 10, group="sms")
+    sms_reminder_batch_size: int = setting("SMS_REMINDER_BATCH_SIZE", 1000, group="sms")
 
     @property
     def is_production(self) -> bool:
@@ -182,68 +257,25 @@ class Settings:
         return dt.time(start_h, start_m), dt.time(end_h, end_m)
 
     @classmethod
+    def variables(cls) -> dict[str, tuple[str, str]]:
+        """Environment variable -> (field name, group), in declaration order."""
+        return {f.metadata["env"]: (f.name, f.metadata["group"]) for f in fields(cls)}
+
+    @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        hirfa_env = env.get("HIRFA_ENV", "").strip() or "production"  # unset: production (fail closed)
-        production = hirfa_env == "production"
-
-        def text(name: str, default: str) -> str:
-            value = env.get(name, "").strip()
-            # In production a secret never falls back to the development default.
-            return value or ("" if production else default)
-
-        base = cls()
-        settings = cls(
-            env=hirfa_env,
-            database_url=normalise_database_url(text("DATABASE_URL", base.database_url)),
-            redis_url=text("REDIS_URL", base.redis_url),
-            secret_key=text("SECRET_KEY", base.secret_key),
-            secret_key_fallbacks=_split(env.get("SECRET_KEY_FALLBACKS", "")),
-            ussd_callback_key=text("USSD_CALLBACK_KEY", base.ussd_callback_key),
-            ussd_allowed_ips=_split(env.get("USSD_ALLOWED_IPS", "")),
-            trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
-            ussd_service_codes=_split(env.get("USSD_SERVICE_CODES", "")),
-            default_language=env.get("DEFAULT_LANGUAGE", "ar").strip() or "ar",
-            phone_regions=tuple(r.upper() for r in _split(env.get("PHONE_REGIONS", "MA"))) or ("MA",),
-            database_pool_size=_int(env, "DATABASE_POOL_SIZE", 5),
-            session_ttl_seconds=_int(env, "USSD_SESSION_TTL_SECONDS", 300),
-            resume_window_seconds=_int(env, "RESUME_WINDOW_SECONDS", 120),
-            ussd_hops_per_phone_per_minute=_int(env, "USSD_HOPS_PER_PHONE_PER_MINUTE", 30),
-            api_requests_per_key_per_minute=_int(env, "API_REQUESTS_PER_KEY_PER_MINUTE", 600),
-            api_requests_per_ip_per_minute=_int(env, "API_REQUESTS_PER_IP_PER_MINUTE", 1200),
-            callbacks_per_ip_per_minute=_int(env, "CALLBACKS_PER_IP_PER_MINUTE", 6000),
-            logins_per_ip_per_minute=_int(env, "LOGINS_PER_IP_PER_MINUTE", 10),
-            identification_max_failures=_int(env, "IDENTIFICATION_MAX_FAILURES", 3),
-            identification_lockout_hours=_int(env, "IDENTIFICATION_LOCKOUT_HOURS", 24),
-            relink_cooldown_hours=_int(env, "RELINK_COOLDOWN_HOURS", 72),
-            reference_ttl_hours=_int(env, "REFERENCE_TTL_HOURS", 72),
-            amo_waiting_months=_int(env, "AMO_WAITING_MONTHS", 3),
-            amo_suspend_after_unpaid=_int(env, "AMO_SUSPEND_AFTER_UNPAID", 3),
-            redis_prefix=env.get("REDIS_PREFIX", "hirfa:").strip() or "hirfa:",
-            load_demo_data=_bool(env, "LOAD_DEMO_DATA", False),
-            log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
-            metrics_token=env.get("METRICS_TOKEN", "").strip(),
-            metrics_allowed_ips=_split(env.get("METRICS_ALLOWED_IPS", "")),
-            screen_budgets=_budgets(env.get("USSD_SCREEN_BUDGETS", "")),
-            sms_backend=env.get("SMS_BACKEND", "").strip().lower() or ("africastalking" if production else "console"),
-            at_username=env.get("AT_USERNAME", "").strip(),
-            at_api_key=env.get("AT_API_KEY", "").strip(),
-            at_sender_id=env.get("AT_SENDER_ID", "").strip(),
-            at_api_base_url=env.get("AT_API_BASE_URL", "").strip().rstrip("/"),
-            at_timeout_seconds=_float(env, "AT_TIMEOUT_SECONDS", base.at_timeout_seconds),
-            sms_queue=env.get("SMS_QUEUE", "").strip() or base.sms_queue,
-            sms_job_timeout_seconds=_int(env, "SMS_JOB_TIMEOUT_SECONDS", base.sms_job_timeout_seconds),
-            sms_max_attempts=_int(env, "SMS_MAX_ATTEMPTS", base.sms_max_attempts),
-            sms_retry_base_seconds=_int(env, "SMS_RETRY_BASE_SECONDS", base.sms_retry_base_seconds),
-            sms_retry_max_seconds=_int(env, "SMS_RETRY_MAX_SECONDS", base.sms_retry_max_seconds),
-            sms_pending_timeout_seconds=_int(env, "SMS_PENDING_TIMEOUT_SECONDS", base.sms_pending_timeout_seconds),
-            sms_sending_timeout_seconds=_int(env, "SMS_SENDING_TIMEOUT_SECONDS", base.sms_sending_timeout_seconds),
-            sms_quiet_hours=env.get("SMS_QUIET_HOURS", base.sms_quiet_hours).strip(),
-            sms_sweep_interval_seconds=_int(env, "SMS_SWEEP_INTERVAL_SECONDS", base.sms_sweep_interval_seconds),
-            sms_reminder_day=_int(env, "SMS_REMINDER_DAY", base.sms_reminder_day),
-            sms_reminder_hour=_int(env, "SMS_REMINDER_HOUR", base.sms_reminder_hour),
-            sms_reminder_batch_size=_int(env, "SMS_REMINDER_BATCH_SIZE", base.sms_reminder_batch_size),
-        )
+        production = (env.get("HIRFA_ENV", "").strip() or "production") == "production"
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            meta = f.metadata
+            name = meta["env"]
+            raw = env.get(name, "").strip()
+            if not raw and not (meta["empty_is_a_value"] and name in env):
+                if production and meta["production_default"] is not None:
+                    values[f.name] = meta["production_default"]
+                continue  # the declared default
+            values[f.name] = meta["read"](raw) if meta["read"] else READERS[str(f.type)](name, raw)
+        settings = cls(**values)
         settings.validate()
         return settings
 
@@ -359,23 +391,3 @@ def _check_addresses(name: str, addresses: tuple[str, ...]) -> None:
             ipaddress.ip_network(ip, strict=False)
         except ValueError:
             raise SettingsError(f"{name} has an invalid address: {ip!r}") from None
-
-
-def _budgets(value: str) -> dict[str, tuple[int, int]]:
-    """`africastalking=160/80,other=182/80` -> {"africastalking": (160, 80), ...}."""
-    budgets: dict[str, tuple[int, int]] = {}
-    for item in _split(value):
-        name, _, sizes = item.partition("=")
-        gsm7, _, other = sizes.partition("/")
-        if not (name.strip() and gsm7.isdigit() and other.isdigit() and 40 <= int(other) <= int(gsm7) <= 182):
-            raise SettingsError(f"USSD_SCREEN_BUDGETS: {item!r} is not like africastalking=160/80")
-        budgets[name.strip()] = (int(gsm7), int(other))
-    return budgets
-
-
-def normalise_database_url(url: str) -> str:
-    """Use psycopg 3 for PostgreSQL whatever scheme the operator wrote."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url

@@ -256,3 +256,26 @@ def test_settings_are_frozen() -> None:
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.env = "production"  # type: ignore[misc]
+
+
+def test_env_example_lists_every_setting_under_its_group_with_its_default() -> None:
+    """Each setting is written once in Settings; `.env.example` follows it: the same
+    names (commented-out ones count), in the same groups, and the defaults as values."""
+    text = (ROOT / ".env.example").read_text()
+    listed = re.findall(r"^(?:# )?([A-Z][A-Z0-9_]+)=", text, re.MULTILINE)
+    listed = [name for name in listed if name != "PROMETHEUS_MULTIPROC_DIR"]  # read by prometheus_client
+    variables = Settings.variables()
+    assert sorted(listed) == sorted(variables)
+    headings = re.findall(r"^# -- (.+?) ---", text, re.MULTILINE)
+    groups = list(dict.fromkeys(group for _, group in variables.values()))
+    assert len(headings) == len(groups)
+    order = [variables[name][1] for name in listed]
+    assert order == sorted(order, key=groups.index), "a setting is listed under another group"
+    defaults = Settings(env="development")
+    shown_otherwise = {"HIRFA_ENV", "USSD_SERVICE_CODES", *SECRET_SETTINGS}  # the example's own choice
+    for name, value in env_example().items():
+        if name in shown_otherwise or not value:
+            continue
+        field = variables[name][0]
+        read = Settings.from_env({"HIRFA_ENV": "development", name: value})
+        assert getattr(read, field) == getattr(defaults, field), name
