@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shlex
@@ -24,6 +25,7 @@ from gateway.partners.signing import (
     TIMESTAMP_HEADER,
     signed_headers,
 )
+from gateway.registration.service import cin_digest
 from gateway.wiring import hirfa
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +68,7 @@ def load() -> None:
     if settings.is_production:
         raise click.ClickException("demo data is refused in production (HIRFA_ENV=production)")
     db = get_db()
-    phones = load_demo(db, clock=hirfa().clock)
+    phones = load_demo(db, clock=hirfa().clock, cin_digest=functools.partial(cin_digest, settings))
     keys = create_demo_keys(db, settings, hirfa().clock)
     username, password = load_demo_staff(db, clock=hirfa().clock)
     db.commit()

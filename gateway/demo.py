@@ -308,10 +308,20 @@ def _agents(db: Session) -> None:
     db.flush()
 
 
-def load_demo(db: Session, *, clock: Callable[[], dt.datetime]) -> list[str]:
-    """Insert or reset the demo artisans; returns their phones. Flushes only."""
+def load_demo(
+    db: Session, *, clock: Callable[[], dt.datetime], cin_digest: Callable[[str], str] | None = None
+) -> list[str]:
+    """Insert or reset the demo artisans; returns their phones. Flushes only. With
+    `cin_digest` (the app's keyed digest), the demo CINs' identification counts go too."""
     now = clock()
     rows = demo_artisans(local_today(now))
+    if cin_digest is not None:
+        digests = [cin_digest(values["cin"]) for values in rows]
+        db.execute(
+            delete(IdentificationCounter).where(
+                IdentificationCounter.scope == "cin", IdentificationCounter.key.in_(digests)
+            )
+        )
     # Reset: unlink demo phones first so that a phone linked during a demo is free again.
     db.execute(delete(IdentificationAttempt).where(IdentificationAttempt.phone.in_(UNLINKED_DEMO_PHONES)))
     db.execute(

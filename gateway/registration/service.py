@@ -49,6 +49,11 @@ CALLER: CompoundSelect[Any] = union_all(
 )
 
 
+def cin_digest(settings: Settings, cin: str) -> str:
+    """The keyed digest a CIN is counted and compared by (never the CIN itself)."""
+    return hmac.new(keyring.cin_digest_key(settings), cin.upper().encode(), hashlib.sha256).hexdigest()
+
+
 class RegistryService:
     """Satisfies `menus.ports.Registry` over the database. Flushes; the edge commits."""
 
@@ -125,7 +130,7 @@ class RegistryService:
         return int(row.failures) >= self.settings.identification_max_failures
 
     def cin_digest(self, cin: str) -> str:
-        return hmac.new(keyring.cin_digest_key(self.settings), cin.upper().encode(), hashlib.sha256).hexdigest()
+        return cin_digest(self.settings, cin)
 
     def typed_cin(self, cin: str) -> TypedCin:
         artisan_id = self.db.scalar(select(Artisan.id).where(Artisan.cin == cin.upper()))

@@ -332,3 +332,21 @@ def test_redis_keeps_neither_the_cin_between_hops_nor_a_new_pin(
     row = demo.scalar(select(Agent).where(Agent.phone == "+212700000002"))
     assert row is not None and row.pin_hash.startswith("$argon2id$")
     assert demo.scalar(select(func.count()).select_from(Agent).where(Agent.pin_hash.contains("864209"))) == 0
+
+
+def test_demo_load_clears_the_demo_cin_lock(app: Flask, dial: type[Dialer], demo: Session) -> None:
+    """Three wrong years for Omar's CIN from three phones lock the CIN; `flask demo load`
+    starts the demo afresh, so the demo phone can identify Omar again."""
+    for number in ("+212622230001", "+212622230002", "+212622230003"):
+        phone = dial(number)
+        phone.start()
+        phone.send("1", OMAR_CIN, "1990")
+    omar = dial("+212600000009")
+    omar.start()
+    assert omar.send("1", OMAR_CIN, OMAR_YEAR) == "END " + AR(LOCKED)
+    result = app.test_cli_runner().invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    omar = dial("+212600000009")
+    omar.start()
+    assert omar.send("1", OMAR_CIN, OMAR_YEAR) != "END " + AR(LOCKED)
+    assert demo.scalar(select(Artisan.phone).where(Artisan.cin == OMAR_CIN)) == "+212600000009"
