@@ -11,6 +11,7 @@ from menus.payments import grouped, refusal
 from menus.ports import AgentInfo, PinOutcome, Refused
 
 LOCKED = N_("Your agent access is locked. Ask Hirfa staff to unlock it.")
+PIN_FORMAT = N_("A PIN is 4 to 6 digits.")
 STATES = {
     "open": N_("open"),
     "paid": N_("paid"),
@@ -21,6 +22,12 @@ STATES = {
 
 def _agent(ctx: Context, session: Session) -> AgentInfo | None:
     return ctx.ports.agents.agent(int(session.data["agent"]))
+
+
+def _digits(value: str) -> bool:
+    """A PIN is typed in digits: anything else is a slip to show again, not a wrong PIN
+    (it can never match, so not counting it gives a guesser nothing)."""
+    return value.isascii() and value.isdigit()
 
 
 class AgentHome:
@@ -36,6 +43,8 @@ class AgentHome:
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         if not session.data.get("pin_ok"):
+            if not _digits(value):
+                return Invalid(PIN_FORMAT)
             outcome, tries_left = ctx.ports.agents.check_pin(int(session.data["agent"]), value)
             if outcome is PinOutcome.OK:
                 session.data["pin_ok"] = True
@@ -152,6 +161,8 @@ class PinOld:
         return View([t("Current PIN:")])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
+        if not _digits(value):
+            return Invalid(PIN_FORMAT)
         outcome, tries_left = ctx.ports.agents.check_pin(int(session.data["agent"]), value)
         if outcome is PinOutcome.LOCKED:
             return End([t(LOCKED)])
@@ -167,7 +178,7 @@ class PinNew:
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         pin_mark = ctx.ports.agents.prepare_pin(value)
         if pin_mark is None:
-            return Invalid(N_("A PIN is 4 to 6 digits."))
+            return Invalid(PIN_FORMAT)
         return Go("agent_pin_again", {"mark": pin_mark}, replace=True)
 
 
