@@ -300,11 +300,8 @@ def password() -> BaseResponse | tuple[str, int]:
     try:
         check_password(new)
     except StaffError:
-        error = t(
-            N_("A password is {shortest} to {longest} characters, not only spaces."),
-            shortest=MIN_PASSWORD_LENGTH,
-            longest=MAX_PASSWORD_LENGTH,
-        )
+        # The form's maxlength keeps browsers under MAX_PASSWORD_LENGTH: the text names the minimum.
+        error = t(N_("A password has {n} characters or more, not only spaces."), n=MIN_PASSWORD_LENGTH)
         return _password_page(error, 400)
     db = get_db()
     try:

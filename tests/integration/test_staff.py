@@ -244,12 +244,15 @@ def test_racing_wrong_passwords_lock_at_exactly_the_fifth(
         assert match is not None
         tokens.append(match.group(1))
     start = threading.Barrier(len(clients))
-    statuses: list[int] = []
+    statuses: list[int | str] = []
 
     def guess(number: int) -> None:
         form = {"username": username, "password": f"wrong guess {number:02d}", "csrf_token": tokens[number]}
         start.wait()
-        statuses.append(clients[number].post("/ops/login", data=form).status_code)
+        try:
+            statuses.append(clients[number].post("/ops/login", data=form).status_code)
+        except Exception as error:  # shown by the assertion below, not lost in a thread
+            statuses.append(repr(error))
 
     with caplog.at_level(logging.INFO, logger="gateway.ops.staff"):
         threads = [threading.Thread(target=guess, args=(n,)) for n in range(len(clients))]
@@ -258,9 +261,9 @@ def test_racing_wrong_passwords_lock_at_exactly_the_fifth(
         for thread in threads:
             thread.join()
 
-    assert statuses == [401] * 20
+    assert statuses == [401] * 20, statuses
     reasons = [getattr(record, "reason", "locking") for record in caplog.records if record.name == "gateway.ops.staff"]
-    assert sorted(reasons) == sorted(["password"] * 4 + ["locking"] + ["locked"] * 15)
+    assert sorted(reasons) == sorted(["password"] * 4 + ["locking"] + ["locked"] * 15), reasons
     with committed_app.app_context():
         row = gateway_db.get_db().scalar(select(StaffMember).where(StaffMember.username == username))
         assert row is not None
