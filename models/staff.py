@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, SmallInteger, String
+from sqlalchemy import Boolean, Integer, SmallInteger, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.artisan import ID
@@ -21,5 +21,8 @@ class StaffMember(Base):
     # Wrong passwords in a row; the fifth locks the account until `locked_until`.
     failed_logins: Mapped[int] = mapped_column(SmallInteger, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Written into the /ops cookie at login and compared on every request: logout, a
+    # password change, disabling and a lockout bump it, which ends every open session.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -77,3 +77,21 @@ def disable(username: str) -> None:
         raise click.ClickException(err.message) from None
     db.commit()
     click.echo(f"staff member {member.username}: disabled")
+
+
+@staff_cli.command("set-password")
+@click.argument("username")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password as one line from stdin instead of prompting (scripts)."
+)
+def set_password(username: str, password_stdin: bool) -> None:
+    """Give USERNAME a new password (asked for, hidden, twice); their open dashboard sessions end."""
+    password = read_password(password_stdin)
+    db = get_db()
+    try:
+        member = service.set_password(db, username=username, password=password)
+    except StaffError as err:
+        db.rollback()
+        raise click.ClickException(err.message) from None
+    db.commit()
+    click.echo(f"staff member {member.username}: password set, open sessions ended")

@@ -2,8 +2,11 @@
 expired references, SMS and open help requests; charts as server-drawn SVG, CSV exports.
 
 Sessions are Flask's signed cookie (HttpOnly, SameSite=Lax, Secure in production) and
-hold only the staff id, the login time, the CSRF token and the language; the staff row
-is read again on every request, so a disabled or deleted account is out at once. Every
+hold only the staff id, the row's session version at login, the login time, the time of
+the last request, the CSRF token and the language. The staff row is read again on every
+request and the session refused once its version is not the row's (logout, password
+change, `flask staff disable`, a lockout: each ends every session of the member, copies
+of the cookie included), after 30 minutes idle or 12 hours after login. Every
 POST carries the session's CSRF token, compared in constant time: without it, 400 and
 nothing changes. Pages without a login redirect to the login form; exports answer 401."""
 
@@ -40,7 +43,16 @@ from gateway.db import get_db
 from gateway.help.service import HelpError, close_request, list_requests
 from gateway.logs import mask_phone
 from gateway.ops import charts, stats
-from gateway.ops.staff import active_staff, authenticate
+from gateway.ops.staff import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    StaffError,
+    authenticate,
+    change_password,
+    check_password,
+    end_sessions,
+    session_staff,
+)
 from gateway.payments.settlement import format_mad
 from gateway.ratelimit import Limit
 from gateway.wiring import hirfa
@@ -59,7 +71,9 @@ bp = Blueprint(
 )
 
 DEFAULT_LANGUAGE = "fr"  # staff read French first; Arabic is a click away
-SESSION_HOURS = 12
+# The last-seen time in the cookie moves at most once a minute: not a Set-Cookie on
+# every request, and an idle timeout a minute early at worst.
+SEEN_EVERY_SECONDS = 60
 PUBLIC_ENDPOINTS = frozenset({"ops.login", "ops.static"})
 HELP_ROWS_SHOWN = 100
 
@@ -142,21 +156,33 @@ def _check_csrf() -> None:
         abort(400, description="Missing or wrong CSRF token.")
 
 
+def _moment(value: object) -> dt.datetime | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return dt.datetime.fromtimestamp(value, dt.UTC)
+
+
 def _logged_in_staff() -> StaffMember | None:
-    staff_id, auth_at = session.get("staff_id"), session.get("auth_at")
-    if not isinstance(staff_id, int) or not isinstance(auth_at, int | float):
+    staff_id, version = session.get("staff_id"), session.get("version")
+    started, seen = _moment(session.get("auth_at")), _moment(session.get("seen_at"))
+    if not isinstance(staff_id, int) or not isinstance(version, int) or started is None or seen is None:
         return None
-    if hirfa().clock().timestamp() - auth_at > SESSION_HOURS * 3600:
-        return None
-    return active_staff(get_db(), staff_id)
+    now = hirfa().clock()
+    staff = session_staff(get_db(), staff_id=staff_id, version=version, started=started, last_seen=seen, now=now)
+    if staff is not None and (now - seen).total_seconds() >= SEEN_EVERY_SECONDS:
+        session["seen_at"] = int(now.timestamp())
+    return staff
 
 
 def _start_session(staff: StaffMember) -> None:
     # A new session at login: whatever id or token an attacker planted before is gone.
     lang = language()
     session.clear()
+    now = int(hirfa().clock().timestamp())
     session["staff_id"] = staff.id
-    session["auth_at"] = int(hirfa().clock().timestamp())
+    session["version"] = staff.session_version
+    session["auth_at"] = now
+    session["seen_at"] = now
     session["lang"] = lang
     csrf_token()
 
@@ -244,9 +270,58 @@ def login() -> BaseResponse | tuple[str, int]:
 
 @bp.post("/logout")
 def logout() -> BaseResponse:
+    # Every session of the member ends, not only this cookie: a copy of it taken before
+    # (another tab, another machine, a thief) is refused from now on.
+    db = get_db()
+    end_sessions(db, staff_id=g.staff.id)
+    db.commit()
     log.info("staff logout", extra={"staff": g.staff.username})
     _end_session()
     return redirect(url_for("ops.login"), code=303)
+
+
+def _password_page(error: str | None, status: int) -> tuple[str, int]:
+    page = render_template(
+        "ops/password.html", error=error, min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH
+    )
+    return page, status
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def password() -> BaseResponse | tuple[str, int]:
+    """The member changes their own password. Every session of theirs ends; this browser
+    is logged in again on the new version (the member just proved the password)."""
+    if request.method == "GET":
+        return _password_page(None, 200)
+    t = Translator(language())
+    new = request.form.get("new_password", "")
+    if new != request.form.get("new_password_again", ""):
+        return _password_page(t(N_("The two new passwords differ.")), 400)
+    try:
+        check_password(new)
+    except StaffError:
+        # The form's maxlength keeps browsers under MAX_PASSWORD_LENGTH: the text names the minimum.
+        error = t(N_("A password has {n} characters or more, not only spaces."), n=MIN_PASSWORD_LENGTH)
+        return _password_page(error, 400)
+    db = get_db()
+    try:
+        staff = change_password(
+            db,
+            staff=g.staff,
+            current_password=request.form.get("current_password", ""),
+            new_password=new,
+            clock=hirfa().clock,
+        )
+    except StaffError:
+        db.commit()  # the wrong password counts toward the lockout
+        if _logged_in_staff() is None:  # that was the fifth: every session ended, this one too
+            _end_session()
+            return redirect(url_for("ops.login"), code=303)
+        return _password_page(t(N_("Wrong current password.")), 401)
+    db.commit()
+    _start_session(staff)
+    flash(t(N_("Password changed. Your other sessions have ended.")), "ok")
+    return redirect(url_for("ops.dashboard"), code=303)
 
 
 # Dashboard ---------------------------------------------------------------------------

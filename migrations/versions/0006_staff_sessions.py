@@ -20,8 +20,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    # Bumped by logout, a password change, disabling and a lockout: a dashboard cookie
+    # carries the version it was issued under and is refused once the row moved on.
+    # The server default fills existing rows, and keeps the previous release's inserts
+    # (which do not know the column) valid while it still serves.
+    op.add_column('staff_members',
+    sa.Column('session_version', sa.Integer(), server_default=sa.text('0'), nullable=False)
+    )
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('staff_members') as batch:
+        batch.drop_column('session_version')

@@ -377,11 +377,185 @@ def test_a_live_session_ends_with_its_account(
     assert client.get("/ops/export/sms.csv").status_code == 401
 
 
-def test_a_session_lasts_twelve_hours(client: FlaskClient, logged_in: str, clock: FrozenClock) -> None:
-    clock.advance(hours=11, minutes=59)
+def test_a_session_lasts_twelve_hours_however_busy(client: FlaskClient, logged_in: str, clock: FrozenClock) -> None:
+    for _ in range(28):  # a request every 25 minutes: never idle
+        clock.advance(minutes=25)
+        assert client.get("/ops/").status_code == 200
+    clock.advance(minutes=19)  # 11:59 after the login
     assert client.get("/ops/").status_code == 200
     clock.advance(minutes=2)
     assert client.get("/ops/").status_code == 302
+    assert client.get("/ops/export/sms.csv").status_code == 401
+
+
+def test_a_session_ends_after_30_idle_minutes(client: FlaskClient, logged_in: str, clock: FrozenClock) -> None:
+    clock.advance(minutes=30)
+    assert client.get("/ops/").status_code == 200  # 30 minutes idle: still in
+    clock.advance(minutes=29, seconds=59)
+    assert client.get("/ops/").status_code == 200  # idle time runs from the last request
+    clock.advance(minutes=30, seconds=1)
+    page = client.get("/ops/")
+    assert page.status_code == 302 and page.headers["Location"].endswith("/ops/login")
+    clock.advance(seconds=1)
+    assert client.get("/ops/export/help-requests.csv").status_code == 401
+
+
+def test_the_last_request_time_is_written_at_most_once_a_minute(
+    client: FlaskClient, logged_in: str, clock: FrozenClock
+) -> None:
+    clock.advance(seconds=59)
+    assert "Set-Cookie" not in client.get("/ops/").headers
+    clock.advance(seconds=1)
+    assert "Set-Cookie" in client.get("/ops/").headers
+    clock.advance(seconds=30)
+    assert "Set-Cookie" not in client.get("/ops/").headers
+    # The request at 1:30 did not move it: idle time counts from 1:00 (a session ends at
+    # worst a minute early), and 30 minutes after that it is still in.
+    clock.advance(minutes=29, seconds=30)
+    assert client.get("/ops/").status_code == 200
+
+
+def copy_of(client: FlaskClient) -> FlaskClient:
+    """Another browser holding a copy of `client`'s session cookie."""
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    other = client.application.test_client()
+    other.set_cookie("session", cookie.value)
+    return other
+
+
+def test_a_cookie_copied_before_logout_is_refused_after_it(
+    client: FlaskClient, activity: Session, logged_in: str, clock: FrozenClock
+) -> None:
+    fatima = activity.scalar(select(Artisan).where(Artisan.phone == "+212600000001"))
+    assert fatima is not None
+    request, _ = request_help(
+        activity, artisan_id=fatima.id, kind="advisor_callback", clock=clock, default_language="ar"
+    )
+    activity.commit()
+    assert copy_of(client).get("/ops/").status_code == 200  # a copy works while the session lives
+    stolen = client.get_cookie("session")
+    assert client.post("/ops/logout", data={"csrf_token": logged_in}).status_code == 303
+
+    def replay() -> FlaskClient:
+        other = client.application.test_client()
+        other.set_cookie("session", stolen.value)  # type: ignore[union-attr]
+        return other
+
+    page = replay().get("/ops/")
+    assert page.status_code == 302 and page.headers["Location"].endswith("/ops/login")
+    for dataset in ("payments", "help-requests"):
+        export = replay().get(f"/ops/export/{dataset}.csv")
+        assert export.status_code == 401 and "wafacash" not in export.get_data(as_text=True)
+    close = replay().post(f"/ops/help/{request.id}/close", data={"csrf_token": logged_in})
+    assert close.status_code == 302 and close.headers["Location"].endswith("/ops/login")
+    activity.expire_all()
+    assert activity.get(HelpRequest, request.id).status == "open"  # type: ignore[union-attr]
+    assert replay().get("/ops/password").status_code == 302
+    assert replay().get("/ops/login").status_code == 200  # the login form, not a redirect inside
+
+
+def test_logout_ends_every_session_of_the_member_only(
+    client: FlaskClient, staff: StaffMember, db_session: Session, clock: FrozenClock
+) -> None:
+    create_staff(db_session, username="karim", password=PASSWORD, clock=clock)
+    db_session.commit()
+    token = log_in(client)
+    laptop = client.application.test_client()
+    log_in(laptop)
+    colleague = client.application.test_client()
+    log_in(colleague, "karim")
+    client.post("/ops/logout", data={"csrf_token": token})
+    assert laptop.get("/ops/").status_code == 302  # samira's other session
+    assert colleague.get("/ops/").status_code == 200  # karim's is his own
+    log_in(client)  # and samira can log in again
+    assert client.get("/ops/").status_code == 200
+
+
+def test_a_lockout_ends_the_members_sessions(client: FlaskClient, logged_in: str) -> None:
+    guesser = client.application.test_client()
+    token = csrf(guesser.get("/ops/login").get_data(as_text=True))
+    for attempt in range(5):
+        assert client.get("/ops/").status_code == 200, attempt  # until the fifth wrong password
+        form = {"username": "samira", "password": f"guess number {attempt}", "csrf_token": token}
+        assert guesser.post("/ops/login", data=form).status_code == 401
+    assert client.get("/ops/").status_code == 302
+
+
+def test_flask_staff_disable_and_set_password_end_the_sessions(
+    app: Flask, client: FlaskClient, logged_in: str, staff: StaffMember, db_session: Session
+) -> None:
+    runner = app.test_cli_runner()
+    copy = copy_of(client)
+    new = "a brand new passphrase"
+    result = runner.invoke(args=["staff", "set-password", "samira"], input=f"{new}\n{new}\n")
+    assert result.exit_code == 0, result.output
+    assert client.get("/ops/").status_code == 302 and copy.get("/ops/").status_code == 302
+    token = csrf(client.get("/ops/login").get_data(as_text=True))
+    old = client.post("/ops/login", data={"username": "samira", "password": PASSWORD, "csrf_token": token})
+    assert old.status_code == 401
+    log_in(client, password=new)
+    assert client.get("/ops/").status_code == 200
+    assert runner.invoke(args=["staff", "disable", "samira"]).exit_code == 0
+    assert client.get("/ops/").status_code == 302
+
+
+def change(client: FlaskClient, token: str, current: str, new: str, again: str | None = None) -> tuple[int, str]:
+    form = {"csrf_token": token, "current_password": current, "new_password": new, "new_password_again": again or new}
+    response = client.post("/ops/password", data=form)
+    return response.status_code, response.headers.get("Location", "") + response.get_data(as_text=True)
+
+
+def test_a_member_changes_their_password_from_the_dashboard(
+    client: FlaskClient, logged_in: str, staff: StaffMember, db_session: Session
+) -> None:
+    page = client.get("/ops/password")
+    assert page.status_code == 200 and 'name="current_password" type="password"' in page.get_data(as_text=True)
+    assert '/ops/password"' in client.get("/ops/").get_data(as_text=True)  # linked from every page
+    copy = copy_of(client)
+    new = "a brand new passphrase"
+    before = db_session.scalar(select(StaffMember.password_hash).where(StaffMember.id == staff.id))
+
+    assert change(client, logged_in, PASSWORD, new, "another passphrase")[0] == 400
+    status, body = change(client, logged_in, PASSWORD, "too short")
+    assert status == 400 and FR("A password has {n} characters or more, not only spaces.", n=12) in body
+    status, body = change(client, logged_in, "not my password", new)
+    assert status == 401 and FR("Wrong current password.") in body
+    without = client.post("/ops/password", data={"current_password": PASSWORD, "new_password": new})
+    assert without.status_code == 400  # no CSRF token
+    db_session.expire_all()
+    assert db_session.scalar(select(StaffMember.password_hash).where(StaffMember.id == staff.id)) == before
+    assert copy.get("/ops/").status_code == 200  # nothing changed yet
+
+    status, location = change(client, logged_in, PASSWORD, new)
+    assert status == 303 and location.startswith("/ops/")
+    # This browser goes on, on the new version; every other session is over.
+    page = client.get("/ops/")
+    assert page.status_code == 200 and FR("Password changed. Your other sessions have ended.") in page.get_data(
+        as_text=True
+    )
+    assert csrf(page.get_data(as_text=True)) != logged_in  # a new session
+    assert copy.get("/ops/").status_code == 302
+    other = client.application.test_client()
+    token = csrf(other.get("/ops/login").get_data(as_text=True))
+    assert (
+        other.post("/ops/login", data={"username": "samira", "password": PASSWORD, "csrf_token": token}).status_code
+        == 401
+    )
+    log_in(other, password=new)
+
+
+def test_wrong_current_passwords_count_toward_the_lockout(
+    client: FlaskClient, logged_in: str, staff: StaffMember, db_session: Session, clock: FrozenClock
+) -> None:
+    for _ in range(4):
+        assert change(client, logged_in, "a guessed password", "a brand new passphrase")[0] == 401
+    status, location = change(client, logged_in, "a guessed password", "a brand new passphrase")
+    assert status == 303 and location.startswith("/ops/login")  # the fifth: locked, and out
+    assert client.get("/ops/").status_code == 302
+    db_session.expire_all()
+    row = db_session.get(StaffMember, staff.id)
+    assert row is not None and row.locked_until == clock() + dt.timedelta(minutes=15)
 
 
 def test_session_cookie_is_secure_in_production(make_app: Callable[..., Flask]) -> None:

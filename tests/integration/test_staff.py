@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
+import threading
 
 import argon2
 import pytest
@@ -11,14 +13,20 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway import db as gateway_db
+from gateway.demo import load_demo_staff
 from gateway.ops import staff as staff_module
 from gateway.ops.staff import (
     LOCKOUT,
     MAX_FAILED_LOGINS,
     StaffError,
     authenticate,
+    change_password,
     create_staff,
     disable_staff,
+    end_sessions,
+    session_staff,
+    set_password,
 )
 from models import StaffMember
 from tests.helpers import FrozenClock
@@ -152,3 +160,112 @@ def test_flask_staff_create_list_disable(app: Flask, db_session: Session, clock:
     assert listed[1].split()[:2] == ["karim", "disabled"]
     assert listed[2].split()[:2] == ["leila", "active"]
     assert runner.invoke(args=["staff", "disable", "nobody"]).exit_code != 0
+
+
+def test_every_way_out_moves_the_session_version(db_session: Session, samira: StaffMember, clock: FrozenClock) -> None:
+    def version() -> int:
+        return stored(db_session, "samira").session_version
+
+    logged_in = authenticate(db_session, username="samira", password=PASSWORD, clock=clock)
+    assert logged_in is not None and logged_in.session_version == version() == 0
+    end_sessions(db_session, staff_id=samira.id)  # logout
+    assert version() == 1
+    set_password(db_session, username="samira", password="a brand new passphrase")
+    assert version() == 2
+    member = stored(db_session, "samira")
+    with pytest.raises(StaffError):
+        change_password(db_session, staff=member, current_password=PASSWORD, new_password="x" * 12, clock=clock)
+    assert version() == 2  # a refused change ends nothing (the wrong password is counted)
+    changed = change_password(
+        db_session, staff=member, current_password="a brand new passphrase", new_password=PASSWORD, clock=clock
+    )
+    assert changed.session_version == version() == 3
+    for _ in range(MAX_FAILED_LOGINS):
+        authenticate(db_session, username="samira", password="wrong password", clock=clock)
+    assert version() == 4  # the lockout
+    disable_staff(db_session, username="samira")
+    assert version() == 5
+    with pytest.raises(StaffError):
+        set_password(db_session, username="nobody", password=PASSWORD)
+
+
+def test_a_session_is_its_versions_and_its_times(db_session: Session, samira: StaffMember, clock: FrozenClock) -> None:
+    now = clock()
+
+    def check(version: int = 0, started: dt.timedelta = dt.timedelta(), idle: dt.timedelta = dt.timedelta()) -> bool:
+        found = session_staff(
+            db_session, staff_id=samira.id, version=version, started=now - started, last_seen=now - idle, now=now
+        )
+        return found is not None
+
+    assert check()
+    assert not check(version=1) and not check(version=-1)
+    assert check(idle=dt.timedelta(minutes=30)) and not check(idle=dt.timedelta(minutes=30, seconds=1))
+    assert check(started=dt.timedelta(hours=12)) and not check(started=dt.timedelta(hours=12, seconds=1))
+    assert session_staff(db_session, staff_id=samira.id + 1000, version=0, started=now, last_seen=now, now=now) is None
+
+
+def test_flask_staff_set_password(app: Flask, db_session: Session, samira: StaffMember, clock: FrozenClock) -> None:
+    db_session.commit()  # a refused command rolls back
+    runner = app.test_cli_runner()
+    new = "a brand new passphrase"
+    mismatch = runner.invoke(args=["staff", "set-password", "samira"], input=f"{new}\nanother one entirely\n")
+    assert mismatch.exit_code != 0
+    short = runner.invoke(args=["staff", "set-password", "samira", "--password-stdin"], input="short\n")
+    assert short.exit_code != 0 and "12" in short.output
+    assert runner.invoke(args=["staff", "set-password", "nobody", "--password-stdin"], input=f"{new}\n").exit_code != 0
+    assert stored(db_session, "samira").session_version == 0  # nothing changed
+
+    prompted = runner.invoke(args=["staff", "set-password", "Samira"], input=f"{new}\n{new}\n")
+    assert prompted.exit_code == 0, prompted.output
+    assert "samira: password set, open sessions ended" in prompted.output and new not in prompted.output
+    assert authenticate(db_session, username="samira", password=PASSWORD, clock=clock) is None
+    assert authenticate(db_session, username="samira", password=new, clock=clock) is not None
+    piped = runner.invoke(args=["staff", "set-password", "samira", "--password-stdin"], input=f"{PASSWORD}\n")
+    assert piped.exit_code == 0, piped.output
+    assert authenticate(db_session, username="samira", password=PASSWORD, clock=clock) is not None
+    assert stored(db_session, "samira").session_version == 2
+
+
+def test_racing_wrong_passwords_lock_at_exactly_the_fifth(
+    committed_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    """20 browsers send a wrong password for one account at once: exactly 5 are counted
+    (no increment lost to a read-then-write), the fifth locks, the 15 others find it
+    locked; on PostgreSQL and on the SQLite default."""
+    with committed_app.app_context():
+        username, _ = load_demo_staff(gateway_db.get_db(), clock=lambda: dt.datetime.now(dt.UTC))
+        gateway_db.get_db().commit()
+    clients = [committed_app.test_client() for _ in range(20)]
+    tokens = []
+    for client in clients:
+        page = client.get("/ops/login").get_data(as_text=True)
+        match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert match is not None
+        tokens.append(match.group(1))
+    start = threading.Barrier(len(clients))
+    statuses: list[int | str] = []
+
+    def guess(number: int) -> None:
+        form = {"username": username, "password": f"wrong guess {number:02d}", "csrf_token": tokens[number]}
+        start.wait()
+        try:
+            statuses.append(clients[number].post("/ops/login", data=form).status_code)
+        except Exception as error:  # shown by the assertion below, not lost in a thread
+            statuses.append(repr(error))
+
+    with caplog.at_level(logging.INFO, logger="gateway.ops.staff"):
+        threads = [threading.Thread(target=guess, args=(n,)) for n in range(len(clients))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert statuses == [401] * 20, statuses
+    reasons = [getattr(record, "reason", "locking") for record in caplog.records if record.name == "gateway.ops.staff"]
+    assert sorted(reasons) == sorted(["password"] * 4 + ["locking"] + ["locked"] * 15), reasons
+    with committed_app.app_context():
+        row = gateway_db.get_db().scalar(select(StaffMember).where(StaffMember.username == username))
+        assert row is not None
+        assert row.failed_logins == 0 and row.session_version == 1
+        assert row.locked_until is not None and row.locked_until > dt.datetime.now(dt.UTC) + LOCKOUT / 2
