@@ -51,7 +51,7 @@ chromium:
 # Refresh the message template after changing texts; then update ar and fr catalogues.
 messages: install-dev
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k t -o menus/locale/messages.pot --no-location --omit-header --no-wrap .
-	$(BIN)/pybabel update -i menus/locale/messages.pot -d menus/locale --no-wrap --omit-header
+	$(BIN)/pybabel update -i menus/locale/messages.pot -d menus/locale --no-wrap --ignore-obsolete
 
 bench: install-dev
 	command -v wrk >/dev/null || apt-get install -y wrk

@@ -11,7 +11,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.clock import local_today
-from gateway.ops.staff import create_staff, hash_password
+from gateway.ops.staff import create_staff, end_sessions, hash_password
 from gateway.partners.keys import DEMO_KEY_NAMES
 from gateway.payments.agents import ensure_cash_point, hash_pin
 from gateway.registration.amo import add_months, month_start
@@ -369,6 +369,7 @@ def load_demo_staff(db: Session, *, clock: Callable[[], dt.datetime]) -> tuple[s
         staff.password_hash = hash_password(DEMO_STAFF[1])
         staff.active, staff.failed_logins, staff.locked_until = True, 0, None
         db.flush()
+        end_sessions(db, staff_id=staff.id)  # a reset demo starts with nobody logged in
     return DEMO_STAFF
 
 

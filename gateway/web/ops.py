@@ -94,12 +94,14 @@ HELP_KIND_NAMES = {
     "export_support": N_("Export support"),
     "chamber_contact": N_("Chamber of crafts contact"),
 }
-# The dashboard shows where sessions ended by these names, not by screen ids.
+# The dashboard shows where sessions ended by these names, not by screen ids (every
+# screen of menus.menu.SCREENS has one: tested).
 SCREEN_NAMES = {
     "main": N_("Main menu"),
-    "coming_soon": N_("Coming soon"),
     "identify_cin": N_("Identification: CIN"),
     "identify_year": N_("Identification: year of birth"),
+    "identify_failed": N_("Identification: no match"),
+    # Retired screens, still in the 30 days of history after the release that removed them.
     "not_in_rna": N_("Not in the RNA"),
     "status": N_("Registration and AMO status"),
     "language": N_("Language and reminders"),

@@ -20,7 +20,9 @@ from gateway.demo import DEMO_STAFF, load_demo_staff
 from gateway.help.service import request_help
 from gateway.ops import stats
 from gateway.ops.staff import create_staff
+from gateway.web.ops import SCREEN_NAMES
 from menus.i18n import Translator
+from menus.menu import SCREENS
 from models import (
     Agent,
     Artisan,
@@ -279,6 +281,11 @@ def test_periods_follow_morocco_time_when_clocks_move() -> None:
     assert all(a.end == b.start for a, b in itertools.pairwise(p.buckets))
     that_day = stats.period(stats.PeriodName.TODAY, dt.datetime(2027, 2, 7, 12, tzinfo=UTC))
     assert len(that_day.buckets) == 25 and that_day.end - that_day.start == dt.timedelta(hours=25)
+
+
+def test_every_screen_has_a_name_on_the_drop_off_chart() -> None:
+    """A new screen without a name would show as its bare id where sessions ended."""
+    assert set(SCREENS) <= set(SCREEN_NAMES), sorted(set(SCREENS) - set(SCREEN_NAMES))
 
 
 # Login, sessions, CSRF ---------------------------------------------------------------
