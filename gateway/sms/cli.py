@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from gateway.clock import local_today
+from gateway.clock import local_today, month_start
 from gateway.db import get_db
 from gateway.sms.reminders import ReminderError, send_reminders
 from gateway.sms.sweep import reminder_code
@@ -35,7 +35,7 @@ def remind(month: str | None, code: str | None) -> None:
     app = hirfa()
     today = local_today(app.clock())
     try:
-        chosen = dt.date.fromisoformat(f"{month}-01") if month else today.replace(day=1)
+        chosen = dt.date.fromisoformat(f"{month}-01") if month else month_start(today)
     except ValueError:
         raise click.BadParameter("use YYYY-MM, such as 2026-11", param_hint="--month") from None
     code = code or reminder_code(app.settings)

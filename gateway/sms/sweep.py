@@ -14,9 +14,8 @@ from dataclasses import dataclass
 import redis
 from sqlalchemy.orm import Session
 
-from gateway.clock import MOROCCO, local_today
+from gateway.clock import MOROCCO, local_today, month_start
 from gateway.config import Settings
-from gateway.registration.amo import month_start
 from gateway.sms.dispatch import SmsDispatcher
 from gateway.sms.reminders import send_reminders
 from gateway.sms.service import due_pending_ids, reset_stuck_sending

@@ -21,6 +21,7 @@ from flask import Blueprint, Response, jsonify, request
 from redis import RedisError
 from sqlalchemy.exc import OperationalError
 
+from gateway.clock import add_months
 from gateway.db import get_db
 from gateway.partners.signing import (
     AUTH_CODES,
@@ -34,7 +35,6 @@ from gateway.partners.signing import (
 )
 from gateway.payments.service import PaymentError, PaymentService
 from gateway.ratelimit import Limit
-from gateway.registration.amo import add_months
 from gateway.reimbursements.service import ReimbursementError, parse_date, upsert_claim
 from gateway.web.openapi import (
     AGENT_CODE_MAX,
