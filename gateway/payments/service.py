@@ -26,7 +26,7 @@ from gateway.config import Settings
 from gateway.payments.references import grouped, new_reference, normalise
 from gateway.sms.outbox import queue_sms
 from menus.i18n import Translator, format_amount, months_label
-from menus.payments import NETWORK_NAMES
+from menus.networks import NETWORK_NAMES
 from models import Agent, Artisan, ContributionAmount, PaidMonth, Payment, PaymentReference
 from models.payments import NETWORKS
 
