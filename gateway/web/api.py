@@ -22,7 +22,7 @@ from redis import RedisError
 from sqlalchemy.exc import OperationalError
 
 from gateway.clock import add_months
-from gateway.db import get_db
+from gateway.db import get_db, rollback
 from gateway.partners.signing import (
     AUTH_CODES,
     KEY_HEADER,
@@ -221,7 +221,7 @@ def put_reimbursement(claim_number: str) -> tuple[Response, int]:
 @bp.errorhandler(PaymentError)
 @bp.errorhandler(ReimbursementError)
 def refused(error: AuthError | ApiError | PaymentError | ReimbursementError) -> tuple[Response, int]:
-    _rollback()
+    rollback()
     status = STATUS_BY_CODE.get(error.code)
     if status is None:
         # A refusal the API does not promise (say, no contribution amount for a month):
@@ -242,19 +242,12 @@ def refused(error: AuthError | ApiError | PaymentError | ReimbursementError) -> 
 @bp.errorhandler(OperationalError)
 def unavailable(error: Exception) -> tuple[Response, int]:
     log.error("partner API: a backing service is unavailable", exc_info=error)
-    _rollback()
+    rollback()
     return _error(UNAVAILABLE, "Service unavailable; retry later with a new signature.", 503)
 
 
 def _error(code: str, message: str, status: int) -> tuple[Response, int]:
     return jsonify(error={"code": code, "message": message}), status
-
-
-def _rollback() -> None:
-    try:
-        get_db().rollback()
-    except Exception:
-        log.warning("rollback failed", exc_info=True)
 
 
 # Parsing ---------------------------------------------------------------------------------

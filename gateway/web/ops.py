@@ -36,7 +36,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from gateway.clock import MOROCCO
 from gateway.csv_records import defuse
-from gateway.db import get_db
+from gateway.db import get_db, rollback
 from gateway.help.service import HelpError, close_request, list_requests
 from gateway.logs import mask_phone
 from gateway.ops import charts, stats
@@ -368,7 +368,7 @@ def close_help(request_id: int) -> BaseResponse:
     try:
         close_request(db, request_id=request_id, by=g.staff.username, clock=hirfa().clock)
     except HelpError:
-        db.rollback()
+        rollback()
         flash(t(N_("This request is closed already, or does not exist.")), "error")
     else:
         db.commit()
