@@ -23,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 
 from gateway.clock import add_months
 from gateway.db import get_db, rollback
+from gateway.logs import mask_name
 from gateway.partners.signing import (
     AUTH_CODES,
     KEY_HEADER,
@@ -421,14 +422,6 @@ def _paid_at_field(value: object) -> dt.datetime:
 def _iso(moment: dt.datetime) -> str:
     """RFC 3339 in UTC with a Z, to the second."""
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def mask_name(first_name: str, last_name: str) -> str:
-    """`Youssef`, `Alaoui` -> `Y****f A.`: enough for a cashier to check, and the length hidden."""
-    first = first_name.strip()
-    masked = first[:1] + "****" + (first[-1] if len(first) > 2 else "")
-    initial = last_name.strip()[:1]
-    return f"{masked} {initial}." if initial else masked
 
 
 def _claim_body(claim: ReimbursementClaim) -> dict[str, Any]:
