@@ -24,12 +24,12 @@ from sqlalchemy import create_engine, insert, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from gateway import create_app  # noqa: E402
+from gateway.clock import add_months, month_start  # noqa: E402
 from gateway.config import Settings  # noqa: E402
 from gateway.demo import load_demo  # noqa: E402
 from gateway.partners.keys import create_key  # noqa: E402
 from gateway.partners.signing import signed_headers  # noqa: E402
 from gateway.payments.service import PaymentService  # noqa: E402
-from gateway.registration.amo import add_months, month_start  # noqa: E402
 from models import Artisan  # noqa: E402
 from tests.conftest import CALLBACK_KEY, REDIS_URL, create_database, dispose, drop_database  # noqa: E402
 from tests.helpers import Dialer  # noqa: E402

@@ -25,9 +25,10 @@ from sqlalchemy import func, select  # noqa: E402
 from gateway import create_app  # noqa: E402
 from gateway.config import Settings  # noqa: E402
 from gateway.db import get_db  # noqa: E402
-from gateway.sms.dispatch import EXTENSION, SmsDispatcher  # noqa: E402
+from gateway.sms.dispatch import SmsDispatcher  # noqa: E402
 from gateway.sms.fake_africastalking import API_KEY, FakeAfricasTalking  # noqa: E402
 from gateway.sms.outbox import queue_sms  # noqa: E402
+from gateway.sms_app import EXTENSION  # noqa: E402
 from models import OutboxMessage  # noqa: E402
 from tests.conftest import REDIS_URL, create_database, dispose, drop_database  # noqa: E402
 

@@ -21,8 +21,9 @@ from drills.report import DrillResult
 from gateway import create_app, db
 from gateway.config import Settings
 from gateway.db import get_db
-from gateway.sms.dispatch import EXTENSION, SmsDispatcher
+from gateway.sms.dispatch import SmsDispatcher
 from gateway.sms.outbox import queue_sms
+from gateway.sms_app import EXTENSION
 from gateway.wiring import EXTENSION as HIRFA
 
 NAME = "rq-worker"

@@ -24,8 +24,8 @@ from gateway.ratelimit import RateLimiter
 from gateway.redis_client import make_redis
 from gateway.registration.cli import rna_cli
 from gateway.reimbursements.cli import reimbursements_cli
-from gateway.sms import dispatch as sms_dispatch
 from gateway.sms.cli import sms_cli
+from gateway.sms_app import init_app as init_sms
 from gateway.ussd.cli import ussd_cli
 from gateway.ussd.store import RedisSessionStore
 from gateway.web import api, health, simulator, sms, ussd
@@ -111,7 +111,7 @@ def register_services(app: Flask, settings: Settings) -> None:
     )
     limiter = RateLimiter(client, prefix=settings.redis_prefix)
     app.extensions[EXTENSION] = Hirfa(settings=settings, redis=client, session_store=store, limiter=limiter)
-    sms_dispatch.init_app(app, settings, client)
+    init_sms(app, settings, client)
 
 
 def register_blueprints(app: Flask, settings: Settings) -> None:

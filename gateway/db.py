@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask, current_app, g
@@ -10,6 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import Settings
 from gateway.memo import forget_after_writes
+
+log = logging.getLogger(__name__)
 
 EXTENSION = "hirfa.sessionmaker"
 
@@ -80,6 +83,19 @@ def commit_if_used() -> None:
     session: Session | None = g.get("db")
     if session is not None and session.in_transaction():
         session.commit()
+
+
+def rollback() -> None:
+    """Undo what the current request or command wrote, after a refusal or a failure. A
+    rollback that fails too (the connection is gone) is logged, never raised: the caller is
+    already answering, and the session is discarded at teardown anyway."""
+    session: Session | None = g.get("db")
+    if session is None:
+        return  # nothing ran: nothing to undo
+    try:
+        session.rollback()
+    except Exception:
+        log.warning("rollback failed", exc_info=True)
 
 
 def _close_session(_exc: BaseException | None) -> None:

@@ -10,11 +10,10 @@ import psycopg
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from gateway.clock import local_today
+from gateway.clock import add_months, local_today, month_start
 from gateway.ops.staff import create_staff, end_sessions, hash_password
 from gateway.partners.keys import DEMO_KEY_NAMES
 from gateway.payments.agents import ensure_cash_point, hash_pin
-from gateway.registration.amo import add_months, month_start
 from models import (
     Agent,
     Artisan,

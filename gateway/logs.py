@@ -25,6 +25,15 @@ def mask_phone(phone: str) -> str:
     return phone[:keep] + "*" * (len(phone) - keep - 2) + phone[-2:]
 
 
+def mask_name(first_name: str, last_name: str) -> str:
+    """`Youssef`, `Alaoui` -> `Youssef A.`: what a cashier or a network's system is shown to
+    recognise the person in front of them, and no more (the family name stays hidden).
+    Log lines show less: name fields are starred whole."""
+    first = first_name.strip()
+    initial = last_name.strip()[:1]
+    return f"{first} {initial}." if initial else first
+
+
 def mask_text(value: str) -> str:
     value = PHONE_RE.sub(lambda m: mask_phone(m.group(0)), value)
     return CIN_RE.sub(lambda m: m.group(0)[:1] + "*" * (len(m.group(0)) - 1), value)

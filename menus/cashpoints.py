@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from menus.engine import Context, End, Go, Invalid, Screen, Session, Step, View
 from menus.i18n import N_, Translator
-from menus.payments import NETWORK_NAMES
+from menus.networks import NETWORK_NAMES
 from menus.ports import Place
 
 MAX_ITEMS = 97  # 98 is the engine's "next page"

@@ -6,10 +6,9 @@ import datetime as dt
 
 from menus.engine import Context, Go, Home, Invalid, Screen, Session, Step, View
 from menus.i18n import N_, Translator
+from menus.networks import NETWORK_NAMES, NETWORK_OPTIONS
 from menus.ports import ReferenceInfo, Refused
 
-NETWORKS = {"1": "wafacash", "2": "fellah_cash"}
-NETWORK_NAMES = {"wafacash": N_("Wafacash"), "fellah_cash": N_("Fellah Cash")}
 MAX_MONTHS = 12
 
 REFUSALS = {
@@ -96,10 +95,12 @@ class Months:
 
 class Network:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        return View([t("Where will you pay?"), *(f"{key} {t(NETWORK_NAMES[name])}" for key, name in NETWORKS.items())])
+        return View(
+            [t("Where will you pay?"), *(f"{key} {t(NETWORK_NAMES[name])}" for key, name in NETWORK_OPTIONS.items())]
+        )
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
-        network = NETWORKS.get(value)
+        network = NETWORK_OPTIONS.get(value)
         if network is None:
             return Invalid()
         return Go("pay_confirm", {"count": session.params.get("count"), "network": network})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from menus.engine import Context, Go, Invalid, Screen, Session, Step, View
 from menus.i18n import N_, Translator
-from menus.payments import NETWORK_NAMES
+from menus.networks import NETWORK_NAMES
 from menus.ports import ClaimInfo, ResendOutcome
 
 # The list is numbered from 1: ten claims keep clear of 0, 00 and 98, and of long lists.

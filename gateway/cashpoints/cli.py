@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from gateway.cashpoints.importer import CashPointFileError, import_cash_points
-from gateway.db import get_db
+from gateway.db import get_db, rollback
 
 cashpoints_cli = AppGroup("cashpoints", help="The cash points of Wafacash and Fellah Cash.")
 
@@ -34,7 +34,7 @@ def import_command(file: Path, rejects: Path | None) -> None:
             db=db, source=file, rejects=rejects or file.with_suffix(".rejects.csv"), on_batch=db.commit
         )
     except CashPointFileError as err:
-        db.rollback()
+        rollback()
         raise click.ClickException(f"{file}: {err}") from err
     db.commit()
     click.echo(

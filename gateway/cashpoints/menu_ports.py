@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from gateway.cashpoints import service
 from gateway.sms.outbox import MAX_SEGMENTS, queue_sms, render, segments
 from menus.i18n import Translator
-from menus.payments import NETWORK_NAMES
+from menus.networks import NETWORK_NAMES
 from menus.ports import CashPointInfo, Place
 from models import CashPoint
 

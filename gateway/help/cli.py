@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from gateway.clock import MOROCCO
-from gateway.db import get_db
+from gateway.db import get_db, rollback
 from gateway.help.service import HelpError, close_request, list_requests
 from gateway.logs import mask_phone
 from gateway.wiring import hirfa
@@ -42,7 +42,7 @@ def close_command(request_id: int, by: str) -> None:
     try:
         request = close_request(db, request_id=request_id, by=by, clock=hirfa().clock)
     except HelpError as err:
-        db.rollback()
+        rollback()
         raise click.ClickException(err.message) from None
     db.commit()
     click.echo(f"help request {request.id} closed by {request.closed_by}")

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from gateway.cli import read_secret
 from gateway.clock import MOROCCO
-from gateway.db import get_db
+from gateway.db import get_db, rollback
 from gateway.ops import staff as service
 from gateway.ops.staff import StaffError
 from gateway.wiring import hirfa
@@ -42,7 +42,7 @@ def create(username: str, password_stdin: bool) -> None:
     try:
         member = service.create_staff(db, username=name, password=password, clock=hirfa().clock)
     except StaffError as err:
-        db.rollback()
+        rollback()
         raise click.ClickException(err.message) from None
     db.commit()
     click.echo(f"staff member {member.username} created")
@@ -73,7 +73,7 @@ def disable(username: str) -> None:
     try:
         member = service.disable_staff(db, username=username)
     except StaffError as err:
-        db.rollback()
+        rollback()
         raise click.ClickException(err.message) from None
     db.commit()
     click.echo(f"staff member {member.username}: disabled")

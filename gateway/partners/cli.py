@@ -11,7 +11,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from gateway.db import get_db
+from gateway.db import get_db, rollback
 from gateway.partners.keys import (
     PartnerKeyError,
     create_demo_keys,
@@ -51,7 +51,7 @@ def create(name: str, network: str | None, reimbursements: bool) -> None:
             db, name=name, network=network, reimbursements=reimbursements, settings=app.settings, clock=app.clock
         )
     except PartnerKeyError as error:
-        db.rollback()
+        rollback()
         raise click.ClickException(error.message) from None
     db.commit()
     _print_key(key.key_id, secret)
@@ -66,7 +66,7 @@ def rotate(key_id: str) -> None:
     try:
         key, secret = rotate_key(db, key_id=key_id, settings=app.settings, clock=app.clock)
     except PartnerKeyError as error:
-        db.rollback()
+        rollback()
         raise click.ClickException(error.message) from None
     db.commit()
     _print_key(key.key_id, secret)
@@ -80,7 +80,7 @@ def revoke(key_id: str) -> None:
     try:
         key = revoke_key(db, key_id=key_id, clock=hirfa().clock)
     except PartnerKeyError as error:
-        db.rollback()
+        rollback()
         raise click.ClickException(error.message) from None
     db.commit()
     click.echo(f"{key.key_id} ({key.name}) revoked")

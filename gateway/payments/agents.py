@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.logs import mask_phone
-from gateway.registration.rna_import import moroccan_mobile
+from gateway.phones import moroccan_mobile
 from models import Agent, CashPoint
 from models.payments import NETWORKS
 

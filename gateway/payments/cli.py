@@ -13,7 +13,7 @@ import click
 from flask.cli import AppGroup
 
 from gateway.cli import read_secret
-from gateway.db import get_db
+from gateway.db import get_db, rollback
 from gateway.logs import mask_phone
 from gateway.payments import agents
 from gateway.payments.agents import AgentError
@@ -50,7 +50,7 @@ def _staff(action: str, code: str) -> None:
     try:
         agent = operation(db, agent_code=code)
     except AgentError as err:
-        db.rollback()
+        rollback()
         raise click.ClickException(err.message) from None
     db.commit()
     click.echo(f"agent {agent.agent_code}: {agent.status}")
@@ -71,7 +71,7 @@ def create(network: str, code: str, phone: str, cash_point: str | None, pin_stdi
             db, network=network, agent_code=code, phone=phone, pin=pin, cash_point_code=cash_point
         )
     except AgentError as err:
-        db.rollback()
+        rollback()
         raise click.ClickException(err.message) from None
     db.commit()
     click.echo(f"agent {agent.agent_code} created: {agent.network}, {mask_phone(agent.phone)}")
@@ -87,7 +87,7 @@ def reset_pin(code: str, pin_stdin: bool) -> None:
     try:
         agent = agents.reset_pin(db, agent_code=code, pin=pin)
     except AgentError as err:
-        db.rollback()
+        rollback()
         raise click.ClickException(err.message) from None
     db.commit()
     click.echo(f"agent {agent.agent_code}: PIN reset ({agent.status})")

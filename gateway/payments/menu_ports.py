@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from gateway.clock import MOROCCO, local_today
 from gateway.config import Settings
+from gateway.logs import mask_name
 from gateway.marks import mark, same_mark
 from gateway.memo import FlatCodec, SessionMemo
 from gateway.payments.agents import AgentService, PinCheck, hash_pin, valid_pin
@@ -20,13 +21,6 @@ from models import Agent, Artisan, PaymentReference
 
 AGENT = FlatCodec(AgentInfo)
 NEW_PIN = "new-pin"  # the purpose of a new PIN's mark
-
-
-def masked_name(artisan: Artisan) -> str:
-    """`Youssef Alaoui` -> `Y*****f A.`: enough for an agent to ask, not to learn."""
-    first = artisan.first_name
-    shown = first[0] + "*" * max(len(first) - 2, 1) + first[-1] if len(first) > 1 else first
-    return f"{shown} {artisan.last_name[:1]}."
 
 
 @dataclass(frozen=True)
@@ -79,7 +73,7 @@ class MenuPayments:
             amount_centimes=reference.amount_centimes,
             expires_at=reference.expires_at.astimezone(MOROCCO),
             state=self.service.reference_state(reference),
-            artisan_name=masked_name(artisan) if artisan is not None else "",
+            artisan_name=mask_name(artisan.first_name, artisan.last_name) if artisan is not None else "",
         )
 
     def _artisan(self, artisan_id: int) -> Artisan:

@@ -21,13 +21,12 @@ from sqlalchemy import bindparam, delete, func, literal, select, union_all, upda
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.clock import MOROCCO, local_today
+from gateway.clock import MOROCCO, add_months, local_today, month_start
 from gateway.config import Settings
 from gateway.payments.references import grouped, new_reference, normalise
-from gateway.registration.amo import add_months, month_start
 from gateway.sms.outbox import queue_sms
 from menus.i18n import Translator, format_amount, months_label
-from menus.payments import NETWORK_NAMES
+from menus.networks import NETWORK_NAMES
 from models import Agent, Artisan, ContributionAmount, PaidMonth, Payment, PaymentReference
 from models.payments import NETWORKS
 

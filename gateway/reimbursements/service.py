@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from gateway.clock import MOROCCO, local_today
 from gateway.sms.outbox import MAX_SEGMENTS, queue_sms, render, segments
 from menus.i18n import Translator, format_amount
-from menus.payments import NETWORK_NAMES
+from menus.networks import NETWORK_NAMES
 from menus.ports import ResendOutcome
 from models import Artisan, OutboxMessage, PhoneLink, ReimbursementClaim
 from models.payments import NETWORKS

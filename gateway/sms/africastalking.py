@@ -32,9 +32,8 @@ from africastalking.SMS import SMSService
 from urllib3.exceptions import NewConnectionError
 
 from gateway.logs import mask_phone
+from gateway.phones import InvalidPhone, caller_e164
 from gateway.sms.interfaces import SendResult, SendStatus
-from gateway.ussd.adapters.africastalking import parse_phone
-from gateway.ussd.interfaces import InvalidRequest
 
 log = logging.getLogger(__name__)
 
@@ -247,8 +246,8 @@ def parse_inbound(form: Mapping[str, str]) -> InboundSms:
     if not raw_phone:
         raise InvalidCallback("missing field: from")
     try:
-        sender = parse_phone(raw_phone)
-    except InvalidRequest:
+        sender = caller_e164(raw_phone)
+    except InvalidPhone:
         raise InvalidCallback("malformed field: from") from None
     text = form.get("text")
     if text is None:

@@ -10,10 +10,11 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from gateway.clock import local_today
+from gateway.clock import local_today, month_start
 from gateway.db import get_db
 from gateway.sms.reminders import ReminderError, send_reminders
-from gateway.sms.sweep import Clock, reminder_code, sweep
+from gateway.sms.sweep import reminder_code
+from gateway.sms_app import app_clock, sweep_app
 from gateway.wiring import hirfa
 
 sms_cli = AppGroup("sms", help="The SMS outbox: sweep, monthly reminders, clock.")
@@ -22,7 +23,7 @@ sms_cli = AppGroup("sms", help="The SMS outbox: sweep, monthly reminders, clock.
 @sms_cli.command("sweep")
 def sweep_command() -> None:
     """Queue pending SMS that are due and have no job; put back rows whose worker died."""
-    result = sweep(current_app._get_current_object())  # type: ignore[attr-defined]
+    result = sweep_app(current_app._get_current_object())  # type: ignore[attr-defined]
     click.echo(f"sms sweep: {result.reset} put back from sending, {result.queued} queued")
 
 
@@ -34,7 +35,7 @@ def remind(month: str | None, code: str | None) -> None:
     app = hirfa()
     today = local_today(app.clock())
     try:
-        chosen = dt.date.fromisoformat(f"{month}-01") if month else today.replace(day=1)
+        chosen = dt.date.fromisoformat(f"{month}-01") if month else month_start(today)
     except ValueError:
         raise click.BadParameter("use YYYY-MM, such as 2026-11", param_hint="--month") from None
     code = code or reminder_code(app.settings)
@@ -51,7 +52,7 @@ def remind(month: str | None, code: str | None) -> None:
 @click.option("--ticks", type=int, default=None, hidden=True, help="Stop after this many ticks (tests).")
 def clock(ticks: int | None) -> None:
     """Run the sweep every SMS_SWEEP_INTERVAL_SECONDS and the reminders each month (Procfile `clock:`)."""
-    runner = Clock(current_app._get_current_object())  # type: ignore[attr-defined]
+    runner = app_clock(current_app._get_current_object())  # type: ignore[attr-defined]
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         runner.stopping.set()

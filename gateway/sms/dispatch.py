@@ -8,18 +8,20 @@ logged, never raised into the request: `flask sms sweep` finds the row later.
 With the embedded fakeredis there can be no worker (its Redis lives in this process), so
 rows are sent inline right after the commit when the sender is local (console, fake):
 `make run` shows each SMS in its log. A real provider is never called inside a request:
-with it, `flask sms sweep` (or the clock) sends them."""
+with it, `flask sms sweep` (or the clock) sends them.
+
+No Flask here: the app's edge (gateway/sms_app.py) builds the dispatcher, says how to send
+a row inline, and tells the commit hook where the current dispatcher is."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import redis
-from flask import Flask, current_app, has_app_context
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
 from rq.queue import EnqueueData
@@ -29,14 +31,13 @@ from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
 from gateway.config import Settings
 from gateway.sms.interfaces import SmsSender
-from gateway.sms.senders import make_sender
 from models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
-EXTENSION = "hirfa.sms"
 NEW_ROWS = "hirfa.sms.new_outbox_ids"
-SEND_JOB = "gateway.sms.jobs.send_sms"
+# The RQ entry point, named (not imported): it lives at the app's edge and builds its context.
+SEND_JOB = "gateway.sms_app.send_sms"
 # A job that raised (database gone) is tried again by RQ, then left to the sweep.
 JOB_RETRY = Retry(max=3, interval=[10, 60, 300])
 FAILED_JOB_TTL = 7 * 24 * 3600
@@ -60,6 +61,8 @@ class SmsDispatcher:
     redis: redis.Redis
     sender: SmsSender
     inline: bool
+    # How a row is sent inline (the job's own function, given by the app's edge).
+    send_now: Callable[[int], object] | None = None
     queue: Queue = field(init=False)
 
     def __post_init__(self) -> None:
@@ -87,11 +90,11 @@ class SmsDispatcher:
         if not outbox_ids:
             return 0
         if self.inline:
-            from gateway.sms.jobs import send_sms  # noqa: PLC0415 - jobs imports this module
-
+            if self.send_now is None:
+                raise RuntimeError("an inline dispatcher needs send_now")
             for outbox_id in outbox_ids:
                 try:
-                    send_sms(outbox_id)
+                    self.send_now(outbox_id)
                 except Exception:
                     log.exception("inline sms send failed; the sweep will retry", extra={"outbox_id": outbox_id})
             return len(outbox_ids)
@@ -147,18 +150,18 @@ def _alive(job: Job, now: dt.datetime, stale_after: dt.timedelta) -> bool:
     return False
 
 
-def dispatcher() -> SmsDispatcher:
-    found: SmsDispatcher = current_app.extensions[EXTENSION]
-    return found
+def _no_app() -> SmsDispatcher | None:
+    return None
 
 
-def init_app(app: Flask, settings: Settings, client: redis.Redis) -> None:
-    """Give `app` its sender and queue, and enqueue outbox rows after each commit."""
-    app.extensions[EXTENSION] = SmsDispatcher(
-        settings=settings, redis=client, sender=make_sender(settings), inline=settings.uses_embedded_redis
-    )
-    if settings.uses_embedded_redis:
-        log.warning("no SMS worker with the embedded Redis: SMS are sent inline after each commit")
+_current: Callable[[], SmsDispatcher | None] = _no_app
+
+
+def enqueue_after_commit(current: Callable[[], SmsDispatcher | None]) -> None:
+    """Queue each session's new outbox rows once it commits, on the dispatcher `current()`
+    returns then (None: committed outside the app; the sweep queues them)."""
+    global _current  # noqa: PLW0603 - one hook per process, on every session
+    _current = current
     if not event.contains(Session, "after_flush", _collect_new_rows):
         event.listen(Session, "after_flush", _collect_new_rows)
         event.listen(Session, "after_commit", _enqueue_after_commit)
@@ -177,10 +180,11 @@ def _enqueue_after_commit(session: Session) -> None:
     ids: set[int] | None = session.info.pop(NEW_ROWS, None)
     if not ids:
         return
-    if not has_app_context() or EXTENSION not in current_app.extensions:
+    found = _current()
+    if found is None:
         log.warning("sms rows committed outside the app: the sweep will queue them", extra={"count": len(ids)})
         return
-    dispatcher().enqueue_committed(sorted(ids))
+    found.enqueue_committed(sorted(ids))
 
 
 def _forget_on_end(session: Session, transaction: SessionTransaction) -> None:

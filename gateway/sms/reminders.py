@@ -15,9 +15,9 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gateway.clock import add_months, month_start, months_between
 from gateway.config import Settings
 from gateway.payments.service import artisan_dues
-from gateway.registration.amo import add_months, month_start
 from gateway.sms.outbox import queue_sms
 from menus.i18n import format_amount, months_label
 from models import Artisan, OutboxMessage, SmsReminder
@@ -49,10 +49,6 @@ def dues_date(month: dt.date, today: dt.date) -> dt.date:
     if month == current:
         return today
     return add_months(month, 1) - dt.timedelta(days=1)
-
-
-def _months_between(first: dt.date, last: dt.date) -> int:
-    return (last.year - first.year) * 12 + last.month - first.month + 1
 
 
 def send_reminders(
@@ -99,7 +95,7 @@ def send_reminders(
                 language=language,
                 template="dues_reminder",
                 subject=subject,
-                months=months_label(first, _months_between(first, last)),
+                months=months_label(first, months_between(first, last) + 1),
                 amount=format_amount(dues.total_centimes, language),
                 code=code,
             )

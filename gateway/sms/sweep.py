@@ -1,5 +1,6 @@
 """The sweep (what the after-commit enqueue missed, retries that came due, rows whose worker
-died mid-send) and the clock process that runs it every minute and the monthly reminders."""
+died mid-send) and the clock process that runs it every minute and the monthly reminders.
+No Flask: the edge (gateway/sms_app.py) gives them a session and the app's parts."""
 
 from __future__ import annotations
 
@@ -7,18 +8,17 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from flask import Flask
+import redis
+from sqlalchemy.orm import Session
 
-from gateway.clock import MOROCCO, local_today
+from gateway.clock import MOROCCO, local_today, month_start
 from gateway.config import Settings
-from gateway.db import get_db
-from gateway.registration.amo import month_start
-from gateway.sms.dispatch import EXTENSION, SmsDispatcher
+from gateway.sms.dispatch import SmsDispatcher
 from gateway.sms.reminders import send_reminders
 from gateway.sms.service import due_pending_ids, reset_stuck_sending
-from gateway.wiring import hirfa
 
 log = logging.getLogger(__name__)
 
@@ -33,44 +33,41 @@ class SweepResult:
     queued: int = 0  # jobs queued (the reset ones included)
 
 
-def sweep(app: Flask) -> SweepResult:
+def sweep(*, db_session: Session, sms: SmsDispatcher, now: dt.datetime) -> SweepResult:
     """Queue every pending row that is due and has no live job; put dead `sending` rows back.
-    Runs in its own app context; safe to run in several processes at once."""
+    Commits `db_session` as it goes; safe to run in several processes at once."""
     result = SweepResult()
-    with app.app_context():
-        db = get_db()
-        sms: SmsDispatcher = app.extensions[EXTENSION]
-        settings = sms.settings
-        now = hirfa().clock()
-        reset: list[int] = []
-        while True:
-            batch = reset_stuck_sending(
-                db_session=db,
-                now=now,
-                timeout=dt.timedelta(seconds=settings.sms_sending_timeout_seconds),
-                limit=BATCH,
-            )
-            db.commit()
-            reset.extend(batch)
-            if len(batch) < BATCH:
-                break
-        result.reset = len(reset)
-        result.queued = sms.enqueue_unless_queued(reset, force=reset)
-        already = set(reset)
-        after_id = 0
-        while True:
-            ids = due_pending_ids(
-                db_session=db,
-                now=now,
-                pending_timeout=dt.timedelta(seconds=settings.sms_pending_timeout_seconds),
-                after_id=after_id,
-                limit=BATCH,
-            )
-            db.rollback()  # read only: end the transaction before talking to Redis
-            if not ids:
-                break
-            result.queued += sms.enqueue_unless_queued([i for i in ids if i not in already])
-            after_id = ids[-1]
+    db = db_session
+    settings = sms.settings
+    reset: list[int] = []
+    while True:
+        batch = reset_stuck_sending(
+            db_session=db,
+            now=now,
+            timeout=dt.timedelta(seconds=settings.sms_sending_timeout_seconds),
+            limit=BATCH,
+        )
+        db.commit()
+        reset.extend(batch)
+        if len(batch) < BATCH:
+            break
+    result.reset = len(reset)
+    result.queued = sms.enqueue_unless_queued(reset, force=reset)
+    already = set(reset)
+    after_id = 0
+    while True:
+        ids = due_pending_ids(
+            db_session=db,
+            now=now,
+            pending_timeout=dt.timedelta(seconds=settings.sms_pending_timeout_seconds),
+            after_id=after_id,
+            limit=BATCH,
+        )
+        db.rollback()  # read only: end the transaction before talking to Redis
+        if not ids:
+            break
+        result.queued += sms.enqueue_unless_queued([i for i in ids if i not in already])
+        after_id = ids[-1]
     if result.reset or result.queued:
         log.info("sms sweep", extra={"reset": result.reset, "queued": result.queued})
     return result
@@ -98,16 +95,22 @@ class Clock:
     running the same month at once. A run cut short is taken up at the next tick: the
     reminders table makes it idempotent."""
 
-    def __init__(self, app: Flask) -> None:
-        self.app = app
+    def __init__(
+        self,
+        *,
+        sms: SmsDispatcher,
+        clock: Callable[[], dt.datetime],
+        redis_client: redis.Redis,
+        open_session: Callable[[], AbstractContextManager[Session]],
+    ) -> None:
+        self.sms = sms
+        self.settings = sms.settings
+        self.clock = clock
+        self.redis = redis_client
+        # A session of its own for each sweep and each reminders run (the edge's unit of work).
+        self.open_session = open_session
         self.stopping = threading.Event()
         self._reminders: threading.Thread | None = None
-        with app.app_context():
-            parts = hirfa()
-        sms: SmsDispatcher = app.extensions[EXTENSION]
-        self.settings = sms.settings
-        self.clock: Callable[[], dt.datetime] = parts.clock
-        self.redis = parts.redis
 
     def run(self, *, ticks: int | None = None) -> None:
         done = 0
@@ -121,7 +124,8 @@ class Clock:
 
     def tick(self) -> None:
         try:
-            sweep(self.app)
+            with self.open_session() as db:
+                sweep(db_session=db, sms=self.sms, now=self.clock())
         except Exception:
             log.exception("sms sweep failed; next tick tries again")
         try:
@@ -151,9 +155,9 @@ class Clock:
 
     def _run_reminders(self, month: dt.date, code: str) -> None:
         try:
-            with self.app.app_context():
+            with self.open_session() as db:
                 counts = send_reminders(
-                    db_session=get_db(),
+                    db_session=db,
                     settings=self.settings,
                     month=month,
                     today=local_today(self.clock()),

@@ -19,10 +19,10 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import click
-import phonenumbers
 from flask import current_app
 from flask.cli import AppGroup
 
+from gateway.phones import InvalidPhone, typed_e164
 from gateway.wiring import hirfa
 
 ussd_cli = AppGroup("ussd", help="Try the USSD menus from the terminal.")
@@ -32,12 +32,9 @@ Post = Callable[[str, dict[str, str]], tuple[int, str]]
 
 def _e164(ctx: click.Context, param: click.Parameter, value: str) -> str:
     try:
-        number = phonenumbers.parse(value, "MA")
-    except phonenumbers.NumberParseException as error:
+        return typed_e164(value)
+    except InvalidPhone as error:
         raise click.BadParameter(str(error)) from error
-    if not phonenumbers.is_valid_number(number):
-        raise click.BadParameter(f"{value!r} is not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _in_process() -> Post:

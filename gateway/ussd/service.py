@@ -6,15 +6,13 @@ same text) gets the stored reply byte for byte and runs nothing.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import astuple, dataclass
-
-import phonenumbers
 
 from gateway.config import Settings
 from gateway.keyring import text_mark_key
 from gateway.memo import SessionMemo
+from gateway.phones import in_regions
 from gateway.ussd.interfaces import Hop, SessionStore, TextMark, UssdAdapter
 from menus.engine import Context, Engine
 from menus.i18n import N_, Translator
@@ -39,15 +37,6 @@ def bilingual(message: str) -> str:
     return "\n".join(Translator(language)(message) for language in ("ar", "fr"))
 
 
-@functools.lru_cache(maxsize=65536)
-def phone_allowed(phone: str, regions: tuple[str, ...]) -> bool:
-    try:
-        number = phonenumbers.parse(phone, None)
-    except phonenumbers.NumberParseException:
-        return False
-    return phonenumbers.region_code_for_number(number) in regions
-
-
 class HopService:
     def __init__(self, *, adapter: UssdAdapter, store: SessionStore, engine: Engine, settings: Settings) -> None:
         self.adapter = adapter
@@ -60,7 +49,7 @@ class HopService:
         codes = self.settings.ussd_service_codes
         if codes and hop.service_code not in codes:
             return HopAnswer(self.adapter.render(bilingual(UNKNOWN_CODE), True), "refused", True)
-        if not phone_allowed(hop.phone, self.settings.phone_regions):
+        if not in_regions(hop.phone, self.settings.phone_regions):
             return HopAnswer(self.adapter.render(bilingual(NOT_MOROCCAN), True), "refused", True)
         return None
 

@@ -21,7 +21,9 @@ from flask import Blueprint, Response, jsonify, request
 from redis import RedisError
 from sqlalchemy.exc import OperationalError
 
-from gateway.db import get_db
+from gateway.clock import add_months
+from gateway.db import get_db, rollback
+from gateway.logs import mask_name
 from gateway.partners.signing import (
     AUTH_CODES,
     KEY_HEADER,
@@ -34,7 +36,6 @@ from gateway.partners.signing import (
 )
 from gateway.payments.service import PaymentError, PaymentService
 from gateway.ratelimit import Limit
-from gateway.registration.amo import add_months
 from gateway.reimbursements.service import ReimbursementError, parse_date, upsert_claim
 from gateway.web.openapi import (
     AGENT_CODE_MAX,
@@ -221,7 +222,7 @@ def put_reimbursement(claim_number: str) -> tuple[Response, int]:
 @bp.errorhandler(PaymentError)
 @bp.errorhandler(ReimbursementError)
 def refused(error: AuthError | ApiError | PaymentError | ReimbursementError) -> tuple[Response, int]:
-    _rollback()
+    rollback()
     status = STATUS_BY_CODE.get(error.code)
     if status is None:
         # A refusal the API does not promise (say, no contribution amount for a month):
@@ -242,19 +243,12 @@ def refused(error: AuthError | ApiError | PaymentError | ReimbursementError) -> 
 @bp.errorhandler(OperationalError)
 def unavailable(error: Exception) -> tuple[Response, int]:
     log.error("partner API: a backing service is unavailable", exc_info=error)
-    _rollback()
+    rollback()
     return _error(UNAVAILABLE, "Service unavailable; retry later with a new signature.", 503)
 
 
 def _error(code: str, message: str, status: int) -> tuple[Response, int]:
     return jsonify(error={"code": code, "message": message}), status
-
-
-def _rollback() -> None:
-    try:
-        get_db().rollback()
-    except Exception:
-        log.warning("rollback failed", exc_info=True)
 
 
 # Parsing ---------------------------------------------------------------------------------
@@ -428,14 +422,6 @@ def _paid_at_field(value: object) -> dt.datetime:
 def _iso(moment: dt.datetime) -> str:
     """RFC 3339 in UTC with a Z, to the second."""
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def mask_name(first_name: str, last_name: str) -> str:
-    """`Youssef`, `Alaoui` -> `Y****f A.`: enough for a cashier to check, and the length hidden."""
-    first = first_name.strip()
-    masked = first[:1] + "****" + (first[-1] if len(first) > 2 else "")
-    initial = last_name.strip()[:1]
-    return f"{masked} {initial}." if initial else masked
 
 
 def _claim_body(claim: ReimbursementClaim) -> dict[str, Any]:

@@ -138,7 +138,7 @@ def _schemas() -> dict[str, Any]:
                 "expires_at": {"type": "string", "format": "date-time", "description": "UTC."},
                 "artisan_name": {
                     "type": "string",
-                    "description": "Masked: first letter, ****, last letter, initial (e.g. `Y****f A.`).",
+                    "description": "Masked: first name and the family name's initial (e.g. `Youssef A.`).",
                 },
             },
         },

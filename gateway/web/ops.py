@@ -39,7 +39,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from gateway.clock import MOROCCO
 from gateway.csv_records import defuse
-from gateway.db import get_db
+from gateway.db import get_db, rollback
 from gateway.help.service import HelpError, close_request, list_requests
 from gateway.logs import mask_phone
 from gateway.ops import charts, stats
@@ -57,7 +57,7 @@ from gateway.payments.settlement import format_mad
 from gateway.ratelimit import Limit
 from gateway.wiring import hirfa
 from menus.i18n import LANGUAGES, N_, Translator
-from menus.payments import NETWORK_NAMES
+from menus.networks import NETWORK_NAMES
 from models import HelpRequest, StaffMember
 
 log = logging.getLogger(__name__)
@@ -445,7 +445,7 @@ def close_help(request_id: int) -> BaseResponse:
     try:
         close_request(db, request_id=request_id, by=g.staff.username, clock=hirfa().clock)
     except HelpError:
-        db.rollback()
+        rollback()
         flash(t(N_("This request is closed already, or does not exist.")), "error")
     else:
         db.commit()

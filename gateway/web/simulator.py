@@ -16,8 +16,7 @@ from sqlalchemy import select
 from gateway.clock import MOROCCO, local_today
 from gateway.db import get_db
 from gateway.demo import DEMO_AGENTS, DEMO_PIN, UNLINKED_DEMO_PHONES, demo_artisans
-from gateway.ussd.adapters.africastalking import parse_phone
-from gateway.ussd.interfaces import InvalidRequest
+from gateway.phones import InvalidPhone, caller_e164
 from gateway.web.auth import client_is_loopback
 from gateway.wiring import hirfa
 from menus.i18n import LANGUAGES, N_, Translator
@@ -139,8 +138,8 @@ def phones() -> Response:
 @bp.get("/sms")
 def sms() -> Response:
     try:
-        phone = parse_phone((request.args.get("phone") or "").strip())
-    except InvalidRequest:
+        phone = caller_e164((request.args.get("phone") or "").strip())
+    except InvalidPhone:
         abort(400, description="phone: give a phone number in E.164 form, like +212600000002")
     rows = get_db().scalars(
         select(OutboxMessage)

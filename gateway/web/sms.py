@@ -13,7 +13,7 @@ import uuid
 from flask import Blueprint, Response, abort, request
 from werkzeug.exceptions import HTTPException
 
-from gateway.db import get_db
+from gateway.db import get_db, rollback
 from gateway.logs import mask_phone
 from gateway.metrics import REJECTED
 from gateway.sms.africastalking import InvalidCallback, parse_delivery_report, parse_inbound
@@ -47,10 +47,7 @@ def _authorise(endpoint: str) -> None:
 
 def _unavailable(what: str) -> Response:
     log.exception(what, extra={"correlation_id": uuid.uuid4().hex})
-    try:
-        get_db().rollback()
-    except Exception:
-        log.warning("rollback failed", exc_info=True)
+    rollback()
     return _plain("unavailable", 503)
 
 

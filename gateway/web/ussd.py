@@ -10,7 +10,7 @@ import uuid
 from flask import Blueprint, Response, abort, request
 from werkzeug.exceptions import HTTPException
 
-from gateway.db import commit_if_used, get_db
+from gateway.db import commit_if_used, get_db, rollback
 from gateway.logs import mask_phone
 from gateway.metrics import ERRORS, HOP_SECONDS, HOPS, REJECTED
 from gateway.ussd.adapters import load_adapter
@@ -98,7 +98,7 @@ def hop(aggregator: str) -> Response:
                 "trace": trace_without_messages(error),
             },
         )
-        _rollback_quietly()
+        rollback()
         ERRORS.labels(adapter.name, screen, "exception").inc()
         body = service.unavailable(language[-1] if language else None)
     HOP_SECONDS.labels(adapter.name, screen).observe(time.perf_counter() - started)
@@ -130,7 +130,7 @@ def session_event(aggregator: str) -> Response:
     except Exception:
         # 503, not 500: nothing was stored, and an aggregator that retries may send it again.
         log.exception("session end not stored", extra={"correlation_id": uuid.uuid4().hex})
-        _rollback_quietly()
+        rollback()
         return _plain("unavailable", 503)
     return _plain("OK")
 
@@ -147,10 +147,3 @@ def trace_without_messages(error: BaseException) -> str:
         parts.append(f"{type(current).__module__}.{type(current).__qualname__}\n{frames}")
         current = current.__cause__ or current.__context__
     return "\nwhile handling:\n".join(reversed(parts))
-
-
-def _rollback_quietly() -> None:
-    try:
-        get_db().rollback()
-    except Exception:
-        log.warning("rollback failed", exc_info=True)

@@ -148,7 +148,7 @@ def test_a_network_looks_up_its_reference(wafacash: Partner, reference: str) -> 
         "months": ["2026-09", "2026-10", "2026-11"],
         "status": "open",
         "expires_at": "2026-11-27T10:00:00Z",
-        "artisan_name": "Y****f A.",
+        "artisan_name": "Youssef A.",
     }
 
 

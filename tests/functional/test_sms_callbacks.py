@@ -14,8 +14,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.sms.dispatch import EXTENSION, SmsDispatcher
+from gateway.sms.dispatch import SmsDispatcher
 from gateway.sms.outbox import queue_sms
+from gateway.sms_app import EXTENSION
 from models import Artisan, OutboxMessage
 from tests.conftest import CALLBACK_KEY
 from tests.helpers import FrozenClock

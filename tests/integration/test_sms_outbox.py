@@ -18,13 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.config import Settings
-from gateway.sms.dispatch import EXTENSION, SmsDispatcher
+from gateway.sms.dispatch import SmsDispatcher
 from gateway.sms.fake_africastalking import API_KEY, FakeAfricasTalking
-from gateway.sms.jobs import send_sms
 from gateway.sms.outbox import queue_sms
 from gateway.sms.reminders import send_reminders
 from gateway.sms.senders import make_sender
-from gateway.sms.sweep import Clock, sweep
+from gateway.sms_app import EXTENSION, app_clock, send_sms, sweep_app
 from models import Artisan, OutboxMessage, PaidMonth, SmsReminder
 from tests.helpers import FrozenClock
 
@@ -114,7 +113,7 @@ def test_a_row_is_queued_after_commit_only(app: Flask, db_session: Session, sms:
     assert sorted(sms.queue.job_ids) == sorted([sms.job_id(row.id), sms.job_id(nested.id)])
     job = sms.queue.fetch_job(sms.job_id(row.id))
     assert job is not None
-    assert job.func_name == "gateway.sms.jobs.send_sms" and job.args == [row.id]
+    assert job.func_name == "gateway.sms_app.send_sms" and job.args == [row.id]
     assert job.timeout == sms.settings.sms_job_timeout_seconds and job.retries_left == 3
 
 
@@ -140,9 +139,9 @@ def test_redis_down_at_commit_is_logged_and_the_sweep_queues_the_row(
         db_session.commit()  # does not raise
     assert "sms enqueue failed" in caplog.text
     app.extensions[EXTENSION] = sms
-    assert sweep(app).queued >= 1
+    assert sweep_app(app).queued >= 1
     assert sms.job_id(outbox_id) in sms.queue.job_ids
-    assert sweep(app).queued == 0  # a live job is left alone: enqueuing twice sends once
+    assert sweep_app(app).queued == 0  # a live job is left alone: enqueuing twice sends once
 
 
 # The send job against the fake Africa's Talking -----------------------------------------------
@@ -303,10 +302,10 @@ def test_the_sweep_puts_a_row_stuck_in_sending_back_marked(
     row = _row(db_session, outbox_id)
     row.state, row.attempts, row.updated_at = "sending", 1, clock() - dt.timedelta(seconds=299)
     db_session.commit()
-    assert sweep(app).reset == 0  # not yet past SMS_SENDING_TIMEOUT_SECONDS
+    assert sweep_app(app).reset == 0  # not yet past SMS_SENDING_TIMEOUT_SECONDS
 
     clock.advance(seconds=2)
-    result = sweep(app)
+    result = sweep_app(app)
     assert result.reset >= 1
     row = _row(db_session, outbox_id)
     assert (row.state, row.possible_duplicate) == ("pending", True)
@@ -323,10 +322,10 @@ def test_the_sweep_queues_retries_that_came_due(
     outbox_id = _committed(app, db_session)
     sms.queue.empty()
     assert _send(app, outbox_id) == "retry"
-    sweep(app)
+    sweep_app(app)
     assert sms.job_id(outbox_id) not in sms.queue.job_ids  # not due for 30 s
     clock.advance(seconds=30)
-    sweep(app)
+    sweep_app(app)
     assert sms.job_id(outbox_id) in sms.queue.job_ids
 
 
@@ -362,7 +361,7 @@ def test_the_sweep_replaces_dead_jobs_only(
         job.started_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=started_minutes_ago)
         job.enqueued_at = job.started_at
         job.save()
-    sweep(app)
+    sweep_app(app)
     assert (sms.job_id(outbox_id) in sms.queue.job_ids) is requeued
 
 
@@ -439,16 +438,16 @@ def test_the_clock_sweeps_and_runs_each_months_reminders_once(
         return len(demo.scalars(select(SmsReminder.id).where(SmsReminder.month == december)).all())
 
     clock.now = dt.datetime(2026, 12, 5, 8, 30, tzinfo=dt.UTC)  # 09:30 in Casablanca: not yet
-    Clock(app).run(ticks=1)
+    app_clock(app).run(ticks=1)
     assert reminded() == 0
     clock.now = dt.datetime(2026, 12, 5, 9, 30, tzinfo=dt.UTC)
     try:
-        Clock(app).run(ticks=1)
+        app_clock(app).run(ticks=1)
         count = reminded()
         assert count >= 3
         assert sms.redis.get(f"{sms.settings.redis_prefix}sms:reminders:done:2026-12") == str(count).encode()
         clock.advance(days=1)
-        Clock(app).run(ticks=1)
+        app_clock(app).run(ticks=1)
         assert reminded() == count
     finally:
         sms.redis.delete(f"{sms.settings.redis_prefix}sms:reminders:done:2026-12")

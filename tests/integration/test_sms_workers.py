@@ -25,11 +25,11 @@ from gateway import create_app
 from gateway.config import Settings
 from gateway.db import get_db
 from gateway.logs import mask_phone
-from gateway.sms.dispatch import EXTENSION, SmsDispatcher
+from gateway.sms.dispatch import SmsDispatcher
 from gateway.sms.fake_africastalking import API_KEY, FakeAfricasTalking
 from gateway.sms.outbox import queue_sms
 from gateway.sms.senders import ConsoleSmsSender
-from gateway.sms.sweep import sweep
+from gateway.sms_app import EXTENSION, sweep_app
 from models import OutboxMessage
 from tests.conftest import create_database, dispose, drop_database
 from tests.helpers import FrozenClock
@@ -132,7 +132,7 @@ def test_a_worker_killed_mid_send_loses_nothing(worker_app: tuple[Flask, FakeAfr
     assert sms.queue.count == MESSAGES
     data = sms.redis.hget(f"rq:job:{sms.job_id(ids[0])}", "data")
     assert data is not None
-    assert json.loads(zlib.decompress(data))[0] == "gateway.sms.jobs.send_sms"  # JSON, not pickle
+    assert json.loads(zlib.decompress(data))[0] == "gateway.sms_app.send_sms"  # JSON, not pickle
 
     fake.slow_seconds = 60
     fake.script(*["success"] * (IN_FLIGHT - 1), "slow")
@@ -158,7 +158,7 @@ def test_a_worker_killed_mid_send_loses_nothing(worker_app: tuple[Flask, FakeAfr
     # Later, the clock's sweep: the row in flight is past SMS_SENDING_TIMEOUT_SECONDS.
     later = FrozenClock(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10))
     app.extensions["hirfa"] = dataclasses.replace(app.extensions["hirfa"], clock=later)
-    result = sweep(app)
+    result = sweep_app(app)
     assert (result.reset, result.queued) == (1, 1)  # the others' jobs are still queued: left alone
 
     second = start_worker(settings, names[1])
@@ -242,7 +242,7 @@ def test_without_a_worker_a_real_provider_is_called_by_the_sweep_not_the_request
             assert fake.received == []  # nothing slow after a commit, even without a worker
             later = FrozenClock(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2))
             app.extensions["hirfa"] = dataclasses.replace(app.extensions["hirfa"], clock=later)
-            assert sweep(app).queued >= 1
+            assert sweep_app(app).queued >= 1
             with app.app_context():
                 sent = get_db().get(OutboxMessage, outbox_id)
                 assert sent is not None and sent.state == "sent"

@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from gateway.registration.amo import AmoRights, add_months, amo_rights, months_between
+from gateway.clock import add_months, months_between
+from gateway.registration.amo import AmoRights, amo_rights
 
 
 def month(year: int, number: int) -> dt.date:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway.logs import JsonFormatter, mask_phone
+from gateway.logs import JsonFormatter, mask_name, mask_phone
 
 PHONE = "+212600000001"
 CIN = "AB123456"
@@ -158,3 +158,8 @@ def test_exceptions_are_included_masked(logged: tuple[logging.Logger, io.StringI
     assert entry["level"] == "error"
     assert "LookupError: no artisan for" in entry["exc"]
     assert mask_phone(PHONE) in entry["exc"]
+
+
+def test_a_name_shows_the_first_name_and_the_family_initial_only() -> None:
+    assert mask_name(" Youssef ", "Alaoui") == "Youssef A."
+    assert mask_name("Fatima", "") == "Fatima"

@@ -8,7 +8,7 @@ import pytest
 from gateway.reimbursements.service import PICK_UP_LATER_TEMPLATE, PICK_UP_TEMPLATE, TEMPLATE_BY_STATUS
 from gateway.sms.outbox import MAX_SEGMENTS, TEMPLATES, render, segments
 from menus.i18n import Translator, format_amount
-from menus.payments import NETWORK_NAMES
+from menus.networks import NETWORK_NAMES
 from menus.reimbursements import STATUS_LABELS
 from models.reimbursements import CLAIM_STATUSES
 

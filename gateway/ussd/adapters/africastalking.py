@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 from collections.abc import Mapping
 
-import phonenumbers
-
+from gateway.phones import InvalidPhone, caller_e164
 from gateway.ussd.interfaces import Hop, InvalidRequest, SessionEnd, TextMark, ascii_digits
 from menus.paging import Budget
 
@@ -30,16 +28,12 @@ def _field(form: Mapping[str, str], name: str, pattern: re.Pattern[str] | None =
     return value
 
 
-@functools.lru_cache(maxsize=65536)  # the same callers dial again and again; parsing is costly
-def parse_phone(raw: str) -> str:
+def _phone(form: Mapping[str, str]) -> str:
     """E.164 form of the caller's number; AT sends it with its `+`."""
     try:
-        number = phonenumbers.parse(raw if raw.startswith("+") else "+" + raw, None)
-    except phonenumbers.NumberParseException:
+        return caller_e164(_field(form, "phoneNumber"))
+    except InvalidPhone:
         raise InvalidRequest("malformed field: phoneNumber") from None
-    if not phonenumbers.is_possible_number(number):
-        raise InvalidRequest("malformed field: phoneNumber")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _optional_int(form: Mapping[str, str], name: str) -> int | None:
@@ -63,7 +57,7 @@ class AfricasTalkingAdapter:
             raise InvalidRequest("malformed field: text")
         return Hop(
             session_id=_field(form, "sessionId", SESSION_ID),
-            phone=parse_phone(_field(form, "phoneNumber")),
+            phone=_phone(form),
             service_code=_field(form, "serviceCode", SERVICE_CODE),
             network_code=_field(form, "networkCode", NETWORK_CODE, required=False),
             text=ascii_digits(text.strip()),
@@ -84,7 +78,7 @@ class AfricasTalkingAdapter:
             raise InvalidRequest("malformed field: status")
         return SessionEnd(
             session_id=_field(form, "sessionId", SESSION_ID),
-            phone=parse_phone(_field(form, "phoneNumber")),
+            phone=_phone(form),
             service_code=_field(form, "serviceCode", SERVICE_CODE, required=False),
             network_code=_field(form, "networkCode", NETWORK_CODE, required=False),
             status=status,
