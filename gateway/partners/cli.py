@@ -12,14 +12,8 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from gateway.db import get_db, rollback
-from gateway.partners.keys import (
-    PartnerKeyError,
-    create_demo_keys,
-    create_key,
-    reencrypt_secrets,
-    revoke_key,
-    rotate_key,
-)
+from gateway.errors import Refusal
+from gateway.partners.keys import create_demo_keys, create_key, reencrypt_secrets, revoke_key, rotate_key
 from gateway.wiring import hirfa
 from models import PartnerKey
 from models.payments import NETWORKS
@@ -50,7 +44,7 @@ def create(name: str, network: str | None, reimbursements: bool) -> None:
         key, secret = create_key(
             db, name=name, network=network, reimbursements=reimbursements, settings=app.settings, clock=app.clock
         )
-    except PartnerKeyError as error:
+    except Refusal as error:
         rollback()
         raise click.ClickException(error.message) from None
     db.commit()
@@ -65,7 +59,7 @@ def rotate(key_id: str) -> None:
     app = hirfa()
     try:
         key, secret = rotate_key(db, key_id=key_id, settings=app.settings, clock=app.clock)
-    except PartnerKeyError as error:
+    except Refusal as error:
         rollback()
         raise click.ClickException(error.message) from None
     db.commit()
@@ -79,7 +73,7 @@ def revoke(key_id: str) -> None:
     db = get_db()
     try:
         key = revoke_key(db, key_id=key_id, clock=hirfa().clock)
-    except PartnerKeyError as error:
+    except Refusal as error:
         rollback()
         raise click.ClickException(error.message) from None
     db.commit()

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from gateway import keyring
 from gateway.config import Settings
+from gateway.errors import Refusal
 from models import PartnerKey
 from models.payments import NETWORKS
 
@@ -28,16 +29,6 @@ NAME_MAX = 80
 DEMO_KEY_NAMES = {"demo-wafacash": "wafacash", "demo-fellah_cash": "fellah_cash", "demo-reimbursements": None}
 
 Clock = Callable[[], dt.datetime]
-
-
-class PartnerKeyError(Exception):
-    """A refusal with a stable code: unknown_key, revoked_key, invalid_name, invalid_kind, name_taken,
-    refused_in_production."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 class SecretUnreadable(RuntimeError):
@@ -87,7 +78,7 @@ def find_key(db: Session, key_id: str) -> PartnerKey | None:
 def _existing(db: Session, key_id: str) -> PartnerKey:
     key = find_key(db, key_id)
     if key is None:
-        raise PartnerKeyError("unknown_key", f"no partner key {key_id!r}")
+        raise Refusal("unknown_key", f"no partner key {key_id!r}")
     return key
 
 
@@ -103,15 +94,13 @@ def _kind(network: str | None, reimbursements: bool) -> str:
         return "reimbursements"
     if not reimbursements and network in NETWORKS:
         return "network"
-    raise PartnerKeyError(
-        "invalid_kind", f"a key is for one network ({' or '.join(NETWORKS)}) or for the reimbursement feed"
-    )
+    raise Refusal("invalid_kind", f"a key is for one network ({' or '.join(NETWORKS)}) or for the reimbursement feed")
 
 
 def _clean_name(name: str) -> str:
     cleaned = name.strip()
     if not 1 <= len(cleaned) <= NAME_MAX or not cleaned.isprintable():
-        raise PartnerKeyError("invalid_name", f"a key name is 1 to {NAME_MAX} printable characters")
+        raise Refusal("invalid_name", f"a key name is 1 to {NAME_MAX} printable characters")
     return cleaned
 
 
@@ -125,7 +114,7 @@ def create_key(
     cleaned = _clean_name(name)
     taken = db.scalar(select(PartnerKey.id).where(PartnerKey.name == cleaned, PartnerKey.status == "active"))
     if taken is not None:
-        raise PartnerKeyError("name_taken", f"an active key is already named {cleaned!r}")
+        raise Refusal("name_taken", f"an active key is already named {cleaned!r}")
     secret = secrets.token_urlsafe(SECRET_BYTES)
     key = PartnerKey(
         key_id=_new_key_id(db),
@@ -145,7 +134,7 @@ def rotate_key(db: Session, *, key_id: str, settings: Settings, clock: Clock) ->
     """A new secret for an active key (same key id); the old secret stops working at once."""
     key = _existing(db, key_id)
     if key.status != "active":
-        raise PartnerKeyError("revoked_key", f"partner key {key_id!r} is revoked; create a new one")
+        raise Refusal("revoked_key", f"partner key {key_id!r} is revoked; create a new one")
     secret = secrets.token_urlsafe(SECRET_BYTES)
     key.secret_encrypted = _encrypt(secret, settings)
     key.rotated_at = clock()
@@ -169,7 +158,7 @@ def create_demo_keys(db: Session, settings: Settings, clock: Clock) -> list[dict
     Running it again gives the same keys and secrets (a revoked or unreadable demo key
     gets a new secret), so that a partner simulator keeps working between runs."""
     if settings.is_production:
-        raise PartnerKeyError("refused_in_production", "demo keys are refused in production")
+        raise Refusal("refused_in_production", "demo keys are refused in production")
     shown = []
     for name, network in DEMO_KEY_NAMES.items():
         key = db.scalar(select(PartnerKey).where(PartnerKey.name == name).order_by(PartnerKey.id.desc()).limit(1))

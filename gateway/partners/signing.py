@@ -28,6 +28,7 @@ from redis import Redis
 from sqlalchemy.orm import Session
 
 from gateway.config import Settings
+from gateway.errors import Refusal
 from gateway.partners.keys import KEY_ID_PREFIX, find_key, secret_of
 from models import PartnerKey
 
@@ -54,15 +55,6 @@ KEY_ID_RE = re.compile(re.escape(KEY_ID_PREFIX) + r"[A-Za-z0-9_-]{16}")
 TIMESTAMP_RE = re.compile(r"[0-9]{1,12}")
 NONCE_RE = re.compile(rf"[A-Za-z0-9_-]{{{NONCE_MIN},{NONCE_MAX}}}")
 SIGNATURE_RE = re.compile(r"[0-9a-fA-F]{64}")
-
-
-class AuthError(Exception):
-    """A request refused before anything else is looked at; `code` is one of AUTH_CODES."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def body_digest(body: bytes) -> str:
@@ -115,30 +107,30 @@ def verify(
     nonce: str | None,
     signature: str | None,
 ) -> PartnerKey:
-    """The active key that signed this request, or AuthError.
+    """The active key that signed this request, or Refusal.
 
     Every other check comes before the nonce is remembered, so that a refused request
     does not use up a nonce its sender may still send correctly."""
     if not key_id or not timestamp or not nonce or not signature:
-        raise AuthError(
+        raise Refusal(
             "missing_signature",
             f"{KEY_HEADER}, {TIMESTAMP_HEADER}, {NONCE_HEADER} and {SIGNATURE_HEADER} are all required",
         )
     if not TIMESTAMP_RE.fullmatch(timestamp) or abs(int(timestamp) - clock().timestamp()) > MAX_SKEW_SECONDS:
-        raise AuthError("stale_timestamp", f"{TIMESTAMP_HEADER} must be unix seconds within {MAX_SKEW_SECONDS} s")
+        raise Refusal("stale_timestamp", f"{TIMESTAMP_HEADER} must be unix seconds within {MAX_SKEW_SECONDS} s")
     if not NONCE_RE.fullmatch(nonce):
-        raise AuthError("bad_nonce", f"{NONCE_HEADER} must be {NONCE_MIN} to {NONCE_MAX} of A-Z a-z 0-9 _ -")
+        raise Refusal("bad_nonce", f"{NONCE_HEADER} must be {NONCE_MIN} to {NONCE_MAX} of A-Z a-z 0-9 _ -")
     # Malformed ids never reach the database (a NUL byte would upset PostgreSQL).
     key = find_key(db, key_id) if KEY_ID_RE.fullmatch(key_id) else None
     if key is None:
-        raise AuthError("unknown_key", "unknown key")
+        raise Refusal("unknown_key", "unknown key")
     if key.status != "active":
-        raise AuthError("revoked_key", "this key is revoked")
+        raise Refusal("revoked_key", "this key is revoked")
     expected = sign(method, path, timestamp, nonce, body, secret=secret_of(key, settings))
     if not SIGNATURE_RE.fullmatch(signature) or not hmac.compare_digest(signature.lower(), expected):
-        raise AuthError("bad_signature", "the signature does not match this request")
+        raise Refusal("bad_signature", "the signature does not match this request")
     # The nonce as sent, case and all: it is what the signature covers.
     remembered = f"{settings.redis_prefix}api:nonce:{key.key_id}:{nonce}"
     if not redis.set(remembered, b"1", nx=True, ex=NONCE_TTL_SECONDS):
-        raise AuthError("replayed", "this nonce was already used with this key; sign again with a new nonce")
+        raise Refusal("replayed", "this nonce was already used with this key; sign again with a new nonce")
     return key

@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 
 from gateway.clock import MOROCCO, local_today
 from gateway.config import Settings
+from gateway.errors import Refusal
 from gateway.logs import mask_name
 from gateway.marks import mark, same_mark
 from gateway.memo import FlatCodec, SessionMemo
 from gateway.payments.agents import AgentService, PinCheck, hash_pin, valid_pin
-from gateway.payments.service import MAX_MONTHS, Dues, PaymentError, PaymentService
+from gateway.payments.service import MAX_MONTHS, Dues, PaymentService
 from menus.ports import AgentInfo, DuesInfo, PinOutcome, Quote, ReferenceInfo, Refused
 from models import Agent, Artisan, PaymentReference
 
@@ -115,7 +116,7 @@ class MenuPayments:
         else:  # months ahead (or a count to refuse): the service reads what it needs
             try:
                 months = self.service.months_to_pay(self._artisan(artisan_id), count)
-            except PaymentError as error:
+            except Refusal as error:
                 raise Refused(error.code) from None
         if not months:
             raise Refused("nothing_due")
@@ -127,7 +128,7 @@ class MenuPayments:
         self._looked_up.clear()
         try:
             reference, reused = self.service.request_reference(artisan_id=artisan_id, count=count, network=network)
-        except PaymentError as error:
+        except Refusal as error:
             raise Refused(error.code) from None
         return self._info(reference), reused
 
@@ -147,7 +148,7 @@ class MenuPayments:
         if key not in self._looked_up:
             try:
                 self._looked_up[key] = self._info(self.service.find_reference(typed, network=network))
-            except PaymentError as error:
+            except Refusal as error:
                 raise Refused(error.code) from None
         return self._looked_up[key]
 
@@ -158,7 +159,7 @@ class MenuPayments:
         self._looked_up.clear()
         try:
             return self.service.confirm(reference=typed, network=agent.network, agent=agent).payment.receipt_number
-        except PaymentError as error:
+        except Refusal as error:
             raise Refused(error.code) from None
 
     def today_total(self, agent_id: int) -> tuple[int, int]:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from gateway.clock import MOROCCO, add_months, local_today, month_start
 from gateway.config import Settings
+from gateway.errors import Refusal
 from gateway.payments.references import grouped, new_reference, normalise
 from gateway.sms.outbox import queue_sms
 from menus.i18n import Translator, format_amount, months_label
@@ -87,15 +88,6 @@ def business_day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
-class PaymentError(Exception):
-    """A refusal with a stable code (the API's error codes, the menus' messages)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 @dataclass(frozen=True)
 class Dues:
     months: list[tuple[dt.date, int]]  # (month, centimes), oldest first
@@ -117,7 +109,7 @@ class Confirmation:
 def _amount_for(amounts: list[tuple[dt.date, int]], month: dt.date) -> int:
     applicable = [centimes for start, centimes in amounts if start <= month]
     if not applicable:
-        raise PaymentError("no_amount", f"no contribution amount for {month:%m/%Y}")
+        raise Refusal("no_amount", f"no contribution amount for {month:%m/%Y}")
     return applicable[-1]
 
 
@@ -163,11 +155,11 @@ class PaymentService:
         if count is None:
             return dues.months[:MAX_MONTHS]
         if not 1 <= count <= MAX_MONTHS:
-            raise PaymentError("invalid_months", "choose 1 to 12 months")
+            raise Refusal("invalid_months", "choose 1 to 12 months")
         chosen = dues.months[:count]
         if len(chosen) < count:
             if artisan.amo_start_month is None or artisan.amo_status == "not_registered":
-                raise PaymentError("not_registered", "the artisan is not registered for AMO")
+                raise Refusal("not_registered", "the artisan is not registered for AMO")
             amounts = self._amounts(artisan.contribution_category)
             paid = self._paid_months(artisan.id)
             month = add_months(month_start(local_today(self.clock())), 1)
@@ -186,13 +178,13 @@ class PaymentService:
         """A reference for `count` months (None: all due) at `network`; an open one for the
         same months and network is given again (second value True) instead of a new one."""
         if network not in NETWORKS:
-            raise PaymentError("invalid_network", "unknown network")
+            raise Refusal("invalid_network", "unknown network")
         artisan = self.db.get(Artisan, artisan_id)
         if artisan is None:
-            raise PaymentError("artisan_not_found", "no such artisan")
+            raise Refusal("artisan_not_found", "no such artisan")
         months = self.months_to_pay(artisan, count)
         if not months:
-            raise PaymentError("nothing_due", "nothing is due")
+            raise Refusal("nothing_due", "nothing is due")
         first, total = months[0][0], sum(amount for _, amount in months)
         now = self.clock()
         same = {"first_month": first, "month_count": len(months), "network": network}
@@ -254,11 +246,11 @@ class PaymentService:
         with `lock`, its row locked and read afresh, in the same statement."""
         digits = normalise(typed)
         if digits is None:
-            raise PaymentError("invalid_reference", "a reference is 10 digits with a valid check digit")
+            raise Refusal("invalid_reference", "a reference is 10 digits with a valid check digit")
         reference = self.db.scalar(REFERENCE_LOCKED if lock else REFERENCE, {"reference": digits})
         if reference is None or (network is not None and reference.network != network):
             # Another network's reference is not found, not "forbidden": it tells nothing.
-            raise PaymentError("reference_not_found", "no such reference")
+            raise Refusal("reference_not_found", "no such reference")
         return reference
 
     def reference_state(self, reference: PaymentReference) -> str:
@@ -282,7 +274,7 @@ class PaymentService:
         request_digest: str | None = None,
         paid_at: dt.datetime | None = None,
     ) -> Confirmation:
-        """Record cash received against `reference`, once. Raises PaymentError.
+        """Record cash received against `reference`, once. Raises Refusal.
 
         A partner's request (no `agent`) names an active agent of `network` in
         `agent_code`, and its `paid_at` is within PAID_AT_AHEAD / PAID_AT_MAX_AGE of our
@@ -303,11 +295,11 @@ class PaymentService:
                 previous = self._by_txn(network, network_txn_id)
                 if previous is not None:
                     return self._replayed(previous, request_digest)
-            raise PaymentError("reference_paid", "this reference is already paid")
+            raise Refusal("reference_paid", "this reference is already paid")
         if state != "open":
-            raise PaymentError(f"reference_{state}", f"this reference is {state}")
+            raise Refusal(f"reference_{state}", f"this reference is {state}")
         if amount_centimes is not None and amount_centimes != locked.amount_centimes:
-            raise PaymentError("amount_mismatch", f"the amount due is {locked.amount_centimes} centimes")
+            raise Refusal("amount_mismatch", f"the amount due is {locked.amount_centimes} centimes")
         payment = Payment(
             reference_id=locked.id,
             receipt_number=self._receipt_number(network),
@@ -346,7 +338,7 @@ class PaymentService:
                 previous = self._by_txn(network, network_txn_id)
                 if previous is not None:
                     return self._replayed(previous, request_digest)
-            raise PaymentError("months_already_paid", "some of these months are already paid") from None
+            raise Refusal("months_already_paid", "some of these months are already paid") from None
         locked.status = "paid"
         locked.closed_at = now
         self._refresh_artisan(artisan)
@@ -358,13 +350,13 @@ class PaymentService:
         self, *, network: str, agent_code: str | None, paid_at: dt.datetime | None, now: dt.datetime
     ) -> None:
         if paid_at is not None and not now - PAID_AT_MAX_AGE <= paid_at <= now + PAID_AT_AHEAD:
-            raise PaymentError("invalid_paid_at", "paid_at must be at most 5 minutes ahead of our clock, 24 hours old")
+            raise Refusal("invalid_paid_at", "paid_at must be at most 5 minutes ahead of our clock, 24 hours old")
         active = agent_code is not None and self.db.scalar(
             select(Agent.id).where(Agent.agent_code == agent_code, Agent.network == network, Agent.status == "active")
         )
         if not active:
             # Unknown, disabled or another network's agent: one answer, it tells nothing more.
-            raise PaymentError("invalid_agent", "agent_code must be an active agent of your network")
+            raise Refusal("invalid_agent", "agent_code must be an active agent of your network")
 
     def _by_txn(self, network: str, network_txn_id: str) -> Payment | None:
         return self.db.scalar(
@@ -373,7 +365,7 @@ class PaymentService:
 
     def _replayed(self, payment: Payment, request_digest: str | None) -> Confirmation:
         if payment.request_digest != request_digest:
-            raise PaymentError("txn_conflict", "this network_txn_id was used with another request")
+            raise Refusal("txn_conflict", "this network_txn_id was used with another request")
         reference = self.db.get(PaymentReference, payment.reference_id)
         assert reference is not None
         return Confirmation(payment=payment, reference=reference, created=False)
@@ -460,11 +452,11 @@ class PaymentService:
         ).first()
         payment = self.db.scalar(select(Payment).where(*this_payment).execution_options(populate_existing=True))
         if payment is None:
-            raise PaymentError("payment_not_found", "no such receipt")
+            raise Refusal("payment_not_found", "no such receipt")
         if changed is None:
             if payment.reversed_at is not None:
-                raise PaymentError("already_reversed", "this payment is already reversed")
-            raise PaymentError("reversal_too_late", "a payment can be reversed only on the day it was recorded")
+                raise Refusal("already_reversed", "this payment is already reversed")
+            raise Refusal("reversal_too_late", "a payment can be reversed only on the day it was recorded")
         self.db.execute(
             delete(PaidMonth).where(PaidMonth.payment_id == payment.id).execution_options(synchronize_session=False)
         )

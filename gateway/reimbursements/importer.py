@@ -22,7 +22,8 @@ from typing import Any, Final
 from sqlalchemy.orm import Session
 
 from gateway.csv_records import RejectsFile, csv_records
-from gateway.reimbursements.service import AMOUNT_MAX, Clock, ReimbursementError, parse_date, upsert_claim
+from gateway.errors import Refusal
+from gateway.reimbursements.service import AMOUNT_MAX, Clock, parse_date, upsert_claim
 
 COLUMNS: Final = (
     "claim_number", "cin", "cnss_number", "amount_centimes", "status",
@@ -92,9 +93,9 @@ def import_claims(
                 values = _values(cells, index, width=len(header))
                 number = values["claim_number"]
                 if number in seen:
-                    raise ReimbursementError("invalid_field", f"claim_number: duplicate of line {seen[number]}")
+                    raise Refusal("invalid_field", f"claim_number: duplicate of line {seen[number]}")
                 outcome = upsert_claim(db, **values, clock=clock, default_language=default_language)
-            except ReimbursementError as error:
+            except Refusal as error:
                 rejects_file.write(line, cells, error.message)
             else:
                 seen[number] = line
@@ -137,15 +138,15 @@ def _header(reader: Iterator[list[str]]) -> list[str]:
 def _values(cells: list[str], index: dict[str, int], *, width: int) -> dict[str, Any]:
     """The row as `upsert_claim` arguments: empty cells are None, amounts and dates parsed."""
     if len(cells) != width:
-        raise ReimbursementError("invalid_field", f"row: {len(cells)} fields where the header has {width}")
+        raise Refusal("invalid_field", f"row: {len(cells)} fields where the header has {width}")
     if any("\x00" in cell for cell in cells):
-        raise ReimbursementError("invalid_field", "row: contains a NUL character")
+        raise Refusal("invalid_field", "row: contains a NUL character")
     cell = {name: (cells[index[name]].strip() or None) if name in index else None for name in COLUMNS}
     amount = cell["amount_centimes"]
     if amount is None or not AMOUNT_RE.fullmatch(amount):
-        raise ReimbursementError("invalid_field", f"amount_centimes: a whole number from 0 to {AMOUNT_MAX}")
+        raise Refusal("invalid_field", f"amount_centimes: a whole number from 0 to {AMOUNT_MAX}")
     if cell["status"] is None:
-        raise ReimbursementError("invalid_field", "status: empty")
+        raise Refusal("invalid_field", "status: empty")
     until = cell["available_until"]
     return {
         "claim_number": cell["claim_number"] or "",

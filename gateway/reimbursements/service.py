@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.clock import MOROCCO, local_today
+from gateway.errors import Refusal
 from gateway.sms.outbox import MAX_SEGMENTS, queue_sms, render, segments
 from menus.i18n import Translator, format_amount
 from menus.networks import NETWORK_NAMES
@@ -57,16 +58,6 @@ MAX_PICK_UP_SMS_A_DAY: Final = 3
 ELLIPSIS: Final = "..."  # not "…": that one is outside GSM-7 and would halve a French SMS
 
 
-class ReimbursementError(Exception):
-    """A claim refused, with a stable code: invalid_field, inconsistent_fields,
-    artisan_not_found, artisan_ambiguous or claim_artisan_mismatch."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 class ClaimUpsert(NamedTuple):
     """What `upsert_claim` did: `changed` when anything stored changed, `created` for a new claim.
 
@@ -77,12 +68,12 @@ class ClaimUpsert(NamedTuple):
     created: bool
 
 
-def _invalid(message: str) -> ReimbursementError:
-    return ReimbursementError("invalid_field", message)
+def _invalid(message: str) -> Refusal:
+    return Refusal("invalid_field", message)
 
 
-def _inconsistent(message: str) -> ReimbursementError:
-    return ReimbursementError("inconsistent_fields", message)
+def _inconsistent(message: str) -> Refusal:
+    return Refusal("inconsistent_fields", message)
 
 
 def parse_date(text: str, name: str) -> dt.date:
@@ -158,10 +149,10 @@ def _artisan(db: Session, *, cin: str | None, cnss_number: str | None) -> Artisa
     found = db.scalars(query.limit(2)).all()
     given = " and ".join(name for name, value in (("CIN", cin), ("CNSS number", cnss_number)) if value is not None)
     if not found:
-        raise ReimbursementError("artisan_not_found", f"no artisan with this {given}")
+        raise Refusal("artisan_not_found", f"no artisan with this {given}")
     if len(found) > 1:
         # CNSS numbers are not unique in the register; the CIN is.
-        raise ReimbursementError("artisan_ambiguous", f"several artisans hold this {given}; send the CIN")
+        raise Refusal("artisan_ambiguous", f"several artisans hold this {given}; send the CIN")
     return found[0]
 
 
@@ -195,7 +186,7 @@ def upsert_claim(
     reported for. A new claim or a new status queues one SMS in the artisan's language
     (`default_language` when they have none); nothing is queued otherwise.
 
-    Raises ReimbursementError before writing anything. Flushes; the caller commits."""
+    Raises Refusal before writing anything. Flushes; the caller commits."""
     _check_fields(
         claim_number=claim_number,
         cin=cin,
@@ -237,7 +228,7 @@ def upsert_claim(
             _notify(db, claim, artisan, now=now, default_language=default_language)
             return ClaimUpsert(claim, changed=True, created=True)
     if claim.artisan_id != artisan.id:
-        raise ReimbursementError("claim_artisan_mismatch", "claim_number: this claim belongs to another artisan")
+        raise Refusal("claim_artisan_mismatch", "claim_number: this claim belongs to another artisan")
     changes = {name: value for name, value in values.items() if getattr(claim, name) != value}
     if not changes:
         return ClaimUpsert(claim, changed=False, created=False)

@@ -23,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 
 from gateway.clock import add_months
 from gateway.db import get_db, rollback
+from gateway.errors import Refusal
 from gateway.logs import mask_name
 from gateway.partners.signing import (
     AUTH_CODES,
@@ -30,13 +31,12 @@ from gateway.partners.signing import (
     NONCE_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
-    AuthError,
     body_digest,
     verify,
 )
-from gateway.payments.service import PaymentError, PaymentService
+from gateway.payments.service import PaymentService
 from gateway.ratelimit import Limit
-from gateway.reimbursements.service import ReimbursementError, parse_date, upsert_claim
+from gateway.reimbursements.service import parse_date, upsert_claim
 from gateway.web.openapi import (
     AGENT_CODE_MAX,
     AMOUNT_MAX,
@@ -108,16 +108,6 @@ class NetworkCaller:
     network: str
 
 
-class ApiError(Exception):
-    """A refusal made here rather than by a service; `code` is a key of STATUS_BY_CODE."""
-
-    def __init__(self, code: str, message: str, *, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.retry_after = retry_after
-
-
 # Views ---------------------------------------------------------------------------------
 
 
@@ -173,7 +163,7 @@ def post_payment() -> tuple[Response, int]:
 def reverse_payment(receipt: str) -> Response:
     caller = _network_caller()
     if not RECEIPT_RE.fullmatch(receipt):
-        raise ApiError("invalid_field", "a receipt number is WF or FC then 10 digits")
+        raise Refusal("invalid_field", "a receipt number is WF or FC then 10 digits")
     body = _json_object(REVERSAL_FIELDS)
     reason = _text_field(body["reason"], "reason", REASON_MAX)
     payment = _service().reverse(receipt_number=receipt, network=caller.network, reason=reason)
@@ -189,10 +179,10 @@ def put_reimbursement(claim_number: str) -> tuple[Response, int]:
     text = {name: _optional_text(body.get(name), name) for name in CLAIM_OPTIONAL_FIELDS}
     amount = body["amount_centimes"]
     if not isinstance(amount, int) or isinstance(amount, bool):  # the service checks the range
-        raise ApiError("invalid_field", "amount_centimes must be a whole number")
+        raise Refusal("invalid_field", "amount_centimes must be a whole number")
     status = body["status"]
     if not isinstance(status, str):
-        raise ApiError("invalid_field", "status must be a string")
+        raise Refusal("invalid_field", "status must be a string")
     until = text["available_until"]
     app = hirfa()
     # The service checks what the values hold, for this API and the CSV import alike.
@@ -217,11 +207,8 @@ def put_reimbursement(claim_number: str) -> tuple[Response, int]:
 # Refusals --------------------------------------------------------------------------------
 
 
-@bp.errorhandler(AuthError)
-@bp.errorhandler(ApiError)
-@bp.errorhandler(PaymentError)
-@bp.errorhandler(ReimbursementError)
-def refused(error: AuthError | ApiError | PaymentError | ReimbursementError) -> tuple[Response, int]:
+@bp.errorhandler(Refusal)
+def refused(error: Refusal) -> tuple[Response, int]:
     rollback()
     status = STATUS_BY_CODE.get(error.code)
     if status is None:
@@ -234,7 +221,7 @@ def refused(error: AuthError | ApiError | PaymentError | ReimbursementError) -> 
         extra={"code": error.code, "endpoint": request.endpoint, "key_id": request.headers.get(KEY_HEADER, "")[:40]},
     )
     response, status = _error(error.code, error.message, status)
-    if isinstance(error, ApiError) and error.retry_after is not None:
+    if error.retry_after is not None:
         response.headers["Retry-After"] = str(error.retry_after)
     return response, status
 
@@ -257,14 +244,14 @@ def _error(code: str, message: str, status: int) -> tuple[Response, int]:
 def _network_caller() -> NetworkCaller:
     key = _signed_key()
     if key.kind != "network" or key.network is None:
-        raise ApiError("wrong_partner", "this key is not a cash network's key")
+        raise Refusal("wrong_partner", "this key is not a cash network's key")
     return NetworkCaller(partner_key_id=key.id, network=key.network)
 
 
 def _reimbursements_caller() -> PartnerKey:
     key = _signed_key()
     if key.kind != "reimbursements":
-        raise ApiError("wrong_partner", "this key is not the reimbursement feed's key")
+        raise Refusal("wrong_partner", "this key is not the reimbursement feed's key")
     return key
 
 
@@ -316,7 +303,7 @@ def signed_path(environ: dict[str, Any]) -> str:
 def _within(scope: str, who: str, per_minute: int) -> None:
     wait = hirfa().limiter.exceeded(scope, who, Limit(per_minute))
     if wait is not None:
-        raise ApiError("rate_limited", f"Too many requests; retry in {wait} s.", retry_after=wait)
+        raise Refusal("rate_limited", f"Too many requests; retry in {wait} s.", retry_after=wait)
 
 
 def _service() -> PaymentService:
@@ -348,36 +335,36 @@ def _json_object(fields: frozenset[str], *, optional: frozenset[str] = frozenset
     try:
         body = json.loads(request.get_data(cache=True), parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except DuplicateKey as duplicate:
-        raise ApiError("duplicate_key", f"a name appears twice in an object: {str(duplicate)[:80]!r}") from None
+        raise Refusal("duplicate_key", f"a name appears twice in an object: {str(duplicate)[:80]!r}") from None
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise ApiError("invalid_json", "the body is not valid JSON") from None
+        raise Refusal("invalid_json", "the body is not valid JSON") from None
     if not isinstance(body, dict):
-        raise ApiError("invalid_json", "the body must be a JSON object")
+        raise Refusal("invalid_json", "the body must be a JSON object")
     missing = sorted(fields - body.keys())
     if missing:
-        raise ApiError("invalid_field", f"missing: {', '.join(missing)}")
+        raise Refusal("invalid_field", f"missing: {', '.join(missing)}")
     unknown = sorted(body.keys() - fields - optional)
     if unknown:
-        raise ApiError("invalid_field", f"unknown fields: {', '.join(unknown)[:200]}")
+        raise Refusal("invalid_field", f"unknown fields: {', '.join(unknown)[:200]}")
     return body
 
 
 def _reference_field(value: object, name: str) -> str:
     if not isinstance(value, str) or not REFERENCE_RE.fullmatch(value):
-        raise ApiError("invalid_field", f"{name} must be 10 digits")
+        raise Refusal("invalid_field", f"{name} must be 10 digits")
     return value
 
 
 def _amount_field(value: object, name: str) -> int:
     # bool is an int in Python, and `true` is not an amount.
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= AMOUNT_MAX:
-        raise ApiError("invalid_field", f"{name} must be a whole number from 1 to {AMOUNT_MAX}")
+        raise Refusal("invalid_field", f"{name} must be a whole number from 1 to {AMOUNT_MAX}")
     return value
 
 
 def _identifier_field(value: object, name: str, longest: int) -> str:
     if not isinstance(value, str) or len(value) > longest or not IDENTIFIER_RE.fullmatch(value):
-        raise ApiError("invalid_field", f"{name} must be 1 to {longest} printable ASCII characters, no spaces")
+        raise Refusal("invalid_field", f"{name} must be 1 to {longest} printable ASCII characters, no spaces")
     return value
 
 
@@ -389,14 +376,14 @@ def _text_field(value: object, name: str, longest: int) -> str:
         or not TEXT_RE.fullmatch(value)
         or any(unicodedata.category(char) == "Cs" for char in value)
     ):
-        raise ApiError("invalid_field", f"{name} must be 1 to {longest} characters, no control characters")
+        raise Refusal("invalid_field", f"{name} must be 1 to {longest} characters, no control characters")
     return value
 
 
 def _optional_text(value: object, name: str) -> str | None:
     """A string or null (or absent); what the string may hold is the service's to check."""
     if value is not None and not isinstance(value, str):
-        raise ApiError("invalid_field", f"{name} must be a string or null")
+        raise Refusal("invalid_field", f"{name} must be a string or null")
     return value
 
 
@@ -406,13 +393,13 @@ def _paid_at_field(value: object) -> dt.datetime:
     message = "paid_at must be an RFC 3339 date-time with an offset"
     match = RFC3339_RE.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        raise ApiError("invalid_field", message)
+        raise Refusal("invalid_field", message)
     fraction = (match["fraction"] or ".")[1:7].ljust(6, "0")
     offset = "+00:00" if match["offset"] in ("Z", "z") else match["offset"]
     try:
         paid_at = dt.datetime.fromisoformat(f"{match['date']}T{match['time']}.{fraction}{offset}").astimezone(dt.UTC)
     except (ValueError, OverflowError):  # 31 February, 24:00 offsets, year 1 shifted before year 1
-        raise ApiError("invalid_field", message) from None
+        raise Refusal("invalid_field", message) from None
     return paid_at
 
 

@@ -11,12 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.reimbursements.service import (
-    ClaimUpsert,
-    ReimbursementError,
-    resend_pick_up,
-    upsert_claim,
-)
+from gateway.errors import Refusal
+from gateway.reimbursements.service import ClaimUpsert, resend_pick_up, upsert_claim
 from gateway.sms.outbox import render, segments
 from menus.i18n import Translator
 from menus.ports import ResendOutcome
@@ -176,7 +172,7 @@ def test_the_default_language_speaks_to_an_artisan_who_chose_none(demo: Session,
 def test_bad_claims_are_refused_and_leave_nothing(
     demo: Session, clock: FrozenClock, changes: dict[str, Any], code: str
 ) -> None:
-    with pytest.raises(ReimbursementError) as refused:
+    with pytest.raises(Refusal) as refused:
         upsert(demo, clock, **changes)
     assert refused.value.code == code
     assert demo.scalar(select(func.count()).select_from(ReimbursementClaim).where(
@@ -188,7 +184,7 @@ def test_bad_claims_are_refused_and_leave_nothing(
 def test_available_until_today_is_accepted(demo: Session, clock: FrozenClock) -> None:
     # 23:30 UTC on the 24th is already the 25th in Casablanca (UTC+1).
     clock.advance(hours=13, minutes=30)
-    with pytest.raises(ReimbursementError):
+    with pytest.raises(Refusal):
         upsert(demo, clock, **available(available_until=TODAY))
     assert upsert(demo, clock, **available(available_until=TODAY + dt.timedelta(days=1))).created
 
@@ -202,7 +198,7 @@ def test_an_old_available_claim_sent_again_unchanged_is_not_refused(demo: Sessio
 
 def test_a_claim_stays_with_its_artisan(demo: Session, clock: FrozenClock) -> None:
     upsert(demo, clock)
-    with pytest.raises(ReimbursementError) as refused:
+    with pytest.raises(Refusal) as refused:
         upsert(demo, clock, cin=FATIMA_CIN, status="approved")
     assert refused.value.code == "claim_artisan_mismatch"
     assert len(sms(demo)) == 1
@@ -213,7 +209,7 @@ def test_two_artisans_with_one_cnss_number_are_ambiguous(demo: Session, clock: F
     assert omar is not None
     omar.cnss_number = "1000000003"  # Aicha's
     demo.flush()
-    with pytest.raises(ReimbursementError) as refused:
+    with pytest.raises(Refusal) as refused:
         upsert(demo, clock, cin=None, cnss_number="1000000003")
     assert refused.value.code == "artisan_ambiguous"
     assert upsert(demo, clock, cnss_number="1000000003").created  # with the CIN it is clear

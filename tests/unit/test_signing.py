@@ -15,16 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.config import Settings
-from gateway.partners.keys import (
-    PartnerKeyError,
-    SecretUnreadable,
-    create_demo_keys,
-    create_key,
-    revoke_key,
-    rotate_key,
-    secret_of,
-)
-from gateway.partners.signing import AuthError, sign, signed_headers, string_to_sign, verify
+from gateway.errors import Refusal
+from gateway.partners.keys import SecretUnreadable, create_demo_keys, create_key, revoke_key, rotate_key, secret_of
+from gateway.partners.signing import sign, signed_headers, string_to_sign, verify
 from gateway.wiring import EXTENSION
 from models import PartnerKey
 from tests.helpers import FrozenClock
@@ -77,7 +70,7 @@ class Verifier:
         )
 
     def refusal(self, key_id: str | None, signature: str | None, **changes: Any) -> str:
-        with pytest.raises(AuthError) as refused:
+        with pytest.raises(Refusal) as refused:
             self(key_id, signature, **changes)
         return refused.value.code
 
@@ -337,7 +330,7 @@ def test_key_creation_refusals(
     reimbursements: bool,
     code: str,
 ) -> None:
-    with pytest.raises(PartnerKeyError) as refused:
+    with pytest.raises(Refusal) as refused:
         create_key(
             db_session, name=name, network=network, reimbursements=reimbursements, settings=settings, clock=frozen
         )
@@ -347,9 +340,9 @@ def test_key_creation_refusals(
 def test_rotating_or_revoking_an_unknown_key_is_refused(
     db_session: Session, settings: Settings, frozen: FrozenClock
 ) -> None:
-    with pytest.raises(PartnerKeyError, match="no partner key"):
+    with pytest.raises(Refusal, match="no partner key"):
         rotate_key(db_session, key_id="hk_missing", settings=settings, clock=frozen)
-    with pytest.raises(PartnerKeyError, match="no partner key"):
+    with pytest.raises(Refusal, match="no partner key"):
         revoke_key(db_session, key_id="hk_missing", clock=frozen)
 
 
@@ -359,7 +352,7 @@ def test_a_revoked_key_cannot_be_rotated(
     key, _ = issued
     revoked = revoke_key(db_session, key_id=key.key_id, clock=frozen)
     assert (revoked.status, revoked.revoked_at) == ("revoked", NOW)
-    with pytest.raises(PartnerKeyError) as refused:
+    with pytest.raises(Refusal) as refused:
         rotate_key(db_session, key_id=key.key_id, settings=settings, clock=frozen)
     assert refused.value.code == "revoked_key"
 
@@ -383,5 +376,5 @@ def test_demo_keys_are_made_once_and_given_again(db_session: Session, settings: 
 
 def test_demo_keys_are_refused_in_production(db_session: Session, settings: Settings, frozen: FrozenClock) -> None:
     production = dataclasses.replace(settings, env="production")
-    with pytest.raises(PartnerKeyError):
+    with pytest.raises(Refusal):
         create_demo_keys(db_session, production, frozen)
