@@ -176,6 +176,8 @@ class Settings:
 
     # -- USSD: the aggregator's callbacks and the sessions -------------------------------
     ussd_callback_key: str = setting("USSD_CALLBACK_KEY", DEVELOPMENT_CALLBACK_KEY, group="ussd", production_default="")
+    # The previous callback keys, still accepted while the aggregator's URL is being changed.
+    ussd_callback_key_fallbacks: tuple[str, ...] = setting("USSD_CALLBACK_KEY_FALLBACKS", (), group="ussd")
     ussd_allowed_ips: tuple[str, ...] = setting("USSD_ALLOWED_IPS", (), group="ussd")
     ussd_service_codes: tuple[str, ...] = setting("USSD_SERVICE_CODES", (), group="ussd")
     default_language: str = setting("DEFAULT_LANGUAGE", "ar", group="ussd")
@@ -353,6 +355,7 @@ class Settings:
             ("METRICS_TOKEN", self.metrics_token),
             ("AT_API_KEY", self.at_api_key),
             *(("SECRET_KEY_FALLBACKS", value) for value in self.secret_key_fallbacks),
+            *(("USSD_CALLBACK_KEY_FALLBACKS", value) for value in self.ussd_callback_key_fallbacks),
         ]
         return [(name, value) for name, value in named if value]
 

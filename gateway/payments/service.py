@@ -350,7 +350,9 @@ class PaymentService:
         self, *, network: str, agent_code: str | None, paid_at: dt.datetime | None, now: dt.datetime
     ) -> None:
         if paid_at is not None and not now - PAID_AT_MAX_AGE <= paid_at <= now + PAID_AT_AHEAD:
-            raise Refusal("invalid_paid_at", "paid_at must be at most 5 minutes ahead of our clock and at most 24 hours old")
+            raise Refusal(
+                "invalid_paid_at", "paid_at must be at most 5 minutes ahead of our clock and at most 24 hours old"
+            )
         active = agent_code is not None and self.db.scalar(
             select(Agent.id).where(Agent.agent_code == agent_code, Agent.network == network, Agent.status == "active")
         )

@@ -24,7 +24,9 @@ def callback_refusal(settings: Settings) -> str | None:
     """Why the current callback must be refused (`key` or `ip`), or None. Rate limits
     are the caller's to check (`limit_per_ip`): not every callback needs one."""
     given = request.args.get("key", "").encode()
-    if not hmac.compare_digest(given, settings.ussd_callback_key.encode()):
+    keys = (settings.ussd_callback_key, *settings.ussd_callback_key_fallbacks)
+    # Every key is compared (no early exit), so the time taken tells nothing of which matched.
+    if not [key for key in keys if hmac.compare_digest(given, key.encode())]:
         return "key"
     if settings.ussd_allowed_ips and not client_within(settings.ussd_allowed_ips):
         return "ip"

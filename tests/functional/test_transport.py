@@ -37,6 +37,18 @@ def _with_db(app: Flask, session: Session) -> Flask:
     return app
 
 
+def test_a_previous_callback_key_works_while_the_aggregator_is_switched(
+    make_app: Callable[..., Flask], demo: Session
+) -> None:
+    new = "a-new-callback-key-0123456789abcdefgh"
+    app = _with_db(make_app(ussd_callback_key=new, ussd_callback_key_fallbacks=(CALLBACK_KEY,)), demo)
+    assert _post(app)[0] == 200  # the old key, still in the aggregator's URL
+    with app.test_client() as client:
+        assert client.post(f"/ussd/africastalking?key={new}", data=FORM).status_code == 200
+        assert client.post("/ussd/africastalking?key=another-key", data=FORM).status_code == 403
+    assert _post(_with_db(make_app(ussd_callback_key=new), demo))[0] == 403  # the switch done
+
+
 def test_allow_list_reads_the_client_behind_a_trusted_proxy(make_app: Callable[..., Flask], demo: Session) -> None:
     app = _with_db(make_app(ussd_allowed_ips=("196.201.214.0/24",), trusted_proxies=1), demo)
     assert _post(app, {"X-Forwarded-For": "196.201.214.10"})[0] == 200

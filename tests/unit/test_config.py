@@ -26,7 +26,14 @@ PRODUCTION = {
     "AT_API_KEY": PRODUCTION_SECRETS["at_api_key"],
 }
 # Every secret setting: production checks each of them the same way.
-SECRET_SETTINGS = ("SECRET_KEY", "SECRET_KEY_FALLBACKS", "USSD_CALLBACK_KEY", "METRICS_TOKEN", "AT_API_KEY")
+SECRET_SETTINGS = (
+    "SECRET_KEY",
+    "SECRET_KEY_FALLBACKS",
+    "USSD_CALLBACK_KEY",
+    "USSD_CALLBACK_KEY_FALLBACKS",
+    "METRICS_TOKEN",
+    "AT_API_KEY",
+)
 
 
 def production(**changes: str | None) -> dict[str, str]:
