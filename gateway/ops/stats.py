@@ -131,12 +131,12 @@ class Dashboard:
     sms: Breakdown  # delivered / sent / failed / waiting
 
 
-def _bucket(column: InstrumentedAttribute[dt.datetime], p: Period) -> ColumnElement[Any]:
+def _bucket(column: InstrumentedAttribute[Any], p: Period) -> ColumnElement[Any]:
     # Rows are already within the period: the first boundary a row is under is its bucket.
     return case(*((column < b.end, i) for i, b in enumerate(p.buckets)), else_=None)
 
 
-def _in_period(column: InstrumentedAttribute[dt.datetime], p: Period) -> ColumnElement[bool]:
+def _in_period(column: InstrumentedAttribute[Any], p: Period) -> ColumnElement[bool]:
     return (column >= p.start) & (column < p.end)
 
 
@@ -167,7 +167,7 @@ def _breakdown(
     return Breakdown(categories=tuple(names), values={name: tuple(table[name]) for name in names})
 
 
-def session_outcome(now: dt.datetime, session_ttl: dt.timedelta) -> ColumnElement[str]:
+def session_outcome(now: dt.datetime, session_ttl: dt.timedelta) -> ColumnElement[Any]:
     """The outcome of a session row as of `now` (SESSION_OUTCOMES, or OTHER)."""
     row = UssdSessionOutcome
     quiet_since = func.coalesce(row.last_hop_at, row.started_at)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, literal
+from sqlalchemy import Table, func, literal
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -22,12 +22,14 @@ from models import UssdSessionOutcome
 from models.base import UTCDateTime
 
 ROW = UssdSessionOutcome
+# The table, not the ORM entity: an ORM insert would add a RETURNING of the id.
+TABLE = cast(Table, UssdSessionOutcome.__table__)
 
 
 def _upsert(db: Session, *, insert: Mapping[str, Any], update: Mapping[str, Any]) -> None:
     dialect_insert = sqlite_insert if db.get_bind().dialect.name == "sqlite" else postgresql_insert
     statement = (
-        dialect_insert(ROW.__table__)  # the table's, not the ORM's: no RETURNING of the id
+        dialect_insert(TABLE)
         .values(**insert)
         .on_conflict_do_update(index_elements=[ROW.aggregator, ROW.session_id], set_=dict(update))
     )

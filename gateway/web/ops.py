@@ -496,7 +496,10 @@ def _export_rows(dataset: str, p: stats.Period) -> tuple[list[str], list[Sequenc
         ),
         "drop-off": lambda: (
             ["last_screen", "screen_name", "sessions"],
-            [(row.screen, SCREEN_NAMES.get(row.screen, row.screen), row.sessions) for row in stats.drop_off(db, p, session_ttl=ttl)],
+            [
+                (row.screen, SCREEN_NAMES.get(row.screen, row.screen), row.sessions)
+                for row in stats.drop_off(db, p, session_ttl=ttl)
+            ],
         ),
         "payments": lambda: _payments_rows(p, stats.payments(db, p), start),
         "expired-references": lambda: (
