@@ -22,7 +22,13 @@ from gateway.clock import MOROCCO, local_today
 from models import OutboxMessage, Payment, PaymentReference, UssdSessionOutcome
 from models.payments import NETWORKS
 
-SESSION_OUTCOMES = ("Success", "Incomplete", "Failed")
+# A session's outcome, from Hirfa's own hops first: "completed" once Hirfa sent its last
+# screen (an END of the menus); else the aggregator's report (Incomplete, Failed, or
+# Success without our END: an error or refusal END, counted as failed); else, with no
+# report, "incomplete" once the session has been quiet longer than the session TTL
+# (its Redis record is gone: it cannot go on), and "in_progress" until then.
+COMPLETED, INCOMPLETE, FAILED, IN_PROGRESS = "completed", "incomplete", "failed", "in_progress"
+SESSION_OUTCOMES = (COMPLETED, INCOMPLETE, FAILED, IN_PROGRESS)
 OTHER = "other"
 UNKNOWN_SCREEN = "unknown"
 SMS_CATEGORIES = ("delivered", "sent", "failed", "waiting")
@@ -118,19 +124,19 @@ class DropOff:
 @dataclass(frozen=True)
 class Dashboard:
     period: Period
-    sessions: Breakdown  # Success / Incomplete / Failed (/ other)
-    drop_off: tuple[DropOff, ...]  # top screens where non-successful sessions ended
+    sessions: Breakdown  # SESSION_OUTCOMES (/ other), by the hour or day they started
+    drop_off: tuple[DropOff, ...]  # Hirfa's last screens of the sessions that did not complete
     payments: Payments
     expired_references: Breakdown  # one category: "expired"
     sms: Breakdown  # delivered / sent / failed / waiting
 
 
-def _bucket(column: InstrumentedAttribute[dt.datetime], p: Period) -> ColumnElement[Any]:
+def _bucket(column: InstrumentedAttribute[Any], p: Period) -> ColumnElement[Any]:
     # Rows are already within the period: the first boundary a row is under is its bucket.
     return case(*((column < b.end, i) for i, b in enumerate(p.buckets)), else_=None)
 
 
-def _in_period(column: InstrumentedAttribute[dt.datetime], p: Period) -> ColumnElement[bool]:
+def _in_period(column: InstrumentedAttribute[Any], p: Period) -> ColumnElement[bool]:
     return (column >= p.start) & (column < p.end)
 
 
@@ -161,22 +167,41 @@ def _breakdown(
     return Breakdown(categories=tuple(names), values={name: tuple(table[name]) for name in names})
 
 
-def session_outcomes(db: Session, p: Period) -> Breakdown:
-    """USSD sessions that ended in the period, by the aggregator's status."""
-    column = UssdSessionOutcome.received_at
-    inner = select(_bucket(column, p).label("bucket"), UssdSessionOutcome.status.label("category")).where(
+def session_outcome(now: dt.datetime, session_ttl: dt.timedelta) -> ColumnElement[Any]:
+    """The outcome of a session row as of `now` (SESSION_OUTCOMES, or OTHER)."""
+    row = UssdSessionOutcome
+    quiet_since = func.coalesce(row.last_hop_at, row.started_at)
+    return case(
+        (row.ended_at.is_not(None), COMPLETED),
+        (row.status == "Incomplete", INCOMPLETE),
+        (row.status.in_(("Failed", "Success")), FAILED),
+        (row.status.is_not(None), OTHER),
+        (quiet_since < now - session_ttl, INCOMPLETE),
+        else_=IN_PROGRESS,
+    )
+
+
+def session_outcomes(db: Session, p: Period, *, session_ttl: dt.timedelta) -> Breakdown:
+    """USSD sessions that started in the period (their first hop), by outcome."""
+    column = UssdSessionOutcome.started_at
+    inner = select(_bucket(column, p).label("bucket"), session_outcome(p.now, session_ttl).label("category")).where(
         _in_period(column, p)
     )
     rows = db.execute(_grouped(inner)).all()
     return _breakdown(p, SESSION_OUTCOMES, rows, other=True)
 
 
-def drop_off(db: Session, p: Period, *, limit: int = DROP_OFF_SCREENS) -> tuple[DropOff, ...]:
-    """Screens where sessions that did not succeed ended, most frequent first."""
+def drop_off(
+    db: Session, p: Period, *, session_ttl: dt.timedelta, limit: int = DROP_OFF_SCREENS
+) -> tuple[DropOff, ...]:
+    """Hirfa's last screen of the sessions that ended without completing, most frequent first."""
     screen = func.coalesce(UssdSessionOutcome.last_screen, UNKNOWN_SCREEN)
     query = (
         select(UssdSessionOutcome.last_screen, func.count().label("sessions"))
-        .where(_in_period(UssdSessionOutcome.received_at, p), UssdSessionOutcome.status != "Success")
+        .where(
+            _in_period(UssdSessionOutcome.started_at, p),
+            session_outcome(p.now, session_ttl).not_in((COMPLETED, IN_PROGRESS)),
+        )
         .group_by(UssdSessionOutcome.last_screen)
         .order_by(func.count().desc(), screen)
         .limit(limit)
@@ -218,13 +243,14 @@ def sms(db: Session, p: Period) -> Breakdown:
     return _breakdown(p, SMS_CATEGORIES, rows)
 
 
-def dashboard(db: Session, *, name: PeriodName, now: dt.datetime) -> Dashboard:
-    """Every figure of the dashboard for the period, in five statements."""
+def dashboard(db: Session, *, name: PeriodName, now: dt.datetime, session_ttl: dt.timedelta) -> Dashboard:
+    """Every figure of the dashboard for the period, in five statements. `session_ttl`:
+    how long a session without news lives (USSD_SESSION_TTL_SECONDS)."""
     p = period(name, now)
     return Dashboard(
         period=p,
-        sessions=session_outcomes(db, p),
-        drop_off=drop_off(db, p),
+        sessions=session_outcomes(db, p, session_ttl=session_ttl),
+        drop_off=drop_off(db, p, session_ttl=session_ttl),
         payments=payments(db, p),
         expired_references=expired_references(db, p),
         sms=sms(db, p),

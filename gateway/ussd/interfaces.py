@@ -53,6 +53,21 @@ class SessionEnd:
 
 
 @dataclass(frozen=True)
+class SessionProgress:
+    """What Hirfa writes down of a session on its first hop and on its last screen: the
+    screen id, the language and the hops answered so far, never what the user typed."""
+
+    session_id: str
+    phone: str
+    service_code: str
+    network_code: str
+    screen: str
+    language: str
+    hops: int
+    final: bool
+
+
+@dataclass(frozen=True)
 class TextMark:
     """What we keep of the last `text` seen: its length and a keyed digest, never the
     text itself (it holds whatever the user typed: a CIN, a PIN). 128 bits of the

@@ -1,50 +1,116 @@
-"""How sessions ended, from the aggregator's notification and our own last screen."""
+"""USSD sessions as Hirfa saw them, and how the aggregator says they ended.
+
+A session's row is written on its first hop and on the hop that sends its last screen
+(an END), each time by one `INSERT … ON CONFLICT DO UPDATE`; the hops between write no
+SQL (they are the hot path). The aggregator's end-of-session report, when one comes,
+is merged into the same row the same way, so a session counts once whichever of the
+three arrives first (a report may overtake the last hop's commit)."""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, func, literal
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from gateway.ussd.interfaces import SessionEnd
+from gateway.ussd.interfaces import SessionEnd, SessionProgress
 from models import UssdSessionOutcome
+from models.base import UTCDateTime
+
+ROW = UssdSessionOutcome
+# The table, not the ORM entity: an ORM insert would add a RETURNING of the id.
+TABLE = cast(Table, UssdSessionOutcome.__table__)
 
 
-def record_session_end(db: Session, *, aggregator: str, event: SessionEnd, record: dict[str, Any] | None) -> None:
-    """Store (or update, when notified again) the outcome of one session, and commit.
+def _upsert(db: Session, *, insert: Mapping[str, Any], update: Mapping[str, Any]) -> None:
+    dialect_insert = sqlite_insert if db.get_bind().dialect.name == "sqlite" else postgresql_insert
+    statement = (
+        dialect_insert(TABLE)
+        .values(**insert)
+        .on_conflict_do_update(index_elements=[ROW.aggregator, ROW.session_id], set_=dict(update))
+    )
+    db.execute(statement)
+
+
+def _time(value: dt.datetime | None) -> Any:
+    # Typed as the column, so that SQLite stores it as every other UTC time.
+    return literal(value, UTCDateTime())
+
+
+def record_hop(db: Session, *, aggregator: str, progress: SessionProgress, now: dt.datetime) -> None:
+    """Write down a session's first hop or its last screen (the caller commits with the
+    hop). Never what the user typed: the screen id, the language, the count of hops."""
+    ended_at = now if progress.final else None
+    _upsert(
+        db,
+        insert=dict(
+            aggregator=aggregator,
+            session_id=progress.session_id,
+            phone=progress.phone,
+            service_code=progress.service_code,
+            network_code=progress.network_code,
+            started_at=now,
+            last_hop_at=now,
+            ended_at=ended_at,
+            hops_answered=progress.hops,
+            last_screen=progress.screen,
+            language=progress.language,
+        ),
+        update=dict(
+            last_hop_at=_time(now),
+            ended_at=func.coalesce(ROW.ended_at, _time(ended_at)),
+            hops_answered=progress.hops,
+            last_screen=progress.screen,
+            language=progress.language,
+        ),
+    )
+
+
+def record_session_end(
+    db: Session, *, aggregator: str, event: SessionEnd, record: dict[str, Any] | None, now: dt.datetime
+) -> None:
+    """Add the aggregator's report to the session's row (creating it when Hirfa wrote
+    none: the session still counts), and commit. Notified again, the report is replaced.
 
     `record` is our live session record, if Redis still has it: it tells the last
-    screen shown and the language, never what the user typed (CIN, PIN)."""
+    screen shown, the language and the hops answered, never what the user typed."""
     state = record.get("state", {}) if record else {}
-    values = dict(
-        phone=event.phone,
-        service_code=event.service_code,
-        network_code=event.network_code,
+    ours = dict(
+        last_screen=record.get("screen") if record else None,
+        language=state.get("lang"),
+        hops_answered=record.get("hops") if record else None,
+    )
+    report = dict(
         status=event.status,
         duration_ms=event.duration_ms,
         hops_count=event.hops_count,
-        last_screen=record.get("screen") if record else None,
-        language=state.get("lang"),
         error_message=event.error_message,
         cost=event.cost,
         reported_at=event.reported_at,
+        received_at=now,
     )
-    query = select(UssdSessionOutcome).where(
-        UssdSessionOutcome.aggregator == aggregator, UssdSessionOutcome.session_id == event.session_id
+    _upsert(
+        db,
+        insert=dict(
+            aggregator=aggregator,
+            session_id=event.session_id,
+            phone=event.phone,
+            service_code=event.service_code,
+            network_code=event.network_code,
+            started_at=now,
+            **ours,
+            **report,
+        ),
+        update={
+            # Redis's record is the freshest view of our side; gone, the row's stays.
+            **{name: value for name, value in ours.items() if value is not None},
+            **report,
+            "reported_at": _time(event.reported_at),
+            "received_at": _time(now),
+        },
     )
-    for attempt in range(2):  # a duplicate notification racing us: the second try updates
-        outcome = db.scalar(query)
-        if outcome is None:
-            db.add(UssdSessionOutcome(aggregator=aggregator, session_id=event.session_id, **values))
-        else:
-            for key, value in values.items():
-                setattr(outcome, key, value)
-        try:
-            db.commit()
-            return
-        except IntegrityError:
-            db.rollback()
-            if attempt:
-                raise
+    db.commit()

@@ -1,7 +1,9 @@
 """One USSD hop: load the session, work out the new input, run the menu, save.
 
 Per hop: one Redis GET and one pipelined SET; a repeated request (same session,
-same text) gets the stored reply byte for byte and runs nothing.
+same text) gets the stored reply byte for byte and runs nothing. The session's first
+hop and the hop that sends its last screen are also written down (`journal`, in the
+hop's transaction); the hops between write nothing to the database.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from gateway.config import Settings
 from gateway.keyring import text_mark_key
 from gateway.memo import SessionMemo
 from gateway.phones import in_regions
-from gateway.ussd.interfaces import Hop, SessionStore, TextMark, UssdAdapter
+from gateway.ussd.interfaces import Hop, SessionProgress, SessionStore, TextMark, UssdAdapter
 from menus.engine import Context, Engine
 from menus.i18n import N_, Translator
 
@@ -59,11 +61,13 @@ class HopService:
         *,
         context: Callable[[SessionMemo], Context],
         commit: Callable[[], None],
+        journal: Callable[[SessionProgress], None] = lambda progress: None,
         seen: Callable[[str], None] = lambda language: None,
     ) -> HopAnswer:
         """Answer `hop`. `context` builds the menus' context around the session's memo
-        (what it already read). `seen` learns the caller's language as soon as it is
-        known, so that a failure later in the hop can still be answered in it."""
+        (what it already read). `journal` writes down the session's first hop and its
+        last screen, before `commit`. `seen` learns the caller's language as soon as it
+        is known, so that a failure later in the hop can still be answered in it."""
         loaded = self.store.load(self.adapter.name, hop.session_id, hop.phone)
         record, resume = loaded.record, loaded.resume
         limit = self.settings.ussd_hops_per_phone_per_minute
@@ -74,6 +78,8 @@ class HopService:
             record = None  # a session id never carries state across phones
         key = text_mark_key(self.settings)
         previous = TextMark(*record["mark"]) if record is not None else None
+        first = record is None or previous is None
+        hops = 1 if record is None else int(record.get("hops", 0)) + 1
         if record is None or previous is None:
             memo = SessionMemo()
             ctx = context(memo)
@@ -96,6 +102,18 @@ class HopService:
                 break
             reply, state = self.engine.step(ctx, state, value)
         assert reply is not None, "a hop that is not a retry always brings an answer"
+        if first or reply.final:
+            progress = SessionProgress(
+                session_id=hop.session_id,
+                phone=hop.phone,
+                service_code=hop.service_code,
+                network_code=hop.network_code,
+                screen=reply.screen,
+                language=state["lang"],
+                hops=hops,
+                final=reply.final,
+            )
+            journal(progress)
         commit()
         body = self.adapter.render(reply.text, reply.final)
         point = self.engine.resume_point(state)
@@ -106,6 +124,7 @@ class HopService:
             "screen": reply.screen,
             "final": reply.final,
             "state": state,
+            "hops": hops,
         }
         if memo.data and not reply.final:  # a finished session only replays its last reply
             saved["memo"] = memo.data

@@ -78,9 +78,10 @@ PUBLIC_ENDPOINTS = frozenset({"ops.login", "ops.static"})
 HELP_ROWS_SHOWN = 100
 
 OUTCOME_NAMES = {
-    "Success": N_("Success"),
-    "Incomplete": N_("Incomplete"),
-    "Failed": N_("Failed"),
+    stats.COMPLETED: N_("Success"),
+    stats.INCOMPLETE: N_("Incomplete"),
+    stats.FAILED: N_("Failed"),
+    stats.IN_PROGRESS: N_("In progress"),
     stats.OTHER: N_("Other"),
 }
 SMS_NAMES = {
@@ -414,7 +415,7 @@ def _local(moment: dt.datetime) -> str:
 def dashboard() -> str:
     name = _period_name()
     db = get_db()
-    figures = stats.dashboard(db, name=name, now=hirfa().clock())
+    figures = stats.dashboard(db, name=name, now=hirfa().clock(), session_ttl=_session_ttl())
     t = Translator(language())
     requests = list_requests(db, status="open")
     return render_template(
@@ -480,17 +481,25 @@ def _per_bucket(p: stats.Period, breakdown: stats.Breakdown) -> list[tuple[objec
     ]
 
 
+def _session_ttl() -> dt.timedelta:
+    return dt.timedelta(seconds=hirfa().settings.session_ttl_seconds)
+
+
 def _export_rows(dataset: str, p: stats.Period) -> tuple[list[str], list[Sequence[object]]]:
     db = get_db()
+    ttl = _session_ttl()
     start = "hour" if p.hourly else "day"
     exports: dict[str, Callable[[], tuple[list[str], list[Sequence[object]]]]] = {
         "sessions": lambda: (
             [start, "outcome", "sessions"],
-            list(_per_bucket(p, stats.session_outcomes(db, p))),
+            list(_per_bucket(p, stats.session_outcomes(db, p, session_ttl=ttl))),
         ),
         "drop-off": lambda: (
             ["last_screen", "screen_name", "sessions"],
-            [(row.screen, SCREEN_NAMES.get(row.screen, row.screen), row.sessions) for row in stats.drop_off(db, p)],
+            [
+                (row.screen, SCREEN_NAMES.get(row.screen, row.screen), row.sessions)
+                for row in stats.drop_off(db, p, session_ttl=ttl)
+            ],
         ),
         "payments": lambda: _payments_rows(p, stats.payments(db, p), start),
         "expired-references": lambda: (

@@ -15,7 +15,7 @@ from gateway.logs import mask_phone
 from gateway.metrics import ERRORS, HOP_SECONDS, HOPS, REJECTED
 from gateway.ussd.adapters import load_adapter
 from gateway.ussd.interfaces import InvalidRequest, UssdAdapter
-from gateway.ussd.outcomes import record_session_end
+from gateway.ussd.outcomes import record_hop, record_session_end
 from gateway.ussd.service import INVALID_REQUEST, HopService, bilingual
 from gateway.web.auth import callback_refusal, limit_per_ip, retry_after_header
 from gateway.wiring import hirfa, menu_context
@@ -78,6 +78,7 @@ def hop(aggregator: str) -> Response:
             parsed,
             context=lambda memo: menu_context(parsed, adapter, memo),
             commit=commit_if_used,
+            journal=lambda progress: record_hop(get_db(), aggregator=adapter.name, progress=progress, now=app.clock()),
             seen=language.append,
         )
         screen = answer.screen
@@ -126,7 +127,7 @@ def session_event(aggregator: str) -> Response:
     except Exception:  # the outcome is still worth keeping without our side of it
         log.warning("session store unavailable for an end-of-session event", exc_info=True)
     try:
-        record_session_end(get_db(), aggregator=adapter.name, event=event, record=record)
+        record_session_end(get_db(), aggregator=adapter.name, event=event, record=record, now=hirfa().clock())
     except Exception:
         # 503, not 500: nothing was stored, and an aggregator that retries may send it again.
         log.exception("session end not stored", extra={"correlation_id": uuid.uuid4().hex})

@@ -8,6 +8,7 @@ import datetime as dt
 import io
 import itertools
 import re
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -16,6 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
+from gateway.db import get_db
 from gateway.demo import DEMO_STAFF, load_demo_staff
 from gateway.help.service import request_help
 from gateway.ops import stats
@@ -33,9 +35,11 @@ from models import (
     StaffMember,
     UssdSessionOutcome,
 )
-from tests.helpers import PRODUCTION_SECRETS, FrozenClock
+from tests.conftest import CALLBACK_KEY
+from tests.helpers import PRODUCTION_SECRETS, Dialer, FrozenClock
 
 PASSWORD = "correct horse battery"
+TTL = dt.timedelta(seconds=300)
 UTC = dt.UTC
 FR = Translator("fr")  # staff pages are in French unless they ask otherwise
 HOSTILE_SCREEN = '=HYPERLINK("http://x")<script>'
@@ -77,6 +81,8 @@ def logged_in(client: FlaskClient, staff: StaffMember) -> str:
 
 
 def outcome(db: Session, status: str, received_at: dt.datetime, screen: str | None = None) -> None:
+    """A session reported by the aggregator, as Hirfa and the report wrote it: a reported
+    Success is a session that reached our END."""
     db.add(
         UssdSessionOutcome(
             aggregator="africastalking",
@@ -84,6 +90,9 @@ def outcome(db: Session, status: str, received_at: dt.datetime, screen: str | No
             phone="+212600000001",
             service_code="*4242#",
             network_code="60401",
+            started_at=received_at,
+            last_hop_at=received_at,
+            ended_at=received_at if status == "Success" else None,
             status=status,
             last_screen=screen,
             received_at=received_at,
@@ -199,7 +208,7 @@ def day_index(p: stats.Period, day: int, month: int = 11) -> int:
 
 
 def test_figures_of_the_last_30_days(activity: Session, clock: FrozenClock) -> None:
-    figures = stats.dashboard(activity, name=stats.PeriodName.LAST_30_DAYS, now=clock())
+    figures = stats.dashboard(activity, name=stats.PeriodName.LAST_30_DAYS, now=clock(), session_ttl=TTL)
     p = figures.period
     assert len(p.buckets) == 30
     assert p.buckets[0].local_start.date() == dt.date(2026, 10, 26)
@@ -208,15 +217,15 @@ def test_figures_of_the_last_30_days(activity: Session, clock: FrozenClock) -> N
 
     today, yesterday, first = day_index(p, 24), day_index(p, 23), day_index(p, 26, month=10)
     sessions = figures.sessions
-    assert sessions.categories == ("Success", "Incomplete", "Failed", "other")
-    assert sessions.values["Success"][today] == 3
-    assert sessions.values["Incomplete"][today] == 3
-    assert sessions.values["Failed"][today] == 2
-    assert sessions.values["Success"][yesterday] == 1
-    assert sessions.values["Incomplete"][yesterday] == 1
+    assert sessions.categories == ("completed", "incomplete", "failed", "in_progress", "other")
+    assert sessions.values["completed"][today] == 3
+    assert sessions.values["incomplete"][today] == 3
+    assert sessions.values["failed"][today] == 2
+    assert sessions.values["completed"][yesterday] == 1
+    assert sessions.values["incomplete"][yesterday] == 1
     assert sessions.values["other"][yesterday] == 1
-    assert sessions.values["Success"][first] == 1
-    assert sessions.total() == 12 and sessions.total("Failed") == 2
+    assert sessions.values["completed"][first] == 1
+    assert sessions.total() == 12 and sessions.total("failed") == 2
 
     assert [(d.screen, d.sessions) for d in figures.drop_off] == [
         ("pay.network", 3),
@@ -243,11 +252,11 @@ def test_figures_of_the_last_30_days(activity: Session, clock: FrozenClock) -> N
 
 
 def test_figures_of_today_by_hour(activity: Session, clock: FrozenClock) -> None:
-    figures = stats.dashboard(activity, name=stats.PeriodName.TODAY, now=clock())
+    figures = stats.dashboard(activity, name=stats.PeriodName.TODAY, now=clock(), session_ttl=TTL)
     p = figures.period
     assert len(p.buckets) == 24 and p.label(0) == "00h" and p.label(10) == "10h"
-    assert figures.sessions.values["Success"][0] == 1  # 00:30 Morocco time
-    assert figures.sessions.values["Success"][10] == 2  # 10:00 Morocco time
+    assert figures.sessions.values["completed"][0] == 1  # 00:30 Morocco time
+    assert figures.sessions.values["completed"][10] == 2  # 10:00 Morocco time
     assert figures.sessions.total() == 8
     assert figures.payments.count.total() == 3  # yesterday's are out
     assert figures.payments.amount_centimes.values["wafacash"][9] == 13_500
@@ -264,7 +273,7 @@ def test_the_30_day_figures_take_a_fixed_number_of_statements(activity: Session,
 
     event.listen(engine, "before_cursor_execute", count)
     try:
-        stats.dashboard(activity, name=stats.PeriodName.LAST_30_DAYS, now=clock())
+        stats.dashboard(activity, name=stats.PeriodName.LAST_30_DAYS, now=clock(), session_ttl=TTL)
     finally:
         event.remove(engine, "before_cursor_execute", count)
     queries = [s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE"))]
@@ -611,8 +620,8 @@ def read_csv(client: FlaskClient, url: str) -> list[list[str]]:
 def test_csv_exports(client: FlaskClient, activity: Session, logged_in: str) -> None:
     sessions = read_csv(client, "/ops/export/sessions.csv?period=30d")
     assert sessions[0] == ["day", "outcome", "sessions"]
-    assert ["2026-11-24", "Success", "3"] in sessions and ["2026-11-23", "other", "1"] in sessions
-    assert len(sessions) == 1 + 30 * 4
+    assert ["2026-11-24", "completed", "3"] in sessions and ["2026-11-23", "other", "1"] in sessions
+    assert len(sessions) == 1 + 30 * 5
 
     drop = read_csv(client, "/ops/export/drop-off.csv")
     assert drop[0] == ["last_screen", "screen_name", "sessions"]
@@ -709,3 +718,136 @@ def test_drop_off_names_the_screens(
     page = client.get("/ops/?period=today").get_data(as_text=True)
     assert "Paiement : réseau" in page and "pay_network" not in page
     assert read_csv(client, "/ops/export/drop-off.csv?period=today")[1] == ["pay_network", "Pay: network", "2"]
+
+
+# Sessions from Hirfa's own hops --------------------------------------------------------
+
+
+def sessions_today(client: FlaskClient) -> dict[str, int]:
+    """Today's sessions by outcome, as the CSV export gives them (outcomes with none left out)."""
+    rows = read_csv(client, "/ops/export/sessions.csv?period=today")
+    assert rows[0] == ["hour", "outcome", "sessions"]
+    totals: dict[str, int] = {}
+    for _hour, name, count in rows[1:]:
+        totals[name] = totals.get(name, 0) + int(count)
+    return {name: count for name, count in totals.items() if count}
+
+
+def session_rows(db: Session, session_id: str) -> list[UssdSessionOutcome]:
+    db.expire_all()
+    return list(db.scalars(select(UssdSessionOutcome).where(UssdSessionOutcome.session_id == session_id)))
+
+
+def test_a_session_no_aggregator_reports_counts_from_its_first_hop(
+    client: FlaskClient, dial: type[Dialer], db_session: Session, logged_in: str, clock: FrozenClock
+) -> None:
+    """A channel that sends no end-of-session report (SMPP, a simulator) still shows its
+    sessions: in progress while they may go on, incomplete once their record expired."""
+    phone = dial("+212600000001")
+    phone.start()
+    phone.send("1")  # the status screen; then nothing, and no report ever
+    assert sessions_today(client) == {"in_progress": 1}
+    page = client.get("/ops/?period=today").get_data(as_text=True)
+    assert (
+        FR("In progress") == "En cours"
+        and FR("In progress") in page
+        and FR("Nothing in this period.") not in page.split("drop-off")[0]
+    )
+    (row,) = session_rows(db_session, phone.session_id)
+    assert (row.started_at, row.ended_at, row.status, row.hops_answered) == (clock(), None, None, 1)
+
+    clock.advance(seconds=300)  # USSD_SESSION_TTL_SECONDS after its last hop: it may still go on
+    assert sessions_today(client) == {"in_progress": 1}
+    clock.advance(seconds=1)  # its Redis record is gone: the session cannot go on
+    assert sessions_today(client) == {"incomplete": 1}
+    figures = stats.dashboard(db_session, name=stats.PeriodName.TODAY, now=clock(), session_ttl=TTL)
+    assert figures.sessions.total() == 1 and [d.sessions for d in figures.drop_off] == [1]
+
+
+def test_a_session_that_reached_its_last_screen_is_completed_and_its_report_adds_to_it(
+    client: FlaskClient, dial: type[Dialer], db_session: Session, logged_in: str, clock: FrozenClock
+) -> None:
+    phone = dial("+212600000001")
+    phone.start()
+    phone.send("5")
+    assert phone.send("1").startswith("END ")  # a call-back asked: the last screen
+    assert sessions_today(client) == {"completed": 1}
+    (row,) = session_rows(db_session, phone.session_id)
+    assert (row.ended_at, row.last_screen, row.hops_answered, row.status) == (clock(), "help_done", 3, None)
+
+    clock.advance(seconds=2)
+    assert phone.hang_up("Success") == 200  # the aggregator's report comes afterwards
+    assert sessions_today(client) == {"completed": 1}  # the same session, counted once
+    (row,) = session_rows(db_session, phone.session_id)
+    assert (row.status, row.duration_ms, row.hops_count, row.received_at) == ("Success", 20_000, 3, clock())
+    assert (row.started_at, row.ended_at, row.last_screen, row.hops_answered) == (
+        clock() - dt.timedelta(seconds=2),
+        clock() - dt.timedelta(seconds=2),
+        "help_done",
+        3,
+    )
+
+
+def test_a_report_of_a_cut_off_session_adds_its_status_and_hirfas_last_screen(
+    client: FlaskClient, dial: type[Dialer], db_session: Session, logged_in: str, clock: FrozenClock
+) -> None:
+    phone = dial("+212600000002")
+    phone.start()
+    phone.send("2")  # the dues screen; the network drops the session there
+    assert phone.hang_up("Incomplete") == 200
+    assert phone.hang_up("Incomplete") == 200  # notified twice: still one session
+    assert sessions_today(client) == {"incomplete": 1}
+    (row,) = session_rows(db_session, phone.session_id)
+    assert (row.status, row.last_screen, row.hops_answered, row.ended_at) == ("Incomplete", "pay", 2, None)
+    drop = read_csv(client, "/ops/export/drop-off.csv?period=today")
+    assert drop[1:] == [["pay", "Dues", "1"]]
+
+
+def test_a_report_of_a_session_hirfa_never_wrote_still_counts_it_once(
+    client: FlaskClient, dial: type[Dialer], db_session: Session, logged_in: str
+) -> None:
+    phone = dial("+212600000001")  # no hop reached the menus (refused, or the database was down)
+    assert phone.hang_up("Failed") == 200
+    assert sessions_today(client) == {"failed": 1}
+    (row,) = session_rows(db_session, phone.session_id)
+    assert (row.status, row.last_screen, row.ended_at) == ("Failed", None, None)
+
+
+@pytest.mark.parametrize("committed_app", ["postgresql", "sqlite"], indirect=True)
+def test_hops_and_racing_reports_make_one_session_on_both_databases(committed_app: Flask) -> None:
+    def post(url: str, form: dict[str, str]) -> tuple[int, str]:
+        response = committed_app.test_client().post(url, data=form)
+        return response.status_code, response.get_data(as_text=True)
+
+    completed, cut_off = (Dialer(post, "+212600000001", key=CALLBACK_KEY) for _ in range(2))
+    completed.start()
+    completed.send("5")
+    assert completed.send("1").startswith("END ")
+    cut_off.start()
+    cut_off.send("2")
+    reports = [lambda: completed.hang_up("Success")] * 5 + [lambda: cut_off.hang_up("Incomplete")] * 5
+    barrier = threading.Barrier(len(reports))
+    statuses: list[int] = []
+
+    def report(send: Callable[[], int]) -> None:
+        barrier.wait()
+        statuses.append(send())
+
+    threads = [threading.Thread(target=report, args=(send,)) for send in reports]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert statuses == [200] * 10
+    with committed_app.app_context():
+        db = get_db()
+        rows = db.execute(
+            select(UssdSessionOutcome.session_id, UssdSessionOutcome.status, UssdSessionOutcome.last_screen)
+        ).all()
+        assert sorted(rows, key=lambda row: row.status) == [
+            (cut_off.session_id, "Incomplete", "pay"),
+            (completed.session_id, "Success", "help_done"),
+        ]
+        figures = stats.dashboard(db, name=stats.PeriodName.TODAY, now=dt.datetime.now(UTC), session_ttl=TTL)
+        assert (figures.sessions.total("completed"), figures.sessions.total("incomplete")) == (1, 1)
+        assert [(d.screen, d.sessions) for d in figures.drop_off] == [("pay", 1)]

@@ -85,13 +85,17 @@ def _commands(client: redis.Redis) -> dict[str, int]:  # type: ignore[type-arg]
 @pytest.mark.parametrize(
     ("phone_number", "answers", "max_sql"),
     [
-        ("+212600000001", [], 1),  # main menu, first hop
+        # main menu, first hop: the artisan, and the session's row (a session exists from
+        # its first hop: one upsert, the hops between write none)
+        ("+212600000001", [], 2),
         ("+212600000001", ["1"], 2),  # status: the artisan, then paid months and amounts
         ("+212600000001", ["1", "98"], 0),  # status, next page: what the session read
         ("+212600000001", ["1", "98", "0"], 0),  # back a page
         ("+212600000002", ["2"], 3),  # dues: the artisan, paid months and amounts, open reference
         ("+212600000002", ["2", "1", "1"], 0),  # the quote of the dues the session read
         ("+212600000003", ["6"], 0),  # language menu: no SQL at all
+        # the session's last screen (here: three wrong answers end it): its row, one upsert
+        ("+212600000003", ["6", "7", "7", "7"], 1),
     ],
 )
 def test_a_hop_does_one_redis_read_one_write_and_few_sql(
