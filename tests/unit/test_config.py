@@ -158,7 +158,7 @@ def test_hirfa_env_unset_means_production() -> None:
 
 
 def test_the_shipped_list_holds_every_secret_the_repository_ships() -> None:
-    every = Settings(secret_key_fallbacks=("x",), metrics_token="x", at_api_key="x")
+    every = Settings(secret_key_fallbacks=("x",), ussd_callback_key_fallbacks=("x",), metrics_token="x", at_api_key="x")
     assert {name for name, _ in every.secrets()} == set(SECRET_SETTINGS)
     example = env_example()
     shipped = [part for name in SECRET_SETTINGS for part in example.get(name, "").split(",") if part]
