@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import redis
 from flask import current_app
 
+from gateway.banks.menu_ports import MenuBanks
 from gateway.cashpoints.menu_ports import MenuCashPoints
 from gateway.clock import local_today, utc_now
 from gateway.config import Settings
@@ -58,6 +59,7 @@ def menu_context(hop: Hop, adapter: UssdAdapter, memo: SessionMemo) -> Context:
             reimbursements=reimbursements,
             help=MenuHelpDesk(db=db, settings=app.settings, clock=app.clock),
             cashpoints=MenuCashPoints(db=db),
+            banks=MenuBanks(db=db, settings=app.settings, clock=app.clock),
         ),
         budget=Budget(*app.settings.screen_budgets[adapter.name])
         if adapter.name in app.settings.screen_budgets

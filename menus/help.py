@@ -1,4 +1,5 @@
-"""Option 5, help and services: a call-back from Dar Al Moukawil, export support, the chamber's contact."""
+"""Option 5, help and services: a call-back from Dar Al Moukawil, export support, the chamber's
+contact, a bank account (menus/banks.py)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,13 @@ class HelpMenu:
                 t("1 An advisor (Dar Al Moukawil) calls me back"),
                 t("2 Export support"),
                 t("3 My chamber of crafts by SMS"),
+                t("4 A bank account"),
             ]
         )
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
+        if value == "4":
+            return Go("bank_choose")
         kind = KINDS.get(value)
         if kind is None or session.artisan_id is None:
             return Invalid()

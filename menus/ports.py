@@ -238,6 +238,22 @@ class HelpDesk(Protocol):
 
 
 @dataclass(frozen=True)
+class BankAnswer:
+    """A bank-account request as the menus see it: new (`created`), or open since `since`."""
+
+    created: bool
+    since: dt.date  # local date (Africa/Casablanca)
+
+
+class Banks(Protocol):
+    """Requests to be contacted by a partner bank for an account (option 5)."""
+
+    def request(self, *, artisan_id: int, bank: str, consent_version: str) -> BankAnswer:
+        """Record the request with the consent the artisan gave to the text `consent_version`,
+        and queue its SMS; an open request at that bank is kept instead."""
+
+
+@dataclass(frozen=True)
 class Place:
     """A region or a province: its HCP code and its name in the caller's language."""
 
@@ -280,3 +296,4 @@ class Ports:
     reimbursements: Reimbursements
     help: HelpDesk
     cashpoints: CashPoints
+    banks: Banks

@@ -1,6 +1,7 @@
 """SQLAlchemy 2 models of Hirfa. No Flask here; services flush, the edges commit."""
 
 from models.artisan import Artisan
+from models.banks import BankLead
 from models.base import Base, UTCDateTime, utcnow
 from models.contribution import ContributionAmount, ContributionCategory
 from models.help import HelpRequest
@@ -14,6 +15,7 @@ from models.ussd import UssdSessionOutcome
 __all__ = [
     "Agent",
     "Artisan",
+    "BankLead",
     "Base",
     "CashPoint",
     "ContributionAmount",

@@ -20,13 +20,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.artisan import ID, _in
+from models.banks import BANKS
 from models.base import Base, UTCDateTime, utcnow
 
 NETWORKS = ("wafacash", "fellah_cash")
 AGENT_STATUSES = ("active", "locked", "disabled")
 REFERENCE_STATUSES = ("open", "paid", "cancelled")
 CHANNELS = ("ussd", "api")
-PARTNER_KINDS = ("network", "reimbursements")
+PARTNER_KINDS = ("network", "reimbursements", "bank")
 KEY_STATUSES = ("active", "revoked")
 
 
@@ -94,7 +95,7 @@ class PaymentReference(Base):
 
 
 class PartnerKey(Base):
-    """A partner's API key: a network's counter system, or the reimbursement feed.
+    """A partner's API key: a network's counter system, the reimbursement feed, or a bank.
 
     The secret is kept encrypted (HMAC needs it back); it is shown once, at creation."""
 
@@ -104,6 +105,8 @@ class PartnerKey(Base):
         CheckConstraint(_in("status", KEY_STATUSES), name="status"),
         CheckConstraint("network IS NULL OR " + _in("network", NETWORKS), name="network"),
         CheckConstraint("(kind = 'network') = (network IS NOT NULL)", name="network_for_network_kind"),
+        CheckConstraint("bank IS NULL OR " + _in("bank", BANKS), name="bank"),
+        CheckConstraint("(kind = 'bank') = (bank IS NOT NULL)", name="bank_for_bank_kind"),
     )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
@@ -111,6 +114,7 @@ class PartnerKey(Base):
     name: Mapped[str] = mapped_column(String(80))
     kind: Mapped[str] = mapped_column(String(16))
     network: Mapped[str | None] = mapped_column(String(16))
+    bank: Mapped[str | None] = mapped_column(String(8))  # a bank key sees only this bank's leads
     secret_encrypted: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -19,7 +19,8 @@ from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from gateway.clock import MOROCCO, local_today
-from models import OutboxMessage, Payment, PaymentReference, UssdSessionOutcome
+from models import Artisan, BankLead, OutboxMessage, Payment, PaymentReference, UssdSessionOutcome
+from models.banks import BANKS, OPEN_LEAD_STATUSES
 from models.payments import NETWORKS
 
 # A session's outcome, from Hirfa's own hops first: "completed" once Hirfa sent its last
@@ -34,6 +35,8 @@ UNKNOWN_SCREEN = "unknown"
 SMS_CATEGORIES = ("delivered", "sent", "failed", "waiting")
 DROP_OFF_SCREENS = 10
 DAYS = 30
+# A bank that has not fetched a lead within this long after it was made shows on the dashboard.
+LEAD_FETCH_DAYS = 30
 
 
 class PeriodName(enum.Enum):
@@ -255,3 +258,31 @@ def dashboard(db: Session, *, name: PeriodName, now: dt.datetime, session_ttl: d
         expired_references=expired_references(db, p),
         sms=sms(db, p),
     )
+
+
+def bank_leads(db: Session, p: Period) -> Breakdown:
+    """Bank-account requests made in the period, per bank."""
+    column = BankLead.created_at
+    inner = select(_bucket(column, p).label("bucket"), BankLead.bank.label("category")).where(_in_period(column, p))
+    return _breakdown(p, BANKS, db.execute(_grouped(inner)).all())
+
+
+def oldest_open_lead(db: Session) -> dt.datetime | None:
+    """When the oldest lead still open (new or contacted) was made; None when none is."""
+    oldest: dt.datetime | None = db.scalar(
+        select(func.min(BankLead.created_at)).where(BankLead.status.in_(OPEN_LEAD_STATUSES))
+    )
+    return oldest
+
+
+def unfetched_leads(db: Session, *, now: dt.datetime) -> list[tuple[BankLead, str]]:
+    """Leads their bank has not fetched in the LEAD_FETCH_DAYS since they were made (oldest
+    first), with the artisan's phone ('' when none)."""
+    cutoff = now - dt.timedelta(days=LEAD_FETCH_DAYS)
+    query = (
+        select(BankLead, Artisan.phone)
+        .join(Artisan, Artisan.id == BankLead.artisan_id)
+        .where(BankLead.first_fetched_at.is_(None), BankLead.created_at <= cutoff)
+        .order_by(BankLead.created_at, BankLead.id)
+    )
+    return [(lead, phone or "") for lead, phone in db.execute(query).all()]

@@ -16,11 +16,12 @@ from gateway.errors import Refusal
 from gateway.partners.keys import create_demo_keys, create_key, reencrypt_secrets, revoke_key, rotate_key
 from gateway.wiring import hirfa
 from models import PartnerKey
+from models.banks import BANKS
 from models.payments import NETWORKS
 
 __all__ = ["create_demo_keys", "partners_cli"]
 
-partners_cli = AppGroup("partners", help="Partner API keys (cash networks, reimbursement feed).")
+partners_cli = AppGroup("partners", help="Partner API keys (cash networks, reimbursement feed, banks).")
 
 SHOWN_ONCE = "Keep the secret now: it is stored encrypted and not shown again."
 
@@ -34,15 +35,22 @@ def _print_key(key_id: str, secret: str) -> None:
 @click.argument("name")
 @click.option("--network", type=click.Choice(NETWORKS), default=None, help="A cash network's counter system.")
 @click.option("--reimbursements", is_flag=True, help="The reimbursement feed (CNSS or the paying bank).")
-def create(name: str, network: str | None, reimbursements: bool) -> None:
-    """Make a key named NAME for one network or for the reimbursement feed."""
-    if (network is None) == (not reimbursements):
-        raise click.UsageError("give exactly one of --network wafacash|fellah_cash or --reimbursements")
+@click.option("--bank", type=click.Choice(BANKS), default=None, help="A bank's leads (bank-account offers).")
+def create(name: str, network: str | None, reimbursements: bool, bank: str | None) -> None:
+    """Make a key named NAME for one network, the reimbursement feed or one bank."""
+    if [network is not None, reimbursements, bank is not None].count(True) != 1:
+        raise click.UsageError("give exactly one of --network wafacash|fellah_cash, --reimbursements or --bank cam|awb")
     db = get_db()
     app = hirfa()
     try:
         key, secret = create_key(
-            db, name=name, network=network, reimbursements=reimbursements, settings=app.settings, clock=app.clock
+            db,
+            name=name,
+            network=network,
+            reimbursements=reimbursements,
+            bank=bank,
+            settings=app.settings,
+            clock=app.clock,
         )
     except Refusal as error:
         rollback()
@@ -98,5 +106,5 @@ def reencrypt() -> None:
 def list_keys() -> None:
     """Every key: id, name, partner, status (never the secret)."""
     for key in get_db().scalars(select(PartnerKey).order_by(PartnerKey.id)):
-        partner = key.network or key.kind
+        partner = key.network or key.bank or key.kind
         click.echo(f"{key.key_id}\t{key.name}\t{partner}\t{key.status}")

@@ -20,13 +20,21 @@ from gateway import keyring
 from gateway.config import Settings
 from gateway.errors import Refusal
 from models import PartnerKey
+from models.banks import BANKS
 from models.payments import NETWORKS
 
 KEY_ID_PREFIX = "hk_"
 KEY_ID_RANDOM_BYTES = 12  # 16 url-safe characters after the prefix
 SECRET_BYTES = 32
 NAME_MAX = 80
-DEMO_KEY_NAMES = {"demo-wafacash": "wafacash", "demo-fellah_cash": "fellah_cash", "demo-reimbursements": None}
+# Each demo key's partner: (network, bank); neither is the reimbursement feed.
+DEMO_KEY_NAMES: dict[str, tuple[str | None, str | None]] = {
+    "demo-wafacash": ("wafacash", None),
+    "demo-fellah_cash": ("fellah_cash", None),
+    "demo-reimbursements": (None, None),
+    "demo-bank-cam": (None, "cam"),
+    "demo-bank-awb": (None, "awb"),
+}
 
 Clock = Callable[[], dt.datetime]
 
@@ -89,12 +97,18 @@ def _new_key_id(db: Session) -> str:
             return candidate
 
 
-def _kind(network: str | None, reimbursements: bool) -> str:
-    if reimbursements and network is None:
+def _kind(network: str | None, reimbursements: bool, bank: str | None) -> str:
+    if reimbursements and network is None and bank is None:
         return "reimbursements"
-    if not reimbursements and network in NETWORKS:
+    if not reimbursements and network in NETWORKS and bank is None:
         return "network"
-    raise Refusal("invalid_kind", f"a key is for one network ({' or '.join(NETWORKS)}) or for the reimbursement feed")
+    if not reimbursements and network is None and bank in BANKS:
+        return "bank"
+    raise Refusal(
+        "invalid_kind",
+        f"a key is for one network ({' or '.join(NETWORKS)}), the reimbursement feed "
+        f"or one bank ({' or '.join(BANKS)})",
+    )
 
 
 def _clean_name(name: str) -> str:
@@ -105,12 +119,18 @@ def _clean_name(name: str) -> str:
 
 
 def create_key(
-    db: Session, *, name: str, network: str | None, reimbursements: bool, settings: Settings, clock: Clock
+    db: Session,
+    *,
+    name: str,
+    network: str | None,
+    reimbursements: bool,
+    settings: Settings,
+    clock: Clock,
+    bank: str | None = None,
 ) -> tuple[PartnerKey, str]:
-    """A new active key for one network, or for the reimbursement feed; returns it with its secret.
-
-    Names label keys for people: two active keys may not share one."""
-    kind = _kind(network, reimbursements)
+    """A new active key for one network, the reimbursement feed or one bank; returns it
+    with its secret. Names label keys for people: two active keys may not share one."""
+    kind = _kind(network, reimbursements, bank)
     cleaned = _clean_name(name)
     taken = db.scalar(select(PartnerKey.id).where(PartnerKey.name == cleaned, PartnerKey.status == "active"))
     if taken is not None:
@@ -121,6 +141,7 @@ def create_key(
         name=cleaned,
         kind=kind,
         network=network,
+        bank=bank,
         secret_encrypted=_encrypt(secret, settings),
         status="active",
         created_at=clock(),
@@ -153,26 +174,34 @@ def revoke_key(db: Session, *, key_id: str, clock: Clock) -> PartnerKey:
 
 
 def create_demo_keys(db: Session, settings: Settings, clock: Clock) -> list[dict[str, str]]:
-    """One key per network and one for the reimbursement feed, named `demo-…`, for a first run.
+    """One key per network, one for the reimbursement feed and one per bank, named `demo-…`, for a first run.
 
     Running it again gives the same keys and secrets (a revoked or unreadable demo key
     gets a new secret), so that a partner simulator keeps working between runs."""
     if settings.is_production:
         raise Refusal("refused_in_production", "demo keys are refused in production")
     shown = []
-    for name, network in DEMO_KEY_NAMES.items():
+    for name, (network, bank) in DEMO_KEY_NAMES.items():
         key = db.scalar(select(PartnerKey).where(PartnerKey.name == name).order_by(PartnerKey.id.desc()).limit(1))
         if key is None:
             key, secret = create_key(
-                db, name=name, network=network, reimbursements=network is None, settings=settings, clock=clock
+                db,
+                name=name,
+                network=network,
+                reimbursements=network is None and bank is None,
+                bank=bank,
+                settings=settings,
+                clock=clock,
             )
         else:
-            secret = _reuse_demo_key(db, key, network, settings, clock)
+            secret = _reuse_demo_key(db, key, network, bank, settings=settings, clock=clock)
         shown.append({"name": name, "key_id": key.key_id, "secret": secret})
     return shown
 
 
-def _reuse_demo_key(db: Session, key: PartnerKey, network: str | None, settings: Settings, clock: Clock) -> str:
+def _reuse_demo_key(
+    db: Session, key: PartnerKey, network: str | None, bank: str | None, *, settings: Settings, clock: Clock
+) -> str:
     secret: str | None = None
     if key.status == "active":
         try:
@@ -183,8 +212,9 @@ def _reuse_demo_key(db: Session, key: PartnerKey, network: str | None, settings:
         secret = secrets.token_urlsafe(SECRET_BYTES)
         key.secret_encrypted = _encrypt(secret, settings)
         key.rotated_at = clock()
-    key.kind = "reimbursements" if network is None else "network"
+    key.kind = _kind(network, network is None and bank is None, bank)
     key.network = network
+    key.bank = bank
     key.status = "active"
     key.revoked_at = None
     db.flush()

@@ -61,6 +61,12 @@ TEMPLATES = {
     "help_advisor": N_("Hirfa: your request is recorded. An advisor of Dar Al Moukawil will call you back."),
     "help_export": N_("Hirfa: your export support request is recorded. We will contact you."),
     "help_chamber": N_("Hirfa: your chamber of crafts: {contact}"),
+    # Bank-account requests of option 5 (gateway.banks.service).
+    "bank_lead": N_(
+        "Hirfa: your request for an account at {bank} is recorded. The bank will contact you; "
+        "it gets your name, phone, CIN and commune."
+    ),
+    "bank_account_opened": N_("Hirfa: {bank} tells us your account is open. Thank you."),
     # The cash points of a province, asked for in option 4 (gateway.cashpoints.menu_ports).
     "cash_points": N_("Hirfa: cash points in {province}: {points}"),
 }

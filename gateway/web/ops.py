@@ -56,9 +56,10 @@ from gateway.ops.staff import (
 from gateway.payments.settlement import format_mad
 from gateway.ratelimit import Limit
 from gateway.wiring import hirfa
+from menus.banks import BANK_NAMES
 from menus.i18n import LANGUAGES, N_, Translator
 from menus.networks import NETWORK_NAMES
-from models import HelpRequest, StaffMember
+from models import BankLead, HelpRequest, StaffMember
 
 log = logging.getLogger(__name__)
 bp = Blueprint(
@@ -117,6 +118,9 @@ SCREEN_NAMES = {
     "reimbursement": N_("One reimbursement"),
     "help": N_("Help and services"),
     "help_done": N_("Help request recorded"),
+    "bank_choose": N_("Bank account: bank"),
+    "bank_consent": N_("Bank account: consent"),
+    "bank_done": N_("Bank account: request recorded"),
     "cashpoints": N_("Cash points: region"),
     "cashpoints_provinces": N_("Cash points: province"),
     "cashpoints_list": N_("Cash points: list"),
@@ -132,7 +136,17 @@ SCREEN_NAMES = {
     "agent_pin_again": N_("Agent: change of PIN"),
 }
 PERIODS = {stats.PeriodName.TODAY: N_("Today"), stats.PeriodName.LAST_30_DAYS: N_("Last 30 days")}
-DATASETS = ("sessions", "drop-off", "payments", "expired-references", "sms", "help-requests")
+DATASETS = (
+    "sessions",
+    "drop-off",
+    "payments",
+    "expired-references",
+    "sms",
+    "help-requests",
+    "bank-leads",
+    "bank-leads-unfetched",
+)
+UNDATED_DATASETS = frozenset({"help-requests", "bank-leads-unfetched"})  # the rows as they stand now, not a period's
 
 
 # Session, language and CSRF ----------------------------------------------------------
@@ -407,6 +421,19 @@ def build_charts(figures: stats.Dashboard, t: Translator) -> list[Chart]:
     ]
 
 
+def bank_leads_chart(p: stats.Period, leads: stats.Breakdown, t: Translator) -> Chart:
+    title = t(N_("Bank-account requests by bank"))
+    svg = charts.stacked_bars(
+        ident="bank-leads",
+        title=title,
+        labels=_labels(p),
+        series=_series(leads, BANK_NAMES, t),
+        empty_text=t(N_("Nothing in this period.")),
+        label_every=3,
+    )
+    return Chart("bank-leads", title, Markup(svg), "bank-leads")  # noqa: S704  charts.py escapes its texts
+
+
 def _local(moment: dt.datetime) -> str:
     return f"{moment.astimezone(MOROCCO):%Y-%m-%d %H:%M}"
 
@@ -418,6 +445,10 @@ def dashboard() -> str:
     figures = stats.dashboard(db, name=name, now=hirfa().clock(), session_ttl=_session_ttl())
     t = Translator(language())
     requests = list_requests(db, status="open")
+    now = hirfa().clock()
+    leads = stats.bank_leads(db, figures.period)
+    oldest = stats.oldest_open_lead(db)
+    unfetched = stats.unfetched_leads(db, now=now)
     return render_template(
         "ops/dashboard.html",
         period=name,
@@ -427,7 +458,22 @@ def dashboard() -> str:
         help_rows=[_help_row(req, phone, t) for req, phone in requests[:HELP_ROWS_SHOWN]],
         help_total=len(requests),
         money=t.money,
+        bank_chart=bank_leads_chart(figures.period, leads, t),
+        bank_totals=[(t(BANK_NAMES[bank]), leads.total(bank)) for bank in leads.categories],
+        oldest_lead_days=None if oldest is None else (now - oldest).days,
+        unfetched_rows=[_lead_row(lead, phone, now, t) for lead, phone in unfetched[:HELP_ROWS_SHOWN]],
+        unfetched_total=len(unfetched),
     )
+
+
+def _lead_row(lead: BankLead, phone: str, now: dt.datetime, t: Translator) -> dict[str, Any]:
+    return {
+        "id": lead.id,
+        "bank": t(BANK_NAMES.get(lead.bank, lead.bank)),
+        "phone": mask_phone(phone) if phone else "-",
+        "created": _local(lead.created_at),
+        "days": (now - lead.created_at).days,
+    }
 
 
 def _help_row(req: HelpRequest, phone: str, t: Translator) -> dict[str, Any]:
@@ -514,6 +560,14 @@ def _export_rows(dataset: str, p: stats.Period) -> tuple[list[str], list[Sequenc
                 for req, phone in list_requests(db, status="open")
             ],
         ),
+        "bank-leads": lambda: ([start, "bank", "requests"], list(_per_bucket(p, stats.bank_leads(db, p)))),
+        "bank-leads-unfetched": lambda: (
+            ["id", "bank", "phone", "created_morocco_time", "status"],
+            [
+                (lead.id, lead.bank, mask_phone(phone) if phone else "", _local(lead.created_at), lead.status)
+                for lead, phone in stats.unfetched_leads(db, now=p.now)
+            ],
+        ),
     }
     return exports[dataset]()
 
@@ -535,5 +589,5 @@ def export(dataset: str) -> Response:
     p = stats.period(name, hirfa().clock())
     header, rows = _export_rows(dataset, p)
     log.info("ops export", extra={"staff": g.staff.username, "dataset": dataset, "period": name.value})
-    suffix = "" if dataset == "help-requests" else f"-{name.value}-{p.iso(len(p.buckets) - 1)[:10]}"
+    suffix = "" if dataset in UNDATED_DATASETS else f"-{name.value}-{p.iso(len(p.buckets) - 1)[:10]}"
     return _csv(f"hirfa-{dataset}{suffix}.csv", header, rows)

@@ -1,9 +1,10 @@
 """The partner API against the OpenAPI document it serves.
 
 Schemathesis generates requests from the document (valid and invalid), each signed with
-a real network key; every answer must be documented (status, content type, body schema)
-and none may be a 5xx. Then the answers of a real payment's life are checked the same way,
-since random references almost never exist."""
+a real network key (and, for the leads, with a bank's key); every answer must be
+documented (status, content type, body schema) and none may be a 5xx. Then the answers
+of a real payment's and a real lead's life are checked the same way, since random
+references and lead ids almost never exist."""
 
 from __future__ import annotations
 
@@ -23,16 +24,20 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.transport.requests import prepare_query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.urls import _urlencode  # what werkzeug's client does with a query mapping
 
+from gateway.banks.service import request_lead
 from gateway.config import Settings
 from gateway.partners.keys import create_key
 from gateway.partners.signing import AUTH_CODES, signed_headers
 from gateway.payments.service import PaymentService
 from gateway.web.api import STATUS_BY_CODE
 from gateway.web.openapi import openapi_document
-from models import Artisan, Payment, PaymentReference
+from menus.banks import CONSENT_VERSION
+from models import Artisan, BankLead, Payment, PaymentReference
 from tests.helpers import FrozenClock
 
 JSON = "application/json"
@@ -55,12 +60,32 @@ class Signer:
         body = case.body
         if not isinstance(body, bytes):  # negative cases may be raw bytes, sent as they are
             body = b"" if isinstance(body, NotSet) else json.dumps(body).encode()
-        # The path exactly as it goes on the request line, percent-encoding and all.
+        # The path exactly as it goes on the request line, percent-encoding and all, with
+        # the query string werkzeug's client will make of the case's query.
         path = case.operation.schema.get_full_path(case.formatted_path)
+        query = prepare_query(case)
+        encoded = query if isinstance(query, str) else _urlencode(query) if query else ""
+        if encoded:
+            path = f"{path}?{encoded}"
         response = case.call_and_validate(
             app=self.app, headers=self.headers(case.method, path, body), data=body, checks=CHECKS
         )
         return response.status_code
+
+
+@pytest.fixture
+def bank_signer(app: Flask, demo: Session, settings: Settings, clock: FrozenClock) -> Signer:
+    """A bank's key, with a lead of its own to list and update."""
+    key, secret = create_key(
+        demo, name="schemathesis bank", network=None, reimbursements=False, bank="awb", settings=settings, clock=clock
+    )
+    aicha = demo.scalar(select(Artisan.id).where(Artisan.phone == "+212600000003"))
+    assert aicha is not None
+    request_lead(
+        demo, artisan_id=aicha, bank="awb", consent_version=CONSENT_VERSION, clock=clock, default_language="fr"
+    )
+    demo.commit()
+    return Signer(app, key.key_id, secret, clock)
 
 
 @pytest.fixture
@@ -92,6 +117,34 @@ def api_schema() -> BaseSchema:
 )
 def test_every_answer_is_documented(case: Case, signer: Signer) -> None:
     signer.call(case)
+
+
+@schema.include(path_regex="/leads").parametrize()
+@hypothesis.settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
+)
+def test_every_answer_to_a_bank_key_is_documented(case: Case, bank_signer: Signer) -> None:
+    bank_signer.call(case)
+
+
+def test_a_leads_life_matches_the_document(api_schema: BaseSchema, bank_signer: Signer, demo: Session) -> None:
+    lead_id = demo.scalar(select(BankLead.id))
+    assert lead_id is not None
+    listing = api_schema["/api/v1/leads"]["GET"]
+    update = api_schema["/api/v1/leads/{lead_id}/status"]["POST"]
+    path = {"lead_id": str(lead_id)}
+    assert bank_signer.call(listing.Case(query={"status": "new", "limit": 1})) == 200
+    assert bank_signer.call(update.Case(path_parameters=path, body={"status": "declined"}, media_type=JSON)) == 422
+    assert bank_signer.call(update.Case(path_parameters=path, body={"status": "contacted"}, media_type=JSON)) == 200
+    opened = {"status": "account_opened", "reason": None}
+    assert bank_signer.call(update.Case(path_parameters=path, body=opened, media_type=JSON)) == 200
+    assert bank_signer.call(update.Case(path_parameters=path, body=opened, media_type=JSON)) == 200
+    assert bank_signer.call(update.Case(path_parameters=path, body={"status": "contacted"}, media_type=JSON)) == 409
+    missing = {"lead_id": str(lead_id + 1000)}
+    assert bank_signer.call(update.Case(path_parameters=missing, body={"status": "contacted"}, media_type=JSON)) == 404
 
 
 def test_a_payments_life_matches_the_document(

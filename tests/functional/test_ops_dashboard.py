@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
+from gateway.banks.service import request_lead
 from gateway.db import get_db
 from gateway.demo import DEMO_STAFF, load_demo_staff
 from gateway.help.service import request_help
@@ -28,6 +29,7 @@ from menus.menu import SCREENS
 from models import (
     Agent,
     Artisan,
+    BankLead,
     HelpRequest,
     OutboxMessage,
     Payment,
@@ -587,7 +589,7 @@ def test_session_cookie_is_secure_in_production(make_app: Callable[..., Flask]) 
 def test_the_dashboard_shows_the_figures_as_svg(client: FlaskClient, activity: Session, logged_in: str) -> None:
     html = client.get("/ops/?period=30d").get_data(as_text=True)
     assert '<html lang="fr" dir="ltr">' in html
-    assert html.count("<svg") == 6
+    assert html.count("<svg") == 7  # six charts and the bank-account requests' one
     assert 'data-series="Wafacash" data-value="2"' in html  # 2 payments today
     assert "24/11 · Wafacash: 270,00 MAD" in html
     assert "24/11 · Fellah Cash: 405,00 MAD" in html
@@ -851,3 +853,42 @@ def test_hops_and_racing_reports_make_one_session_on_both_databases(committed_ap
         figures = stats.dashboard(db, name=stats.PeriodName.TODAY, now=dt.datetime.now(UTC), session_ttl=TTL)
         assert (figures.sessions.total("completed"), figures.sessions.total("incomplete")) == (1, 1)
         assert [(d.screen, d.sessions) for d in figures.drop_off] == [("pay", 1)]
+
+
+def test_bank_leads_on_the_dashboard_and_those_not_fetched_in_30_days(
+    client: FlaskClient, demo: Session, logged_in: str, clock: FrozenClock
+) -> None:
+    ids = {}
+    for phone, bank in (("+212600000001", "cam"), ("+212600000002", "awb"), ("+212600000003", "awb")):
+        artisan_id = demo.scalar(select(Artisan.id).where(Artisan.phone == phone))
+        assert artisan_id is not None
+        lead, _ = request_lead(
+            demo,
+            artisan_id=artisan_id,
+            bank=bank,
+            consent_version="bank-consent-v1",
+            clock=clock,
+            default_language="ar",
+        )
+        ids[phone] = lead.id
+    demo.commit()
+    html = client.get("/ops/?period=today").get_data(as_text=True)
+    assert "Crédit Agricole du Maroc: 1" in html  # names as the banks write them
+    assert "Attijariwafa bank: 2" in html
+    assert 'class="unfetched-lead"' not in html  # nothing is 30 days old yet
+    per_day = read_csv(client, "/ops/export/bank-leads.csv?period=30d")
+    assert per_day[0] == ["day", "bank", "requests"] and ["2026-11-24", "awb", "2"] in per_day
+    # Youssef's bank fetches his lead on day 10; the others are never fetched.
+    clock.advance(days=10)
+    demo.execute(update(BankLead).where(BankLead.id == ids["+212600000002"]).values(first_fetched_at=clock()))
+    demo.commit()
+    clock.advance(days=21)
+    log_in(client)  # the morning's session has long ended
+    html = client.get("/ops/").get_data(as_text=True)
+    rows = re.findall(r'<tr class="unfetched-lead">\s*<td>(\d+)</td>', html)
+    assert sorted(map(int, rows)) == sorted([ids["+212600000001"], ids["+212600000003"]])
+    assert "+2126******01" in html and "+212600000001" not in html
+    assert "31 jours" in html  # the oldest open request's age (the dashboard speaks French first)
+    unfetched = read_csv(client, "/ops/export/bank-leads-unfetched.csv")
+    assert unfetched[0] == ["id", "bank", "phone", "created_morocco_time", "status"]
+    assert [str(ids["+212600000003"]), "awb", "'+2126******03", "2026-11-24 11:00", "new"] in unfetched

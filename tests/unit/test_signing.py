@@ -359,13 +359,21 @@ def test_a_revoked_key_cannot_be_rotated(
 
 def test_demo_keys_are_made_once_and_given_again(db_session: Session, settings: Settings, frozen: FrozenClock) -> None:
     first = create_demo_keys(db_session, settings, frozen)
-    assert [shown["name"] for shown in first] == ["demo-wafacash", "demo-fellah_cash", "demo-reimbursements"]
+    assert [shown["name"] for shown in first] == [
+        "demo-wafacash",
+        "demo-fellah_cash",
+        "demo-reimbursements",
+        "demo-bank-cam",
+        "demo-bank-awb",
+    ]
     assert create_demo_keys(db_session, settings, frozen) == first
     keys = {key.name: key for key in db_session.scalars(select(PartnerKey).where(PartnerKey.name.like("demo-%")))}
-    assert len(keys) == 3
+    assert len(keys) == 5
     assert (keys["demo-wafacash"].kind, keys["demo-wafacash"].network) == ("network", "wafacash")
     assert (keys["demo-fellah_cash"].kind, keys["demo-fellah_cash"].network) == ("network", "fellah_cash")
     assert (keys["demo-reimbursements"].kind, keys["demo-reimbursements"].network) == ("reimbursements", None)
+    assert (keys["demo-bank-cam"].kind, keys["demo-bank-cam"].bank) == ("bank", "cam")
+    assert (keys["demo-bank-awb"].kind, keys["demo-bank-awb"].bank) == ("bank", "awb")
     # A revoked demo key comes back to life with a new secret.
     revoke_key(db_session, key_id=first[0]["key_id"], clock=frozen)
     again = create_demo_keys(db_session, settings, frozen)
