@@ -35,7 +35,7 @@ class AgentHome:
 
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         if session.data.get("pin_ok"):
-            return View([t("Hirfa agent"), *(t(option) for option in self.OPTIONS)])
+            return View([t("Hirfa agent")], actions=[t(option) for option in self.OPTIONS])
         agent = _agent(ctx, session)
         if agent is None or agent.locked:
             return View([t(LOCKED)], final=True)
@@ -97,8 +97,8 @@ class ConfirmCash:
                 info.artisan_name,
                 t("{n} months: {months}", n=info.month_count, months=t.months(info.first_month, info.month_count)),
                 t("Amount: {amount}", amount=t.money(info.amount_centimes)),
-                t("1 Cash received"),
-            ]
+            ],
+            actions=[t("1 Cash received")],
         )
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:

@@ -3,7 +3,8 @@
 Pure: it gets the caller's input and a JSON-ready state dict, and returns the reply
 and the next state. No HTTP, SQL or Redis here; outside needs go through `Ports`.
 
-Navigation on every screen: `0` back (or previous page), `00` home, `98` next page.
+Navigation on every screen: `0` back (or previous page), `00` home, `98` next page
+(on the last page, that page again).
 Anything a screen does not expect re-shows it with a short error line; the third
 wrong answer in a row ends the session politely.
 """
@@ -33,10 +34,15 @@ class Reply:
 
 @dataclass(frozen=True)
 class View:
-    """What a screen shows. A final view ends the session (after its last page)."""
+    """What a screen shows. A final view ends the session (after its last page).
+
+    `actions` are the screen's choices ("1 Pay all due"): the paging keeps them all on
+    the first page, after as many `lines` as fit, so that no one pages to act. A list to
+    choose from (regions, claims) is `lines`: it pages like any information."""
 
     lines: list[str]
     final: bool = False
+    actions: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -198,8 +204,11 @@ class Engine:
         if value == HOME:
             data.update(stack=[{"s": data.get("home", self.home)}], page=0, err=0)
             return self._render(ctx, session), data
-        if value == MORE and data["page"] + 1 < data.get("pages", 1):
-            data["page"] += 1
+        if value == MORE:
+            # On the last page (or the only one) `98` keeps that page: no screen takes
+            # 98 as an answer, and an error line would only push the choices away.
+            if data["page"] + 1 < data.get("pages", 1):
+                data["page"] += 1
             return self._render(ctx, session), data
         if value == BACK:
             if data["page"] > 0:
@@ -247,7 +256,7 @@ class Engine:
         view = self.screens[session.frame["s"]].render(ctx, session, t)
         lines = [line for line in (error, notice) if line] + view.lines
         back = None if view.final or len(session.stack) == 1 else t("0 Back")
-        return paginate(lines, ctx.budget, more=t("98 More"), back=back), view.final
+        return paginate(lines, ctx.budget, more=t("98 More"), back=back, actions=view.actions), view.final
 
     def _render(self, ctx: Context, session: Session, error: str | None = None, notice: str | None = None) -> Reply:
         data = session.data

@@ -17,12 +17,12 @@ DONE = {
 class HelpMenu:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         return View(
-            [
-                t("Help and services"),
+            [t("Help and services")],
+            actions=[
                 t("1 An advisor (Dar Al Moukawil) calls me back"),
                 t("2 Export support"),
                 t("3 My chamber of crafts by SMS"),
-            ]
+            ],
         )
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:

@@ -57,22 +57,24 @@ class Dues:
         if not dues.registered:
             return View([t("You are not registered for AMO yet."), t("Ask your chamber of crafts.")])
         offered.append("2")
-        lines = [t("Monthly: {amount}", amount=t.money(dues.monthly_centimes))]
+        lines: list[str] = []
+        actions: list[str] = []
         if dues.months:
             first, last = dues.months[0], dues.months[-1]
             span = t.months(first, 1) if first == last else f"{t.months(first, 1)}-{t.months(last, 1)}"
-            lines.append(t("Due: {n} months ({months})", n=len(dues.months), months=span))
             lines.append(t("Total: {amount}", amount=t.money(dues.total_centimes)))
-            lines.append(t("1 Pay all due"))
+            lines.append(t("Due: {n} months ({months})", n=len(dues.months), months=span))
+            actions.append(t("1 Pay all due"))
             offered.append("1")
         else:
             lines.append(t("Nothing is due."))
-        lines.append(t("2 Choose the months"))
+        lines.append(t("Monthly: {amount}", amount=t.money(dues.monthly_centimes)))
+        actions.append(t("2 Choose the months"))
         if dues.open_reference is not None:
-            lines.append(t("3 My open reference"))
+            actions.append(t("3 My open reference"))
             session.params["open"] = dues.open_reference.id
             offered.append("3")
-        return View(lines)
+        return View(lines, actions=actions)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         if value not in session.params.get("offered", ()):
@@ -96,7 +98,9 @@ class Months:
 
 class Network:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        return View([t("Where will you pay?"), *(f"{key} {t(NETWORK_NAMES[name])}" for key, name in NETWORKS.items())])
+        return View(
+            [t("Where will you pay?")], actions=[f"{key} {t(NETWORK_NAMES[name])}" for key, name in NETWORKS.items()]
+        )
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         network = NETWORKS.get(value)
@@ -117,8 +121,8 @@ class Confirm:
                 t("{n} months: {months}", n=quote.month_count, months=t.months(quote.first_month, quote.month_count)),
                 t("Total: {amount}", amount=t.money(quote.total_centimes)),
                 t("At {network}", network=t(network)),
-                t("1 Get the payment reference"),
-            ]
+            ],
+            actions=[t("1 Get the payment reference")],
         )
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
@@ -153,7 +157,7 @@ class OpenReference:
         info = ctx.ports.payments.reference_of(artisan_id=session.artisan_id or 0, reference_id=session.params["id"])
         if info is None or info.state != "open":
             return View([t("You have no open reference.")])
-        return View([*reference_lines(info, t), t("1 Cancel this reference")])
+        return View(reference_lines(info, t), actions=[t("1 Cancel this reference")])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         info = ctx.ports.payments.reference_of(artisan_id=session.artisan_id or 0, reference_id=session.params["id"])

@@ -71,6 +71,7 @@ class Claim:
             t("Amount: {amount}", amount=t.money(claim.amount_centimes)),
             t("Status: {status}", status=status_label(claim.status, t)),
         ]
+        actions: list[str] = []
         if claim.status == "available" and claim.network is not None:
             lines.append(t("At {network}", network=t(NETWORK_NAMES.get(claim.network, claim.network))))
             if claim.code_from is not None:
@@ -81,12 +82,12 @@ class Claim:
             if claim.available_until is not None:
                 lines.append(t("Valid until {when}", when=f"{claim.available_until:%d/%m/%Y}"))
             if can_resend(claim, ctx):
-                lines.append(t("1 Send the code again by SMS"))
+                actions.append(t("1 Send the code again by SMS"))
         if claim.status == "rejected" and claim.reason:
             # The reason comes as the paying body wrote it: data, not a text of ours.
             label = t("Reason:")
             lines.append(f"{label} {claim.reason}")
-        return View(lines)
+        return View(lines, actions=actions)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         if value != "1":

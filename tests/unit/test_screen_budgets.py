@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import itertools
+import re
+from collections.abc import Iterator
 
 import pytest
 from babel.messages.pofile import read_po
@@ -17,6 +20,7 @@ from menus.engine import Context, Engine, Session
 from menus.i18n import LOCALE_DIR, Translator, format_amount
 from menus.menu import SCREENS
 from menus.paging import Budget
+from menus.payments import NETWORK_NAMES, NETWORKS
 from menus.ports import (
     AgentInfo,
     Caller,
@@ -241,39 +245,30 @@ def _screen_messages(language: str) -> list[str]:
     return [text for msgid, text in _messages(language).items() if not msgid.startswith("Hirfa:")]
 
 
-@pytest.mark.parametrize(
-    ("aggregator", "language", "screen", "amo_status"),
-    [
-        (aggregator, language, screen, amo)
-        for aggregator, language, screen in itertools.product(BUDGETS, LANGUAGES, SCREENS)
-        for amo in ("not_registered", "pre_registered", "waiting", "covered", "suspended")
-    ],
-)
-def test_every_page_fits(aggregator: str, language: str, screen: str, amo_status: str) -> None:
-    budget: Budget = BUDGETS[aggregator]
-    engine = Engine(SCREENS, home="main", agent_home="agent_home")
-    params = {
-        "cin": "AB1234567",
-        "next": "status",
-        "count": 12,
-        "network": "fellah_cash",
-        "id": 1,
-        "reused": True,
-        "reference": "9999999999",
-        "receipt": "FC9999999999",
-        "mark": "m" * 64,
-        "aid": 1,
-        "left": 2,
-        "kind": "advisor_callback",
-        "since": "31/12/2026",
-        "region": "06",
-        "province": "06.141",
-    }
-    stack = [{"s": "main"}] + ([{"s": screen, "p": params}] if screen != "main" else [])
-    # The longest error and notice lines any screen may carry, together.
-    longest = max(_screen_messages(language), key=len)
-    # Every claim status (an available one shows the most), and no claim at all; its code
-    # shown, or withheld from a phone newly linked.
+PARAMS = {
+    "cin": "AB1234567",
+    "next": "status",
+    "count": 12,
+    "network": "fellah_cash",
+    "id": 1,
+    "reused": True,
+    "reference": "9999999999",
+    "receipt": "FC9999999999",
+    "mark": "m" * 64,
+    "aid": 1,
+    "left": 2,
+    "kind": "advisor_callback",
+    "since": "31/12/2026",
+    "region": "06",
+    "province": "06.141",
+}
+
+
+def worst_cases(budget: Budget, language: str, screen: str, amo_status: str) -> Iterator[tuple[Context, Session]]:
+    """The screen on top of the main menu, with every claim status (an available one
+    shows the most) and no claim at all, its code shown or withheld from a phone newly
+    linked, before and after an agent's PIN."""
+    stack = [{"s": "main"}] + ([{"s": screen, "p": PARAMS}] if screen != "main" else [])
     for pin_ok, claim_status, withheld in itertools.product((False, True), (*CLAIM_STATUSES, None), (False, True)):
         ports = Ports(
             registry=WorstCaseRegistry(language, amo_status),
@@ -287,12 +282,66 @@ def test_every_page_fits(aggregator: str, language: str, screen: str, amo_status
             phone="+212600000001", ports=ports, budget=budget, today=dt.date(2026, 11, 24), default_language=language
         )
         session = Session(
-            {"lang": language, "aid": 1, "agent": 1, "pin_ok": pin_ok, "stack": stack, "page": 0, "err": 0}
+            {
+                "lang": language,
+                "aid": 1,
+                "agent": 1,
+                "pin_ok": pin_ok,
+                "stack": copy.deepcopy(stack),
+                "page": 0,
+                "err": 0,
+            }
         )
+        yield ctx, session
+
+
+AMO_STATUSES = ("not_registered", "pre_registered", "waiting", "covered", "suspended")
+
+
+@pytest.mark.parametrize(
+    ("aggregator", "language", "screen", "amo_status"),
+    [
+        (aggregator, language, screen, amo)
+        for aggregator, language, screen in itertools.product(BUDGETS, LANGUAGES, SCREENS)
+        for amo in AMO_STATUSES
+    ],
+)
+def test_every_page_fits(aggregator: str, language: str, screen: str, amo_status: str) -> None:
+    budget: Budget = BUDGETS[aggregator]
+    engine = Engine(SCREENS, home="main", agent_home="agent_home")
+    # The longest error and notice lines any screen may carry, together.
+    longest = max(_screen_messages(language), key=len)
+    for ctx, session in worst_cases(budget, language, screen, amo_status):
         for error, notice in ((None, None), (longest, None), (longest, longest)):
             pages, _final = engine.pages(ctx, session, error=error, notice=notice)
             for page in pages:
                 assert budget.fits(page), f"{screen}/{language}: {budget.length(page)} > {budget.limit(page)}: {page!r}"
+
+
+def _choice_lines(language: str) -> set[str]:
+    """Every line that offers a choice: the catalogue's numbered texts ("1 Pay all due"),
+    the networks as the payment screen numbers them, and the languages."""
+    t = Translator(language)
+    numbered = {t(msgid) for msgid in _messages(language) if re.match(r"\d+ ", msgid)} - {t("98 More"), t("0 Back")}
+    networks = {f"{key} {t(NETWORK_NAMES[name])}" for key, name in NETWORKS.items()}
+    return numbered | networks | {"1 العربية", "2 Français"}
+
+
+@pytest.mark.parametrize(
+    ("language", "screen", "amo_status"),
+    [(language, screen, amo) for language, screen in itertools.product(LANGUAGES, SCREENS) for amo in AMO_STATUSES],
+)
+def test_every_choice_stands_on_the_first_page(language: str, screen: str, amo_status: str) -> None:
+    """With worst-case data, and under the error line of a wrong answer: no `98` to act."""
+    engine = Engine(SCREENS, home="main", agent_home="agent_home")
+    choices = _choice_lines(language)
+    for ctx, session in worst_cases(at_adapter.budget, language, screen, amo_status):
+        for error in (None, Translator(language)("Invalid choice.")):
+            pages, _final = engine.pages(ctx, session, error=error)
+            offered = [line for page in pages for line in page.split("\n") if line in choices]
+            first = pages[0].split("\n")
+            missing = [line for line in offered if line not in first]
+            assert not missing, f"{screen}/{language}: {missing} after page 1 of {len(pages)}: {pages[0]!r}"
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
