@@ -21,6 +21,8 @@ from menus.paging import Budget, paginate
 from menus.ports import Ports
 
 BACK, HOME, MORE = "0", "00", "98"
+# Taking up a resume offer costs one answer ("1 Continue").
+RESUME_COST = 1
 MAX_WRONG_INPUTS = 3
 STATE_VERSION = 1
 
@@ -141,8 +143,10 @@ class Engine:
 
     A session cut off mid-flow leaves a resume point (`resume_point`); the next dial
     from that phone, given it back, starts on `resume_screen`, which offers to continue.
-    A session that went through a screen in `no_resume` (secrets typed, money committed)
-    is never resumed, nor is an agent's (everything in it sits behind the PIN)."""
+    Only a session cut off on a screen in `resume_at` (one holding a choice made inside a
+    task) and deeper than the offer costs is kept. A session that went through a screen
+    in `no_resume` (secrets typed, money committed) is never resumed, nor is an agent's
+    (everything in it sits behind the PIN)."""
 
     def __init__(
         self,
@@ -152,23 +156,31 @@ class Engine:
         *,
         resume_screen: str | None = None,
         no_resume: frozenset[str] = frozenset(),
+        resume_at: frozenset[str] | None = None,
     ) -> None:
         self.screens = screens
         self.home = home
         self.agent_home = agent_home
         self.resume_screen = resume_screen
         self.no_resume = no_resume | ({resume_screen} if resume_screen else set())
+        self.resume_at = resume_at
 
     def resume_point(self, data: Mapping[str, Any]) -> dict[str, Any] | None:
         """What is worth resuming of this session state (the artisan and the stack of
-        screens), or None: nothing past the home menu, an agent, a finished session, or
-        a screen in `no_resume` anywhere on the way."""
+        screens), or None: an agent, a finished session, a screen in `no_resume` anywhere
+        on the way, a cut-off screen not in `resume_at` (a menu, an information screen),
+        or one that starting again reaches in no more answers than the offer costs."""
         if self.resume_screen is None or data.get("done") or data.get("agent") is not None:
             return None
         stack = data.get("stack", [])
         if len(stack) < 2 or not all(isinstance(frame, dict) for frame in stack) or stack[0].get("s") != self.home:
             return None
         if any(frame.get("s") not in self.screens or frame.get("s") in self.no_resume for frame in stack):
+            return None
+        if self.resume_at is not None and stack[-1].get("s") not in self.resume_at:
+            return None
+        # Each screen past home took at least one answer to reach again from the dial.
+        if len(stack) - 1 <= RESUME_COST:
             return None
         return {"aid": data.get("aid"), "stack": stack}
 
