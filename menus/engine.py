@@ -266,9 +266,12 @@ class Engine:
         """Every page of the current screen, and whether the screen is final."""
         t = ctx.translator(session.language)
         view = self.screens[session.frame["s"]].render(ctx, session, t)
-        lines = [line for line in (error, notice) if line] + view.lines
+        head = [line for line in (error, notice) if line]
         back = None if view.final or len(session.stack) == 1 else t("0 Back")
-        return paginate(lines, ctx.budget, more=t("98 More"), back=back, actions=view.actions), view.final
+        pages = paginate(
+            head + view.lines, ctx.budget, more=t("98 More"), back=back, actions=view.actions, keep=len(head)
+        )
+        return pages, view.final
 
     def _render(self, ctx: Context, session: Session, error: str | None = None, notice: str | None = None) -> Reply:
         data = session.data

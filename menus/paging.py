@@ -59,11 +59,18 @@ def _split_long_line(line: str, width: int) -> list[str]:
 
 
 def paginate(
-    lines: list[str], budget: Budget, more: str, back: str | None, actions: tuple[str, ...] | list[str] = ()
+    lines: list[str],
+    budget: Budget,
+    more: str,
+    back: str | None,
+    actions: tuple[str, ...] | list[str] = (),
+    *,
+    keep: int = 0,
 ) -> list[str]:
     """Pack `lines` into pages that each fit `budget`, footer included; `actions` (the
-    screen's choices) all stand on the first page, after as many of `lines` as fit there,
-    and the rest of `lines` follow on the next pages: a caller answers without paging.
+    screen's choices) all stand on the first page, after as many of `lines` as fit there
+    (the first `keep` ones at least: what answers the caller's last move), and the rest of
+    `lines` follow on the next pages: a caller answers without paging.
 
     Every page but the last ends with the `more` line ("98 ..."); every page ends with
     the `back` line when one is given. A line is never cut unless it cannot fit alone.
@@ -76,12 +83,12 @@ def paginate(
 
     if budget.fits(page_text(lines + actions, False)):
         return [page_text(lines + actions, False)]
-    if not actions or not budget.fits(page_text(actions, True)):
-        # No choices, or choices that cannot share a page with a footer (only under the
-        # longest error and notice together): everything in order, paged.
+    if not actions or not budget.fits(page_text([*lines[:keep], *actions], True)):
+        # No choices, or choices that cannot share a page with the answer to the last
+        # move (a notice with letters beyond GSM-7 above a French menu): all in order.
         return _pack(lines + actions, budget, page_text)
     # The first page: the choices and as many leading lines as fit before them.
-    lead = 0
+    lead = keep
     while lead < len(lines) and budget.fits(page_text([*lines[: lead + 1], *actions], True)):
         lead += 1
     first = page_text([*lines[:lead], *actions], True)

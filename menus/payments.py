@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from menus.engine import Context, Go, Home, Invalid, Screen, Session, Step, View
-from menus.i18n import N_, Translator
+from menus.i18n import N_, Translator, grouped
 from menus.ports import ReferenceInfo, Refused
 
 NETWORKS = {"1": "wafacash", "2": "fellah_cash"}
@@ -28,10 +28,6 @@ REFUSALS = {
 
 def refusal(code: str) -> str:
     return REFUSALS.get(code, N_("This cannot be done now."))
-
-
-def grouped(reference: str) -> str:
-    return f"{reference[:3]} {reference[3:6]} {reference[6:]}"
 
 
 def expiry(moment: dt.datetime) -> str:

@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 
 from gateway.clock import MOROCCO, local_today
 from gateway.config import Settings
-from gateway.payments.references import grouped, new_reference, normalise
+from gateway.payments.references import new_reference, normalise
 from gateway.registration.amo import add_months, month_start
 from gateway.sms.outbox import queue_sms
-from menus.i18n import Translator, format_amount, months_label
+from menus.i18n import Translator, format_amount, grouped, months_label
 from menus.payments import NETWORK_NAMES
 from models import Agent, Artisan, ContributionAmount, PaidMonth, Payment, PaymentReference
 from models.payments import NETWORKS

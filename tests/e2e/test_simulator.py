@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 YOUSSEF, AICHA = "+212600000002", "+212600000003"
-REFERENCE = re.compile(r"\b(\d{3}) ?(\d{3}) ?(\d{4})\b")
+REFERENCE = re.compile(r"\b(\d{3})[ -]?(\d{3})[ -]?(\d{4})\b")
 ARABIC = re.compile(r"[\u0600-\u06FF]")
 WAIT_MS = 5000
 

@@ -40,7 +40,7 @@ def test_a_payment_cut_off_at_the_network_choice_is_resumed(dial: type[Dialer], 
     assert again.send("1") == where  # the same screen, as it was left
     again.send("1")  # Wafacash
     issued = again.send("1")  # confirm
-    assert re.search(r"\d{3} \d{3} \d{4}", issued), issued
+    assert re.search(r"\d{3}-\d{3}-\d{4}", issued), issued
     assert demo.scalar(select(func.count()).select_from(PaymentReference)) == 1
     again.send("98")  # the reference's last page: END
     # Finished: the next dial starts at the main menu.
