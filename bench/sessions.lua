@@ -92,7 +92,7 @@ function response(status, headers, body)
   elseif mode ~= "baseline" then
     local texts = script[session][2]
     if session == 2 and hop == #texts then
-      local a, b, c = string.match(body, "(%d%d%d) (%d%d%d) (%d%d%d%d)")
+      local a, b, c = string.match(body, "(%d%d%d)-(%d%d%d)-(%d%d%d%d)")
       if a then reference = a .. b .. c else errors = errors + 1 end
     elseif session == 3 and hop == #texts and not string.find(body, DONE, 1, true) then
       errors = errors + 1

@@ -28,7 +28,7 @@ UNAVAILABLE = tuple(Translator(language)("Service unavailable. Please try again 
 RECORDED = tuple(Translator(language)("Payment recorded.") for language in LANGUAGES)
 RESUME_OFFER = tuple(Translator(language)("Your last session was cut off.") for language in LANGUAGES)
 CASH_RECEIVED = tuple(Translator(language)("1 Cash received") for language in LANGUAGES)
-REFERENCE = re.compile(r"\b(\d{3}) (\d{3}) (\d{4})\b")
+REFERENCE = re.compile(r"\b(\d{3})-(\d{3})-(\d{4})\b")
 RECEIPT = re.compile(r"\b([A-Z]{2}[0-9]{6,14})\b")
 # Sessions of the status threads: (phone, inputs after the dial). Each ends on a CON or END.
 STATUS_SESSIONS = (

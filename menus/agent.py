@@ -6,8 +6,8 @@ and a new PIN waits for its confirmation only as a keyed mark (`Agents.prepare_p
 from __future__ import annotations
 
 from menus.engine import Context, End, Go, Home, Invalid, Screen, Session, Step, View
-from menus.i18n import N_, Translator
-from menus.payments import grouped, refusal
+from menus.i18n import N_, Translator, grouped
+from menus.payments import refusal
 from menus.ports import AgentInfo, PinOutcome, Refused
 
 LOCKED = N_("Your agent access is locked. Ask Hirfa staff to unlock it.")
@@ -35,7 +35,7 @@ class AgentHome:
 
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         if session.data.get("pin_ok"):
-            return View([t("Hirfa agent"), *(t(option) for option in self.OPTIONS)])
+            return View([t("Hirfa agent")], actions=[t(option) for option in self.OPTIONS])
         agent = _agent(ctx, session)
         if agent is None or agent.locked:
             return View([t(LOCKED)], final=True)
@@ -97,8 +97,8 @@ class ConfirmCash:
                 info.artisan_name,
                 t("{n} months: {months}", n=info.month_count, months=t.months(info.first_month, info.month_count)),
                 t("Amount: {amount}", amount=t.money(info.amount_centimes)),
-                t("1 Cash received"),
-            ]
+            ],
+            actions=[t("1 Cash received")],
         )
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
@@ -136,7 +136,7 @@ class CheckReference:
             return View([t(refusal(refused.code))])
         return View(
             [
-                grouped(info.reference) + " " + t(STATES.get(info.state, info.state)),
+                t.keep_order(grouped(info.reference)) + " " + t(STATES.get(info.state, info.state)),
                 info.artisan_name,
                 t("{n} months: {months}", n=info.month_count, months=t.months(info.first_month, info.month_count)),
                 t("Amount: {amount}", amount=t.money(info.amount_centimes)),

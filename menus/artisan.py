@@ -52,7 +52,7 @@ class MainMenu:
     )
 
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        return View([t("Hirfa - AMO for artisans")] + [t(option) for option in self.OPTIONS])
+        return View([t("Hirfa - AMO for artisans")], actions=[t(option) for option in self.OPTIONS])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         if value == "1":
@@ -120,11 +120,8 @@ class IdentifyFailed:
 
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         return View(
-            [
-                t("No file matches this CIN and year of birth. Tries left: {n}", n=session.params["left"]),
-                t("1 Try again"),
-                t("2 How to register in the RNA (SMS)"),
-            ]
+            [t("No file matches this CIN and year of birth. Tries left: {n}", n=session.params["left"])],
+            actions=[t("1 Try again"), t("2 How to register in the RNA (SMS)")],
         )
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
@@ -143,22 +140,23 @@ class Status:
         status = ctx.ports.registry.registration_status(session.artisan_id or 0)
         if status is None:
             return View([t("Your file could not be found. Please dial again.")], final=True)
+        # What the caller dialed for comes first: the AMO status and the month paid up to;
+        # the register's details follow (on the next page in Arabic).
         trade = TRADES.get(status.trade)
-        lines = [
+        lines = [amo_line(status, t)]
+        if status.paid_through:
+            lines.append(t("Paid up to {month}", month=t.month(status.paid_through.year, status.paid_through.month)))
+        if status.months_due:
+            lines.append(t("Due: {n} months, {amount}", n=status.months_due, amount=t.money(status.total_due_centimes)))
+        lines += [
             t(
                 "RNA: {status} no. {number}",
                 status=t(RNA_STATUSES.get(status.rna_status, status.rna_status)),
                 number=mask_tail(status.rna_number),
             ),
             t("Trade: {trade}", trade=t(trade) if trade else status.trade),
-            amo_line(status, t),
         ]
-        if status.paid_through:
-            lines.append(t("Paid up to {month}", month=t.month(status.paid_through.year, status.paid_through.month)))
-        if status.months_due:
-            lines.append(t("Due: {n} months, {amount}", n=status.months_due, amount=t.money(status.total_due_centimes)))
-        lines.append(t("1 Pay now"))
-        return View(lines)
+        return View(lines, actions=[t("1 Pay now")])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         if value == "1":
@@ -185,7 +183,9 @@ class ResumeOffer:
     """The first screen after a session was cut off mid-flow (see Engine.resume_point)."""
 
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        return View([t("Your last session was cut off."), t("1 Continue where you stopped"), t("2 Main menu")])
+        return View(
+            [t("Your last session was cut off.")], actions=[t("1 Continue where you stopped"), t("2 Main menu")]
+        )
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         if value == "1":
@@ -203,7 +203,7 @@ class Language:
         lines = ["1 العربية", "2 Français"]
         if session.artisan_id is not None:
             lines += [t("3 Stop SMS reminders"), t("4 Get SMS reminders")]
-        return View(lines)
+        return View([], actions=lines)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         if value in ("3", "4") and session.artisan_id is not None:

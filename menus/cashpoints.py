@@ -58,11 +58,11 @@ class CashPointList:
         points = ctx.ports.cashpoints.cash_points(province)
         if not points:
             return View([t("No cash point in {province} yet.", province=name)])
-        lines = [t("Cash points in {province}:", province=name), t("1 Receive this by SMS")]
+        lines = [t("Cash points in {province}:", province=name)]
         for point in points:
             lines.append(f"{t(NETWORK_NAMES[point.network])}: {point.name}")
             lines.extend(line for line in (point.address, point.opening_hours) if line)
-        return View(lines)
+        return View(lines, actions=[t("1 Receive this by SMS")])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         if value != "1":

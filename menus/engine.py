@@ -3,7 +3,8 @@
 Pure: it gets the caller's input and a JSON-ready state dict, and returns the reply
 and the next state. No HTTP, SQL or Redis here; outside needs go through `Ports`.
 
-Navigation on every screen: `0` back (or previous page), `00` home, `98` next page.
+Navigation on every screen: `0` back (or previous page), `00` home, `98` next page
+(on the last page, that page again).
 Anything a screen does not expect re-shows it with a short error line; the third
 wrong answer in a row ends the session politely.
 """
@@ -20,6 +21,8 @@ from menus.paging import Budget, paginate
 from menus.ports import Ports
 
 BACK, HOME, MORE = "0", "00", "98"
+# Taking up a resume offer costs one answer ("1 Continue").
+RESUME_COST = 1
 MAX_WRONG_INPUTS = 3
 STATE_VERSION = 1
 
@@ -33,10 +36,15 @@ class Reply:
 
 @dataclass(frozen=True)
 class View:
-    """What a screen shows. A final view ends the session (after its last page)."""
+    """What a screen shows. A final view ends the session (after its last page).
+
+    `actions` are the screen's choices ("1 Pay all due"): the paging keeps them all on
+    the first page, after as many `lines` as fit, so that no one pages to act. A list to
+    choose from (regions, claims) is `lines`: it pages like any information."""
 
     lines: list[str]
     final: bool = False
+    actions: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -135,8 +143,10 @@ class Engine:
 
     A session cut off mid-flow leaves a resume point (`resume_point`); the next dial
     from that phone, given it back, starts on `resume_screen`, which offers to continue.
-    A session that went through a screen in `no_resume` (secrets typed, money committed)
-    is never resumed, nor is an agent's (everything in it sits behind the PIN)."""
+    Only a session cut off on a screen in `resume_at` (one holding a choice made inside a
+    task) and deeper than the offer costs is kept. A session that went through a screen
+    in `no_resume` (secrets typed, money committed) is never resumed, nor is an agent's
+    (everything in it sits behind the PIN)."""
 
     def __init__(
         self,
@@ -146,23 +156,31 @@ class Engine:
         *,
         resume_screen: str | None = None,
         no_resume: frozenset[str] = frozenset(),
+        resume_at: frozenset[str] | None = None,
     ) -> None:
         self.screens = screens
         self.home = home
         self.agent_home = agent_home
         self.resume_screen = resume_screen
         self.no_resume = no_resume | ({resume_screen} if resume_screen else set())
+        self.resume_at = resume_at
 
     def resume_point(self, data: Mapping[str, Any]) -> dict[str, Any] | None:
         """What is worth resuming of this session state (the artisan and the stack of
-        screens), or None: nothing past the home menu, an agent, a finished session, or
-        a screen in `no_resume` anywhere on the way."""
+        screens), or None: an agent, a finished session, a screen in `no_resume` anywhere
+        on the way, a cut-off screen not in `resume_at` (a menu, an information screen),
+        or one that starting again reaches in no more answers than the offer costs."""
         if self.resume_screen is None or data.get("done") or data.get("agent") is not None:
             return None
         stack = data.get("stack", [])
         if len(stack) < 2 or not all(isinstance(frame, dict) for frame in stack) or stack[0].get("s") != self.home:
             return None
         if any(frame.get("s") not in self.screens or frame.get("s") in self.no_resume for frame in stack):
+            return None
+        if self.resume_at is not None and stack[-1].get("s") not in self.resume_at:
+            return None
+        # Each screen past home took at least one answer to reach again from the dial.
+        if len(stack) - 1 <= RESUME_COST:
             return None
         return {"aid": data.get("aid"), "stack": stack}
 
@@ -198,8 +216,11 @@ class Engine:
         if value == HOME:
             data.update(stack=[{"s": data.get("home", self.home)}], page=0, err=0)
             return self._render(ctx, session), data
-        if value == MORE and data["page"] + 1 < data.get("pages", 1):
-            data["page"] += 1
+        if value == MORE:
+            # On the last page (or the only one) `98` keeps that page: no screen takes
+            # 98 as an answer, and an error line would only push the choices away.
+            if data["page"] + 1 < data.get("pages", 1):
+                data["page"] += 1
             return self._render(ctx, session), data
         if value == BACK:
             if data["page"] > 0:
@@ -245,9 +266,12 @@ class Engine:
         """Every page of the current screen, and whether the screen is final."""
         t = ctx.translator(session.language)
         view = self.screens[session.frame["s"]].render(ctx, session, t)
-        lines = [line for line in (error, notice) if line] + view.lines
+        head = [line for line in (error, notice) if line]
         back = None if view.final or len(session.stack) == 1 else t("0 Back")
-        return paginate(lines, ctx.budget, more=t("98 More"), back=back), view.final
+        pages = paginate(
+            head + view.lines, ctx.budget, more=t("98 More"), back=back, actions=view.actions, keep=len(head)
+        )
+        return pages, view.final
 
     def _render(self, ctx: Context, session: Session, error: str | None = None, notice: str | None = None) -> Reply:
         data = session.data

@@ -17,14 +17,15 @@ DONE = {
 
 class HelpMenu:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
+        # No title: the caller just chose "5 Help" and the Arabic page holds 80 characters.
         return View(
-            [
-                t("Help and services"),
+            [],
+            actions=[
                 t("1 An advisor (Dar Al Moukawil) calls me back"),
                 t("2 Export support"),
                 t("3 My chamber of crafts by SMS"),
                 t("4 A bank account"),
-            ]
+            ],
         )
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:

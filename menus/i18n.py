@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from pathlib import Path
 
 from babel.messages.pofile import read_po
@@ -42,7 +43,12 @@ class Translator:
 
     def __call__(self, message: str, **values: object) -> str:
         text = self._messages.get(message, message)
-        return text.format(**values) if values else text
+        if not values:
+            return text
+        return text.format(**{name: self.keep_order(v) if isinstance(v, str) else v for name, v in values.items()})
+
+    def keep_order(self, text: str) -> str:
+        return keep_order(text, self.language)
 
     def month(self, year: int, month: int) -> str:
         return f"{month:02d}/{year}"
@@ -52,6 +58,33 @@ class Translator:
 
     def money(self, centimes: int) -> str:
         return format_amount(centimes, self.language)
+
+
+# Left-to-right mark: a strong left-to-right character that shows nothing.
+LRM = "\u200e"
+# Digits split by a space or a hyphen. In right-to-left text the Unicode bidi algorithm
+# shows such groups in reverse order: after Arabic letters, digits are Arabic numbers
+# (rule W2), which only a common separator (/ . , : and no-break space) joins into one
+# run (W4); a space or a hyphen stays neutral and takes the paragraph's direction (N1).
+# A code's letters lead the run with its digits (FC-4821-7730: the mark goes before FC).
+SPLIT_NUMBER = re.compile(r"(?:\b[A-Z]{1,4}-)?\d[\d/.,:]*(?:[ -]+\d[\d/.,:]*)+")
+
+
+def keep_order(text: str, language: str) -> str:
+    """`text` with a left-to-right mark before each number split by spaces or hyphens
+    (`298-485-9149`, `01/2026-03/2026`, `31/12 23:59`), in Arabic only: after the mark
+    its digits, separators and spaces are one left-to-right run (rules W7 and N1), shown
+    in the order written. The mark is the one every bidi display knows (Unicode 1.1;
+    isolates came in 6.3) and costs one character; French stays GSM-7 without it."""
+    if language != "ar":
+        return text
+    return SPLIT_NUMBER.sub(lambda match: LRM + match.group(0), text)
+
+
+def grouped(reference: str) -> str:
+    """`1234567890` -> `123-456-7890`, easier to read out at a counter: a hyphen, not a
+    space, so that it reads as one number (see `keep_order` for right-to-left text)."""
+    return f"{reference[:3]}-{reference[3:6]}-{reference[6:]}"
 
 
 def months_label(first: dt.date, count: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # GSM 03.38 basic set, and the extension set whose characters cost two septets.
@@ -57,21 +58,48 @@ def _split_long_line(line: str, width: int) -> list[str]:
     return pieces
 
 
-def paginate(lines: list[str], budget: Budget, more: str, back: str | None) -> list[str]:
-    """Pack `lines` into pages that each fit `budget`, footer included.
+def paginate(
+    lines: list[str],
+    budget: Budget,
+    more: str,
+    back: str | None,
+    actions: tuple[str, ...] | list[str] = (),
+    *,
+    keep: int = 0,
+) -> list[str]:
+    """Pack `lines` into pages that each fit `budget`, footer included; `actions` (the
+    screen's choices) all stand on the first page, after as many of `lines` as fit there
+    (the first `keep` ones at least: what answers the caller's last move), and the rest of
+    `lines` follow on the next pages: a caller answers without paging.
 
     Every page but the last ends with the `more` line ("98 ..."); every page ends with
     the `back` line when one is given. A line is never cut unless it cannot fit alone.
     """
+    actions = list(actions)
 
     def page_text(body: list[str], has_more: bool) -> str:
         footer = ([more] if has_more else []) + ([back] if back else [])
         return "\n".join(body + footer)
 
+    if budget.fits(page_text(lines + actions, False)):
+        return [page_text(lines + actions, False)]
+    if not actions or not budget.fits(page_text([*lines[:keep], *actions], True)):
+        # No choices, or choices that cannot share a page with the answer to the last
+        # move (a notice with letters beyond GSM-7 above a French menu): all in order.
+        return _pack(lines + actions, budget, page_text)
+    # The first page: the choices and as many leading lines as fit before them.
+    lead = keep
+    while lead < len(lines) and budget.fits(page_text([*lines[: lead + 1], *actions], True)):
+        lead += 1
+    first = page_text([*lines[:lead], *actions], True)
+    return [first, *_pack(lines[lead:], budget, page_text)]
+
+
+def _pack(lines: list[str], budget: Budget, page_text: Callable[[list[str], bool], str]) -> list[str]:
     if budget.fits(page_text(lines, False)):
         return [page_text(lines, False)]
     # A line too long for any page is pre-split at the width a full footer leaves.
-    reserve = len(more) + 1 + (len(back) + 1 if back else 0)
+    reserve = budget.length(page_text([], True)) + 1
     width = max(budget.other - reserve, 10)
     queue: list[str] = []
     for line in lines:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from menus.engine import Context, Go, Home, Invalid, Screen, Session, Step, View
-from menus.i18n import N_, Translator
+from menus.i18n import N_, Translator, grouped
 from menus.networks import NETWORK_NAMES, NETWORK_OPTIONS
 from menus.ports import ReferenceInfo, Refused
 
@@ -27,10 +27,6 @@ REFUSALS = {
 
 def refusal(code: str) -> str:
     return REFUSALS.get(code, N_("This cannot be done now."))
-
-
-def grouped(reference: str) -> str:
-    return f"{reference[:3]} {reference[3:6]} {reference[6:]}"
 
 
 def expiry(moment: dt.datetime) -> str:
@@ -56,22 +52,24 @@ class Dues:
         if not dues.registered:
             return View([t("You are not registered for AMO yet."), t("Ask your chamber of crafts.")])
         offered.append("2")
-        lines = [t("Monthly: {amount}", amount=t.money(dues.monthly_centimes))]
+        lines: list[str] = []
+        actions: list[str] = []
         if dues.months:
             first, last = dues.months[0], dues.months[-1]
             span = t.months(first, 1) if first == last else f"{t.months(first, 1)}-{t.months(last, 1)}"
-            lines.append(t("Due: {n} months ({months})", n=len(dues.months), months=span))
             lines.append(t("Total: {amount}", amount=t.money(dues.total_centimes)))
-            lines.append(t("1 Pay all due"))
+            lines.append(t("Due: {n} months ({months})", n=len(dues.months), months=span))
+            actions.append(t("1 Pay all due"))
             offered.append("1")
         else:
             lines.append(t("Nothing is due."))
-        lines.append(t("2 Choose the months"))
+        lines.append(t("Monthly: {amount}", amount=t.money(dues.monthly_centimes)))
+        actions.append(t("2 Choose the months"))
         if dues.open_reference is not None:
-            lines.append(t("3 My open reference"))
+            actions.append(t("3 My open reference"))
             session.params["open"] = dues.open_reference.id
             offered.append("3")
-        return View(lines)
+        return View(lines, actions=actions)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         if value not in session.params.get("offered", ()):
@@ -96,7 +94,8 @@ class Months:
 class Network:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         return View(
-            [t("Where will you pay?"), *(f"{key} {t(NETWORK_NAMES[name])}" for key, name in NETWORK_OPTIONS.items())]
+            [t("Where will you pay?")],
+            actions=[f"{key} {t(NETWORK_NAMES[name])}" for key, name in NETWORK_OPTIONS.items()],
         )
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
@@ -118,8 +117,8 @@ class Confirm:
                 t("{n} months: {months}", n=quote.month_count, months=t.months(quote.first_month, quote.month_count)),
                 t("Total: {amount}", amount=t.money(quote.total_centimes)),
                 t("At {network}", network=t(network)),
-                t("1 Get the payment reference"),
-            ]
+            ],
+            actions=[t("1 Get the payment reference")],
         )
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
@@ -154,7 +153,7 @@ class OpenReference:
         info = ctx.ports.payments.reference_of(artisan_id=session.artisan_id or 0, reference_id=session.params["id"])
         if info is None or info.state != "open":
             return View([t("You have no open reference.")])
-        return View([*reference_lines(info, t), t("1 Cancel this reference")])
+        return View(reference_lines(info, t), actions=[t("1 Cancel this reference")])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         info = ctx.ports.payments.reference_of(artisan_id=session.artisan_id or 0, reference_id=session.params["id"])

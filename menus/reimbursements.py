@@ -66,27 +66,30 @@ class Claim:
         claim = ctx.ports.reimbursements.claim(artisan_id=session.artisan_id or 0, claim_id=session.params["id"])
         if claim is None:
             return View([t("This cannot be done now.")])
+        # What the caller came for leads (the code to collect, else the status); the
+        # claim's number, for a call to the paying body, comes last.
         lines = [
-            t("Claim no. {number}", number=claim.claim_number),
-            t("Amount: {amount}", amount=t.money(claim.amount_centimes)),
             t("Status: {status}", status=status_label(claim.status, t)),
+            t("Amount: {amount}", amount=t.money(claim.amount_centimes)),
         ]
+        actions: list[str] = []
         if claim.status == "available" and claim.network is not None:
-            lines.append(t("At {network}", network=t(NETWORK_NAMES.get(claim.network, claim.network))))
             if claim.code_from is not None:
                 # A phone newly linked by identification: the code waits (RELINK_COOLDOWN_HOURS).
-                lines.append(t("Pick-up code shown from {when}", when=f"{claim.code_from:%d/%m %H:%M}"))
+                lines.insert(0, t("Pick-up code shown from {when}", when=f"{claim.code_from:%d/%m %H:%M}"))
             else:
-                lines.append(t("Pick-up code: {code}", code=claim.pick_up_code))
+                lines.insert(0, t("Pick-up code: {code}", code=claim.pick_up_code))
+            lines.append(t("At {network}", network=t(NETWORK_NAMES.get(claim.network, claim.network))))
             if claim.available_until is not None:
                 lines.append(t("Valid until {when}", when=f"{claim.available_until:%d/%m/%Y}"))
             if can_resend(claim, ctx):
-                lines.append(t("1 Send the code again by SMS"))
+                actions.append(t("1 Send the code again by SMS"))
         if claim.status == "rejected" and claim.reason:
             # The reason comes as the paying body wrote it: data, not a text of ours.
             label = t("Reason:")
             lines.append(f"{label} {claim.reason}")
-        return View(lines)
+        lines.append(t("Claim no. {number}", number=claim.claim_number))
+        return View(lines, actions=actions)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         if value != "1":

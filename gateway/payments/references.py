@@ -35,14 +35,15 @@ def new_reference() -> str:
     return body + str(damm_digit(body))
 
 
+# What may stand between the digits of a reference as people copy or type it: the
+# hyphens it is shown with, spaces and dots, and the marks and no-break spaces of a
+# copy from an Arabic screen or SMS.
+SEPARATORS = frozenset(" .-\u200e\u200f\u00a0")
+
+
 def normalise(typed: str) -> str | None:
-    """The reference in `typed` (spaces, dots and dashes ignored) when well formed, else None."""
-    digits = "".join(ch for ch in typed if ch not in " .-")
+    """The reference in `typed` (separators ignored) when well formed, else None."""
+    digits = "".join(ch for ch in typed if ch not in SEPARATORS)
     if len(digits) != LENGTH or not (digits.isascii() and digits.isdigit()) or damm_digit(digits) != 0:
         return None
     return digits
-
-
-def grouped(reference: str) -> str:
-    """`1234567890` -> `123 456 7890`, easier to read out at a counter."""
-    return f"{reference[:3]} {reference[3:6]} {reference[6:]}"

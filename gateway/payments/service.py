@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session
 from gateway.clock import MOROCCO, add_months, local_today, month_start
 from gateway.config import Settings
 from gateway.errors import Refusal
-from gateway.payments.references import grouped, new_reference, normalise
+from gateway.payments.references import new_reference, normalise
 from gateway.sms.outbox import queue_sms
-from menus.i18n import Translator, format_amount, months_label
+from menus.i18n import Translator, format_amount, grouped, months_label
 from menus.networks import NETWORK_NAMES
 from models import Agent, Artisan, ContributionAmount, PaidMonth, Payment, PaymentReference
 from models.payments import NETWORKS

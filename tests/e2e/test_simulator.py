@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 YOUSSEF, AICHA = "+212600000002", "+212600000003"
-REFERENCE = re.compile(r"\b(\d{3}) ?(\d{3}) ?(\d{4})\b")
+REFERENCE = re.compile(r"\b(\d{3})[ -]?(\d{3})[ -]?(\d{4})\b")
 ARABIC = re.compile(r"[\u0600-\u06FF]")
 WAIT_MS = 5000
 
@@ -163,7 +163,9 @@ def test_arabic_page_shows_the_arabic_screen_right_to_left(page: Page, server: S
     assert ARABIC.search(menu), menu
     assert page.eval_on_selector("#screen-text", "node => getComputedStyle(node).direction") == "rtl"
     dues = reply_on_keypad(page, "2")
-    assert ARABIC.search(dues) and "135.00 درهم" in dues, dues
+    assert ARABIC.search(dues) and "405.00 درهم" in dues, dues
+    # Youssef's two actions on the first Arabic page (issue 12, point 3).
+    assert arabic("1 Pay all due") in dues and arabic("2 Choose the months") in dues, dues
     screenshot(page, "simulator-ar-mid-session")
     page.reload()  # the choice of language stays
     assert page.get_attribute("html", "dir") == "rtl"

@@ -23,12 +23,11 @@ from gateway.config import Settings
 from gateway.partners.keys import create_key, revoke_key
 from gateway.partners.signing import signed_headers
 from gateway.payments.agents import disable
-from gateway.payments.references import grouped
 from gateway.payments.service import PaymentService
 from gateway.payments.settlement import settlement_rows
 from gateway.web.api import signed_path
 from gateway.wiring import EXTENSION
-from menus.i18n import Translator
+from menus.i18n import Translator, grouped
 from models import Artisan, ContributionAmount, OutboxMessage, PaidMonth, PartnerKey, Payment, PaymentReference
 from tests.helpers import Dialer, FrozenClock
 

@@ -102,7 +102,7 @@ def test_the_pick_up_sms_is_sent_again_three_times_a_day_then_refused(
     clock.advance(hours=14)
     again = dial(FATIMA)
     again.start()
-    again.send("2")  # the first session was left mid-flow: main menu, not resume
+    # The first session was left on a claim (information): no resume offer, the main menu.
     again.send("3", "1")
     assert again.send("1").startswith("CON " + AR(RESEND_NOTICES[ResendOutcome.SENT]))
     assert len(pick_up_sms(demo, claim)) == 4

@@ -1,12 +1,13 @@
-"""Session resume: a session cut off mid-flow can be taken up by the next dial from the
-same phone, within RESUME_WINDOW_SECONDS; never into a PIN, past a money step, or
-across phones."""
+"""Session resume: a session cut off inside a task, after a choice worth keeping, can be
+taken up by the next dial from the same phone, within RESUME_WINDOW_SECONDS; never after
+a menu or an information screen, never into a PIN, past a money step, or across phones."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 
+import pytest
 import redis
 from flask import Flask
 from sqlalchemy import func, select
@@ -17,7 +18,7 @@ from models import PaymentReference
 from tests.conftest import CALLBACK_KEY, REDIS_URL
 from tests.helpers import Dialer
 
-YOUSSEF, AICHA, UNLINKED = "+212600000002", "+212600000003", "+212600000009"
+FATIMA, YOUSSEF, AICHA, UNLINKED = "+212600000001", "+212600000002", "+212600000003", "+212600000009"
 WAFACASH_AGENT = "+212700000001"
 OFFER_AR = "1 المتابعة من حيث توقفت"
 OFFER_FR = "1 Continuer où vous étiez"
@@ -39,7 +40,7 @@ def test_a_payment_cut_off_at_the_network_choice_is_resumed(dial: type[Dialer], 
     assert again.send("1") == where  # the same screen, as it was left
     again.send("1")  # Wafacash
     issued = again.send("1")  # confirm
-    assert re.search(r"\d{3} \d{3} \d{4}", issued), issued
+    assert re.search(r"\d{3}-\d{3}-\d{4}", issued), issued
     assert demo.scalar(select(func.count()).select_from(PaymentReference)) == 1
     again.send("98")  # the reference's last page: END
     # Finished: the next dial starts at the main menu.
@@ -50,7 +51,7 @@ def test_a_payment_cut_off_at_the_network_choice_is_resumed(dial: type[Dialer], 
 def test_main_menu_instead_forgets_the_cut_off_session(dial: type[Dialer]) -> None:
     first = dial(AICHA)
     first.start()
-    first.send("4")  # French: regions
+    first.send("4", "1")  # French: a region chosen, its provinces
     first.hang_up()
     second = dial(AICHA)
     assert OFFER_FR in second.start()
@@ -64,7 +65,7 @@ def test_main_menu_instead_forgets_the_cut_off_session(dial: type[Dialer]) -> No
 def test_back_from_the_offer_is_the_main_menu_too(dial: type[Dialer]) -> None:
     first = dial(AICHA)
     first.start()
-    first.send("4")
+    first.send("4", "1")
     second = dial(AICHA)
     assert OFFER_FR in second.start()
     assert "1 Mon inscription" in second.send("0")
@@ -116,7 +117,7 @@ def test_an_agent_session_is_never_resumed(dial: type[Dialer], app: Flask) -> No
 def test_an_unlinked_phone_resumes_the_cash_point_directory(dial: type[Dialer]) -> None:
     first = dial(UNLINKED)
     first.start()
-    regions = first.send("4")
+    regions = first.send("4", "1")  # a region chosen: its provinces
     first.hang_up("Failed")
     again = dial(UNLINKED)
     assert OFFER_AR in again.start()
@@ -127,7 +128,7 @@ def test_the_window_runs_from_the_last_hop_and_again_from_the_cut_off_report(dia
     client = redis.Redis.from_url(REDIS_URL)
     first = dial(AICHA)
     first.start()
-    first.send("4")
+    first.send("4", "1")
     key = resume_key(app, AICHA)
     assert 110 < client.ttl(key) <= 120
     client.expire(key, 5)
@@ -143,10 +144,10 @@ def test_a_late_report_of_an_older_session_renews_nothing(dial: type[Dialer], ap
     client = redis.Redis.from_url(REDIS_URL)
     old = dial(AICHA)
     old.start()
-    old.send("4")
+    old.send("4", "1")
     newer = dial(AICHA)
     newer.start()
-    newer.send("2", "4")  # main menu, then the cash points again
+    newer.send("2", "4", "1")  # main menu, then a region again
     key = resume_key(app, AICHA)
     client.expire(key, 5)
     old.hang_up()
@@ -156,7 +157,7 @@ def test_a_late_report_of_an_older_session_renews_nothing(dial: type[Dialer], ap
 def test_a_dial_string_with_answers_skips_the_offer(dial: type[Dialer]) -> None:
     first = dial(AICHA)
     first.start()
-    first.send("4")
+    first.send("4", "1")
     first.hang_up()
     direct = dial(AICHA)
     direct.typed = ["6"]  # *4242*6#: the language menu at once
@@ -166,7 +167,7 @@ def test_a_dial_string_with_answers_skips_the_offer(dial: type[Dialer]) -> None:
 def test_a_resume_point_of_another_artisan_is_ignored(dial: type[Dialer], app: Flask) -> None:
     first = dial(AICHA)
     first.start()
-    first.send("4")
+    first.send("4", "1")
     client = redis.Redis.from_url(REDIS_URL)
     key = resume_key(app, AICHA)
     point = client.get(key)
@@ -185,7 +186,61 @@ def test_resume_can_be_switched_off(make_app: Callable[..., Flask], demo: Sessio
 
     first = Dialer(post, AICHA, key=CALLBACK_KEY)
     first.start()
-    first.send("4")
+    first.send("4", "1")
     first.hang_up()
     assert redis.Redis.from_url(REDIS_URL).exists(resume_key(app, AICHA)) == 0
     assert "1 Mon inscription" in Dialer(post, AICHA, key=CALLBACK_KEY).start()
+
+
+def test_a_status_check_then_hanging_up_dials_straight_to_the_main_menu(dial: type[Dialer], app: Flask) -> None:
+    first = dial(YOUSSEF)
+    first.start()
+    first.send("1")  # the status: an information screen
+    first.hang_up()
+    assert redis.Redis.from_url(REDIS_URL).exists(resume_key(app, YOUSSEF)) == 0
+    again = dial(YOUSSEF).start()
+    assert OFFER_AR not in again and "1 تسجيلي" in again
+
+
+@pytest.mark.parametrize(
+    ("phone", "answers"),
+    [
+        (YOUSSEF, ["2"]),  # the dues: a menu
+        (YOUSSEF, ["2", "2"]),  # "how many months?": nothing chosen yet
+        (YOUSSEF, ["5"]),  # help and services: a menu
+        (YOUSSEF, ["6"]),  # language: a menu
+        (FATIMA, ["3"]),  # the claims: a list to read
+        (FATIMA, ["3", "1"]),  # one claim: information
+        (AICHA, ["4"]),  # the regions: nothing chosen yet
+    ],
+)
+def test_never_after_a_menu_or_an_information_screen(
+    dial: type[Dialer], app: Flask, phone: str, answers: list[str]
+) -> None:
+    first = dial(phone)
+    first.start()
+    first.send(*answers)
+    first.hang_up()
+    assert redis.Redis.from_url(REDIS_URL).exists(resume_key(app, phone)) == 0
+    again = dial(phone).start()
+    assert OFFER_AR not in again and OFFER_FR not in again
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        ["2", "1"],  # all due chosen: the network next (2 answers to redo)
+        ["2", "2", "3"],  # 3 months chosen (3 answers)
+        ["2", "1", "1"],  # and a network (3 answers)
+        ["4", "1"],  # a region chosen (2 answers)
+        ["4", "1", "1"],  # a region and a province chosen (3 answers)
+    ],
+)
+def test_a_choice_inside_a_task_is_resumed_where_it_stood(dial: type[Dialer], answers: list[str]) -> None:
+    first = dial(YOUSSEF)
+    first.start()
+    where = first.send(*answers)
+    first.hang_up()
+    again = dial(YOUSSEF)
+    assert OFFER_AR in again.start()
+    assert again.send("1") == where  # one answer instead of len(answers)

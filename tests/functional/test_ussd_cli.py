@@ -27,7 +27,7 @@ def test_in_process_session_to_a_call_back_request(app: Flask, demo: Session) ->
 
 
 def test_hanging_up_is_reported_incomplete_and_can_be_resumed(app: Flask, demo: Session) -> None:
-    code, output = dial(app, "+212600000003", answers=["4"])  # then end of input: Ctrl-D
+    code, output = dial(app, "+212600000003", answers=["4", "1"])  # a region, then end of input: Ctrl-D
     assert code == 0 and "Hung up." in output
     assert demo.scalar(select(UssdSessionOutcome.status)) == "Incomplete"
     code, output = dial(app, "+212600000003", answers=["1"])
@@ -72,7 +72,7 @@ def test_a_wrong_key_shows_the_refusal_and_fails(app: Flask, demo: Session) -> N
 def test_against_a_running_gateway(app: Flask, server: str, demo: Session) -> None:
     code, output = dial(app, "+212600000001", "--url", server, answers=["1"])
     assert code == 0, output
-    assert "الفخار والخزف" in output  # her status screen (trade: pottery), in Arabic
+    assert "التأمين: مستفيد من التغطية" in output  # her status screen (AMO covered), in Arabic
     assert demo.scalar(select(UssdSessionOutcome.status)) == "Incomplete"
 
 

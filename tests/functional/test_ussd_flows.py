@@ -27,11 +27,11 @@ def test_status_of_covered_artisan_in_arabic(dial: type[Dialer]) -> None:
     phone = dial("+212600000001")
     phone.start()
     first = phone.send("1")
-    assert "**0001" in first and "DEMO-FES-0001" not in first
-    text = first + phone.send("98")
+    # What she dialed for leads: the AMO status and the month paid up to, then the action.
+    assert first.startswith("CON التأمين: مستفيد من التغطية\nمؤدى إلى غاية 10/2026\n1 الأداء الآن\n")
+    text = first + phone.send("98") + phone.send("98")
+    assert "**0001" in text and "DEMO-FES-0001" not in text
     assert "الفخار والخزف" in text
-    assert "مستفيد من التغطية" in text
-    assert "مؤدى إلى غاية 10/2026" in text  # paid to last month (clock: 24 Nov 2026)
 
 
 def test_status_of_pre_registered_artisan(dial: type[Dialer]) -> None:
@@ -69,7 +69,7 @@ def test_unknown_phone_identifies_and_is_linked(dial: type[Dialer], demo: Sessio
     # The next dial knows the phone: option 1 goes straight to the status.
     again = dial("+212600000009")
     again.start()
-    assert "**0009" in again.send("1")
+    assert "**0009" in again.send("1", "98")
 
 
 def test_wrong_birth_year_counts_down_then_locks_for_24_hours(dial: type[Dialer], demo: Session, clock: object) -> None:
@@ -150,7 +150,8 @@ def test_navigation_back_home_and_more(dial: type[Dialer]) -> None:
     last = page_two
     while "98 المزيد" in last:
         last = phone.send("98")
-    assert "1 الأداء الآن" in last  # the last page, with the screen's own option
+    assert "1 الأداء الآن" in page_one and "1 الأداء الآن" not in last  # the choice on the first page
+    assert phone.send("98") == last  # 98 on the last page keeps it
     while last != page_one:
         last = phone.send("0")  # back a page at a time, to the first
     assert phone.send("0") != page_one  # then back a screen

@@ -215,24 +215,25 @@ def test_ninety_eight_walks_the_pages_of_a_long_screen(talk: Conversation) -> No
     assert all(page.text.endswith(T("0 Back")) for page in pages)
 
 
-def test_ninety_eight_on_the_last_page_is_ordinary_input(talk: Conversation) -> None:
+def test_ninety_eight_on_the_last_page_keeps_that_page(talk: Conversation) -> None:
     reply = talk.send("1")
     while T("98 More") in reply.text:
         reply = talk.send("98")
 
-    echoed = talk.send("98")
+    again = talk.send("98")
 
-    assert echoed.screen == "echo"
-    assert echoed.text.startswith("Reçu 98")
+    assert again.screen == "list"
+    assert again.text == reply.text  # no error line, the same page
+    assert talk.send("0").text != reply.text  # and `0` still goes to the page before
 
 
-def test_ninety_eight_on_a_single_page_screen_is_ordinary_input(talk: Conversation) -> None:
-    talk.send("3")
+def test_ninety_eight_on_a_single_page_screen_keeps_it(talk: Conversation) -> None:
+    entry = talk.send("3")
 
-    echoed = talk.send("98")
+    again = talk.send("98")
 
-    assert echoed.screen == "echo"
-    assert echoed.text.startswith("Reçu 98")
+    assert again.screen == "entry"
+    assert again.text == entry.text
 
 
 def test_an_invalid_answer_shows_the_screen_again_with_an_error(talk: Conversation) -> None:
@@ -307,7 +308,7 @@ def test_parameters_survive_json_between_hops(talk: Conversation) -> None:
     echoed = talk.send("42")
 
     assert echoed.text == "Reçu 42\nHistorique ['42', {'n': 42}]\n" + T("0 Back")
-    # Re-rendered from the stored state on the next hop (a `98` that is no page turn goes
-    # to the screen, which refuses it and shows itself again from the same parameters).
+    # Re-rendered from the stored state on the next hop (a `98` on the only page shows it
+    # again, from the same parameters).
     again = talk.send("98")
-    assert again.text == T("Invalid choice.") + "\n" + echoed.text
+    assert again.text == echoed.text

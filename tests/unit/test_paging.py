@@ -196,3 +196,44 @@ def test_a_long_arabic_line_is_split_into_pieces_of_80() -> None:
     assert len(pages) > 1
     assert all(len(page) <= 80 for page in pages)
     assert " ".join(line for body in bodies(pages, back=BACK) for line in body) == long_line
+
+
+ACTIONS = ["1 Payer tout", "2 Choisir les mois"]
+
+
+def test_the_actions_stand_on_the_first_page_and_the_information_pages_after() -> None:
+    info = [f"Ligne d'information numéro {n:02}" for n in range(8)]  # é: 80 characters a page
+
+    pages = paginate(info, BUDGET, MORE, BACK, actions=ACTIONS)
+
+    assert_every_page_fits(pages)
+    first, *rest = bodies(pages, back=BACK)
+    assert first[-2:] == ACTIONS and first[:-2] == info[: len(first) - 2]  # leading lines, then the actions
+    assert [line for body in rest for line in body] == info[len(first) - 2 :]  # the rest, in order
+    assert not any(line in ACTIONS for body in rest for line in body)
+
+
+def test_actions_that_fit_with_everything_come_after_it_on_one_page() -> None:
+    assert paginate(["Dû : 3 mois"], BUDGET, MORE, BACK, actions=ACTIONS) == [
+        "\n".join(["Dû : 3 mois", *ACTIONS, BACK])
+    ]
+
+
+def test_the_answer_to_the_last_move_stays_above_the_actions() -> None:
+    info = [f"Ligne d'information numéro {n:02}" for n in range(8)]
+
+    pages = paginate(["Choix invalide.", *info], BUDGET, MORE, BACK, actions=ACTIONS, keep=1)
+
+    first = bodies(pages, back=BACK)[0]
+    assert first[0] == "Choix invalide." and first[-2:] == ACTIONS
+
+
+def test_a_kept_line_too_long_to_share_the_page_leaves_everything_in_order() -> None:
+    notice = "é" * 60
+    info = ["Titre"]
+
+    pages = paginate([notice, *info], BUDGET, MORE, BACK, actions=ACTIONS, keep=1)
+
+    assert_every_page_fits(pages)
+    shown = [line for body in bodies(pages, back=BACK) for line in body]
+    assert shown == [notice, *info, *ACTIONS]

