@@ -6,6 +6,7 @@ from models.contribution import ContributionAmount, ContributionCategory
 from models.help import HelpRequest
 from models.identification import IdentificationAttempt, IdentificationCounter, PhoneLink, PhonePreference
 from models.payments import Agent, CashPoint, PaidMonth, PartnerKey, Payment, PaymentReference
+from models.registration import Chamber, RegistrationRequest
 from models.reimbursements import ReimbursementClaim
 from models.sms import OutboxMessage, SmsReminder
 from models.staff import StaffMember
@@ -16,6 +17,7 @@ __all__ = [
     "Artisan",
     "Base",
     "CashPoint",
+    "Chamber",
     "ContributionAmount",
     "ContributionCategory",
     "HelpRequest",
@@ -28,6 +30,7 @@ __all__ = [
     "PaymentReference",
     "PhoneLink",
     "PhonePreference",
+    "RegistrationRequest",
     "ReimbursementClaim",
     "SmsReminder",
     "StaffMember",

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from gateway.clock import MOROCCO, local_today
+from gateway.registration.requests import RegionFigures, figures
 from models import OutboxMessage, Payment, PaymentReference, UssdSessionOutcome
 from models.payments import NETWORKS
 
@@ -228,4 +229,14 @@ def dashboard(db: Session, *, name: PeriodName, now: dt.datetime) -> Dashboard:
         payments=payments(db, p),
         expired_references=expired_references(db, p),
         sms=sms(db, p),
+    )
+
+
+def registration_requests(db: Session, now: dt.datetime) -> list[RegionFigures]:
+    """RNA registration requests by region: made today, in the last 30 days (Morocco
+    days, as every figure here), open, and the oldest open one."""
+    return figures(
+        db,
+        since_today=period(PeriodName.TODAY, now).start,
+        since_30_days=period(PeriodName.LAST_30_DAYS, now).start,
     )

@@ -61,6 +61,12 @@ TEMPLATES = {
     "help_advisor": N_("Hirfa: your request is recorded. An advisor of Dar Al Moukawil will call you back."),
     "help_export": N_("Hirfa: your export support request is recorded. We will contact you."),
     "help_chamber": N_("Hirfa: your chamber of crafts: {contact}"),
+    # RNA registration requests (gateway.registration.requests).
+    "rna_request_received": N_(
+        "Hirfa: request {number} recorded. Bring your CIN and a proof of your craft to {chamber}: {address}, {phone}"
+    ),
+    "rna_request_registered": N_("Hirfa: you are registered in the RNA, no. {rna}. Dial {code} to pay AMO."),
+    "rna_request_rejected": N_("Hirfa: your RNA registration request {number} was refused. Reason: {reason}"),
     # The cash points of a province, asked for in option 4 (gateway.cashpoints.menu_ports).
     "cash_points": N_("Hirfa: cash points in {province}: {points}"),
 }

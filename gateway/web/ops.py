@@ -75,6 +75,7 @@ DEFAULT_LANGUAGE = "fr"  # staff read French first; Arabic is a click away
 # every request, and an idle timeout a minute early at worst.
 SEEN_EVERY_SECONDS = 60
 PUBLIC_ENDPOINTS = frozenset({"ops.login", "ops.static"})
+EXPORT_ENDPOINTS = frozenset({"ops.export", "ops_rna.export"})  # 401, not the login page
 HELP_ROWS_SHOWN = 100
 
 OUTCOME_NAMES = {
@@ -119,6 +120,14 @@ SCREEN_NAMES = {
     "cashpoints": N_("Cash points: region"),
     "cashpoints_provinces": N_("Cash points: province"),
     "cashpoints_list": N_("Cash points: list"),
+    "rna_trade": N_("RNA request: trade"),
+    "rna_region": N_("RNA request: region"),
+    "rna_province": N_("RNA request: province"),
+    "rna_commune": N_("RNA request: commune"),
+    "rna_cin": N_("RNA request: CIN"),
+    "rna_year": N_("RNA request: year of birth"),
+    "rna_confirm": N_("RNA request: confirmation"),
+    "rna_done": N_("RNA request: sent"),
     "agent_home": N_("Agent: PIN and menu"),
     "agent_confirm_reference": N_("Agent: reference to confirm"),
     "agent_check_reference": N_("Agent: reference to check"),
@@ -210,7 +219,7 @@ def guard() -> BaseResponse | None:
     if staff is None:
         if session.get("staff_id") is not None:
             _end_session()
-        if request.endpoint == "ops.export":
+        if request.endpoint in EXPORT_ENDPOINTS:
             abort(401)
         return redirect(url_for("ops.login"))
     g.staff = staff
@@ -417,6 +426,7 @@ def dashboard() -> str:
     figures = stats.dashboard(db, name=name, now=hirfa().clock())
     t = Translator(language())
     requests = list_requests(db, status="open")
+    registrations = stats.registration_requests(db, hirfa().clock())
     return render_template(
         "ops/dashboard.html",
         period=name,
@@ -426,6 +436,8 @@ def dashboard() -> str:
         help_rows=[_help_row(req, phone, t) for req, phone in requests[:HELP_ROWS_SHOWN]],
         help_total=len(requests),
         money=t.money,
+        registrations=registrations,
+        now=hirfa().clock(),
     )
 
 

@@ -104,7 +104,13 @@ class Conversation:
         self.ctx = Context(
             phone="+212600000001",
             ports=Ports(
-                registry=self.registry, payments=None, agents=None, reimbursements=None, help=None, cashpoints=None
+                registry=self.registry,
+                payments=None,
+                agents=None,
+                reimbursements=None,
+                help=None,
+                cashpoints=None,
+                registrations=None,
             ),  # type: ignore[arg-type]  # partial fakes
             budget=Budget(gsm7=160, other=80),
             today=dt.date(2026, 11, 24),
