@@ -9,7 +9,7 @@ from menus.i18n import N_, Translator
 from menus.ports import IdentifyOutcome, RegistrationStatus, TypedCin
 from menus.registration import start_request
 from menus.trades import trade_name
-from menus.typed import read_birth_year, read_cin
+from menus.typed import mask_tail, read_birth_year, read_cin
 
 LANGUAGE_SAVED = N_("Language saved.")
 LOCKED = N_("Identification is locked for 24 hours after 3 failed tries. Please try again later.")
@@ -19,11 +19,6 @@ RNA_STATUSES = {
     "pending": N_("being processed"),
     "struck_off": N_("struck off"),
 }
-
-
-def mask_tail(value: str, keep: int = 4) -> str:
-    """Last digits only, behind a short fixed mask (a screen has no room to spare)."""
-    return "**" + value[-keep:] if len(value) > keep else value
 
 
 class MainMenu:

@@ -10,7 +10,7 @@ from menus.engine import Context, End, Go, Invalid, Screen, Session, Step, View
 from menus.i18n import N_, Translator
 from menus.ports import Place, RequestOutcome
 from menus.trades import TRADES, trade_name
-from menus.typed import read_birth_year, read_cin
+from menus.typed import mask_tail, read_birth_year, read_cin
 
 LIMITED = N_("You have made too many registration requests today. Please try again tomorrow.")
 ALREADY_OPEN = N_("You already have an open registration request, since {when}. Your chamber of crafts will call you.")
@@ -98,7 +98,9 @@ class Confirm:
                 t("1 Send my registration request"),
                 t("Trade: {trade}", trade=trade_name(str(params["trade"]), session.language)),
                 t("Commune: {commune}", commune=commune or params["commune"]),
-                t("CIN: {cin}, born in {year}", cin=cin, year=params["year"]),
+                # The CIN's last digits only: the screen's text is kept in the session
+                # record (to answer a retried hop), which must not hold the CIN.
+                t("CIN: {cin}, born in {year}", cin=mask_tail(cin), year=params["year"]),
             ]
         )
 

@@ -1,4 +1,5 @@
-"""What callers type that several screens read the same way: a CIN, a year of birth."""
+"""What callers type that several screens read the same way (a CIN, a year of birth), and
+how a number is shown back masked."""
 
 from __future__ import annotations
 
@@ -18,3 +19,8 @@ def read_birth_year(value: str, today: dt.date) -> int | None:
     if value.isascii() and value.isdigit() and len(value) == 4 and 1900 <= int(value) <= today.year:
         return int(value)
     return None
+
+
+def mask_tail(value: str, keep: int = 4) -> str:
+    """Last digits only, behind a short fixed mask (a screen has no room to spare)."""
+    return "**" + value[-keep:] if len(value) > keep else value

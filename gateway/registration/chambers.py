@@ -144,7 +144,7 @@ def demo_chambers() -> list[dict[str, Any]]:
             "region_code": region.code,
             "name_ar": f"غرفة الصناعة التقليدية {region.name_ar}",
             "name_fr": f"Chambre d'artisanat {region.name_fr}",
-            "address": f"Siège régional, {region.name_fr}",
+            "address": region.name_fr,
             "phone": f"05{int(region.code):02d}000000",
             "active": True,
             "demo": True,

@@ -19,9 +19,9 @@ from gateway.ops import stats
 from gateway.registration import requests as service
 from gateway.web import ops
 from gateway.wiring import hirfa
-from menus.artisan import mask_tail
 from menus.i18n import N_, Translator
 from menus.trades import trade_name
+from menus.typed import mask_tail
 from models import RegistrationRequest
 
 log = logging.getLogger(__name__)
