@@ -26,6 +26,7 @@ from models import (
     Payment,
     PaymentReference,
     PhoneLink,
+    RegistrationRequest,
     ReimbursementClaim,
     StaffMember,
 )
@@ -327,9 +328,13 @@ def load_demo(
     db.execute(delete(IdentificationAttempt).where(IdentificationAttempt.phone.in_(UNLINKED_DEMO_PHONES)))
     db.execute(
         delete(IdentificationCounter).where(
-            IdentificationCounter.scope == "phone", IdentificationCounter.key.in_(UNLINKED_DEMO_PHONES)
+            IdentificationCounter.scope.in_(("phone", "request")), IdentificationCounter.key.in_(UNLINKED_DEMO_PHONES)
         )
     )
+    # Their registration requests too, and a file staff made from one lets the phone go.
+    db.execute(delete(RegistrationRequest).where(RegistrationRequest.phone.in_(UNLINKED_DEMO_PHONES)))
+    for registered in db.scalars(select(Artisan).where(Artisan.phone.in_(UNLINKED_DEMO_PHONES))):
+        registered.phone = None
     for existing in db.scalars(select(Artisan).where(Artisan.rna_number.startswith(DEMO_PREFIX))):
         existing.phone = None
     db.flush()

@@ -183,10 +183,10 @@ def register_request(
         raise RequestError("this request is decided already, or does not exist")
     by_number = db.scalar(select(Artisan).where(Artisan.rna_number == rna_number))
     by_cin = db.scalar(select(Artisan).where(Artisan.cin == pending.cin))
-    if by_number is not None and by_cin is not None and by_number.id != by_cin.id:
-        raise RequestError("this RNA number belongs to another CIN's file")
     if by_number is not None and by_number.cin != pending.cin:
         raise RequestError("this RNA number belongs to another CIN's file")
+    if by_cin is not None and by_cin.rna_number != rna_number:
+        raise RequestError("this CIN's file has another RNA number")
     now = clock()
     artisan = by_number or by_cin
     if artisan is None:

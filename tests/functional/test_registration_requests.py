@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from gateway import db
 from gateway.cashpoints import service as places
+from gateway.demo import load_demo
 from menus.i18n import Translator
 from menus.registration import ALREADY_OPEN, LIMITED
 from menus.trades import TRADES
@@ -24,6 +25,7 @@ from tests.functional.test_ops_dashboard import log_in, staff  # noqa: F401  (a 
 from tests.helpers import Dialer
 
 NEWCOMER, CIN, YEAR = "+212600000010", "ZX123456", "1990"
+OMAR_PHONE = "+212600000009"  # the demo's unlinked phone
 TIZNIT_REGION, TIZNIT, TIZNIT_TOWN = "09", "09.581", "09.581.01.07"
 
 
@@ -268,3 +270,56 @@ def test_the_dashboard_counts_requests_and_exports_them(
     assert "Tiznit" in body and NEWCOMER not in body and CIN not in body
     client.post("/ops/logout", data={"csrf_token": _csrf(dashboard)})
     assert client.get("/ops/registrations/export.csv").status_code == 401
+
+
+def test_the_demo_reset_lets_its_unlinked_phone_ask_again(dial: type[Dialer], demo: Session, clock: object) -> None:
+    phone = dial(OMAR_PHONE)
+    to_confirm(phone)
+    phone.send("1")
+    assert len(open_requests(demo)) == 1
+    load_demo(demo, clock=clock)  # type: ignore[arg-type]
+    demo.commit()
+    assert open_requests(demo) == []
+    again = dial(OMAR_PHONE)
+    again.start()
+    assert again.send("5", "5").startswith("CON ")
+
+
+def test_registering_with_an_rna_number_of_another_file_is_refused(
+    client: FlaskClient,
+    dial: type[Dialer],
+    demo: Session,
+    staff: object,  # noqa: F811
+) -> None:
+    _request(dial)
+    [request] = open_requests(demo)
+    token = log_in(client)
+    form = {"first_name": "B", "last_name": "A", "rna_number": "DEMO-FES-0001", "csrf_token": token}  # Fatima's
+    client.post(f"/ops/registrations/{request.id}/register", data=form)
+    demo.expire_all()
+    assert open_requests(demo) and demo.scalar(select(Artisan).where(Artisan.cin == CIN)) is None
+    assert (
+        demo.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.template != "rna_request_received")
+        )
+        == 0
+    )
+
+
+def test_a_request_for_a_cin_in_the_register_links_that_file(
+    client: FlaskClient,
+    dial: type[Dialer],
+    demo: Session,
+    staff: object,  # noqa: F811
+) -> None:
+    phone = dial(NEWCOMER)
+    to_confirm(phone, "JB123456")  # Omar's CIN: the request says nothing of it being known
+    assert phone.send("1").startswith("END ")
+    [request] = open_requests(demo)
+    token = log_in(client)
+    form = {"first_name": "Omar", "last_name": "X", "rna_number": "DEMO-MRK-0009", "csrf_token": token}
+    client.post(f"/ops/registrations/{request.id}/register", data=form)
+    demo.expire_all()
+    omar = demo.scalar(select(Artisan).where(Artisan.cin == "JB123456"))
+    assert omar is not None and omar.phone == NEWCOMER and omar.first_name == "Omar"
+    assert demo.scalar(select(func.count()).select_from(Artisan).where(Artisan.cin == "JB123456")) == 1
