@@ -22,13 +22,13 @@ from gateway.partners.cli import partners_cli
 from gateway.payments.cli import agents_cli, payments_cli
 from gateway.ratelimit import RateLimiter
 from gateway.redis_client import make_redis
-from gateway.registration.cli import rna_cli
+from gateway.registration.cli import chambers_cli, rna_cli
 from gateway.reimbursements.cli import reimbursements_cli
 from gateway.sms.cli import sms_cli
 from gateway.sms_app import init_app as init_sms
 from gateway.ussd.cli import ussd_cli
 from gateway.ussd.store import RedisSessionStore
-from gateway.web import api, health, simulator, sms, ussd
+from gateway.web import api, health, ops_registrations, simulator, sms, ussd
 from gateway.web import ops as ops_web
 from gateway.web.auth import retry_after_header
 from gateway.wiring import EXTENSION, Hirfa
@@ -120,6 +120,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(sms.bp)
     app.register_blueprint(ops_web.bp)
+    app.register_blueprint(ops_registrations.bp)
     if settings.env == "development":
         # The simulator's page carries the callback key: never served in production.
         app.register_blueprint(simulator.bp)
@@ -153,6 +154,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(requests_cli)
     app.cli.add_command(ussd_cli)
     app.cli.add_command(staff_cli)
+    app.cli.add_command(chambers_cli)
 
 
 def announce(settings: Settings) -> None:

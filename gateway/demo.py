@@ -14,9 +14,11 @@ from gateway.clock import add_months, local_today, month_start
 from gateway.ops.staff import create_staff, end_sessions, hash_password
 from gateway.partners.keys import DEMO_KEY_NAMES
 from gateway.payments.agents import ensure_cash_point, hash_pin
+from gateway.registration.chambers import demo_chambers, upsert_chamber
 from models import (
     Agent,
     Artisan,
+    Chamber,
     IdentificationAttempt,
     IdentificationCounter,
     PaidMonth,
@@ -24,6 +26,7 @@ from models import (
     Payment,
     PaymentReference,
     PhoneLink,
+    RegistrationRequest,
     ReimbursementClaim,
     StaffMember,
 )
@@ -325,9 +328,13 @@ def load_demo(
     db.execute(delete(IdentificationAttempt).where(IdentificationAttempt.phone.in_(UNLINKED_DEMO_PHONES)))
     db.execute(
         delete(IdentificationCounter).where(
-            IdentificationCounter.scope == "phone", IdentificationCounter.key.in_(UNLINKED_DEMO_PHONES)
+            IdentificationCounter.scope.in_(("phone", "request")), IdentificationCounter.key.in_(UNLINKED_DEMO_PHONES)
         )
     )
+    # Their registration requests too, and a file staff made from one lets the phone go.
+    db.execute(delete(RegistrationRequest).where(RegistrationRequest.phone.in_(UNLINKED_DEMO_PHONES)))
+    for registered in db.scalars(select(Artisan).where(Artisan.phone.in_(UNLINKED_DEMO_PHONES))):
+        registered.phone = None
     for existing in db.scalars(select(Artisan).where(Artisan.rna_number.startswith(DEMO_PREFIX))):
         existing.phone = None
     db.flush()
@@ -354,6 +361,8 @@ def load_demo(
                 db.add(PhoneLink(phone=values["phone"], artisan_id=artisan.id, method="staff", linked_at=now))
     _claims(db, now, artisan_ids)
     _agents(db)
+    for chamber in demo_chambers():
+        upsert_chamber(db, chamber)
     db.flush()
     return phones + list(UNLINKED_DEMO_PHONES) + [values["phone"] for values in DEMO_AGENTS]
 
@@ -413,7 +422,8 @@ def copy_contributors(
 def holds_demo_data(db: Session) -> bool:
     """Whether anything `flask demo load` or `make run` made, and the README publishes, is
     here: demo artisans, the demo staff login, an active demo partner key (its secret was
-    printed in a terminal), an agent not disabled with a demo code or phone (PIN 1234)."""
+    printed in a terminal), an agent not disabled with a demo code or phone (PIN 1234), an
+    active demo chamber of crafts (its address and phone are placeholders)."""
     demo_codes = [values["agent_code"] for values in DEMO_AGENTS]
     demo_phones = [values["phone"] for values in DEMO_AGENTS]
     checks = (
@@ -423,5 +433,6 @@ def holds_demo_data(db: Session) -> bool:
         select(Agent.id).where(
             or_(Agent.agent_code.in_(demo_codes), Agent.phone.in_(demo_phones)), Agent.status != "disabled"
         ),
+        select(Chamber.region_code).where(Chamber.demo.is_(True), Chamber.active.is_(True)),
     )
     return any(db.scalar(check.limit(1)) is not None for check in checks)

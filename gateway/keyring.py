@@ -25,6 +25,7 @@ COOKIES = b"hirfa /ops session cookies v1"
 PARTNER_SECRETS = b"hirfa partner-key secrets v1"
 CIN_DIGESTS = b"hirfa CIN digests v1"
 TEXT_MARKS = b"hirfa typed-text marks v1"
+REQUEST_CINS = b"hirfa registration-request CINs in sessions v1"
 KEY_BYTES = 32
 
 
@@ -55,3 +56,10 @@ def cin_digest_key(settings: Settings) -> bytes:
 
 def text_mark_key(settings: Settings) -> bytes:
     return derive(settings.secret_key, TEXT_MARKS)
+
+
+def request_cin_cipher(settings: Settings) -> MultiFernet:
+    """Seals the CIN of a registration request while it waits in the session (Redis) for
+    the confirmation; reads what the previous secrets sealed during a rotation."""
+    secrets = (settings.secret_key, *settings.secret_key_fallbacks)
+    return MultiFernet([Fernet(base64.urlsafe_b64encode(derive(secret, REQUEST_CINS))) for secret in secrets])

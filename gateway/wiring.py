@@ -19,6 +19,7 @@ from gateway.keyring import text_mark_key
 from gateway.memo import SessionMemo
 from gateway.payments.menu_ports import MenuAgents, MenuPayments
 from gateway.ratelimit import RateLimiter
+from gateway.registration.menu_ports import MenuRegistrationDesk
 from gateway.registration.service import RegistryService
 from gateway.reimbursements.menu_ports import MenuReimbursements
 from gateway.ussd.interfaces import Hop, SessionStore, UssdAdapter
@@ -60,6 +61,7 @@ def menu_context(hop: Hop, adapter: UssdAdapter, memo: SessionMemo) -> Context:
             help=MenuHelpDesk(db=db, settings=app.settings, clock=app.clock),
             cashpoints=MenuCashPoints(db=db),
             banks=MenuBanks(db=db, settings=app.settings, clock=app.clock),
+            registrations=MenuRegistrationDesk(db=db, settings=app.settings, clock=app.clock),
         ),
         budget=Budget(*app.settings.screen_budgets[adapter.name])
         if adapter.name in app.settings.screen_budgets

@@ -2,43 +2,23 @@
 
 from __future__ import annotations
 
-import re
 from typing import ClassVar
 
 from menus.engine import Context, End, Go, Home, Invalid, Resume, Screen, Session, Step, View
 from menus.i18n import N_, Translator
 from menus.ports import IdentifyOutcome, RegistrationStatus, TypedCin
+from menus.registration import start_request
+from menus.trades import trade_name
+from menus.typed import mask_tail, read_birth_year, read_cin
 
 LANGUAGE_SAVED = N_("Language saved.")
 LOCKED = N_("Identification is locked for 24 hours after 3 failed tries. Please try again later.")
-CIN_PATTERN = re.compile(r"^[A-Z]{1,2}[0-9]{1,7}$")
-
-TRADES = {
-    "pottery": N_("Pottery and ceramics"),
-    "weaving": N_("Weaving and carpets"),
-    "leather": N_("Leather"),
-    "wood": N_("Woodwork"),
-    "metal": N_("Metalwork"),
-    "jewellery": N_("Jewellery"),
-    "embroidery": N_("Embroidery"),
-    "tailoring": N_("Traditional tailoring"),
-    "basketry": N_("Basketry"),
-    "zellige": N_("Zellige and stone"),
-    "plaster": N_("Plaster carving"),
-    "building": N_("Traditional building"),
-    "other": N_("Other crafts"),
-}
 
 RNA_STATUSES = {
     "registered": N_("registered"),
     "pending": N_("being processed"),
     "struck_off": N_("struck off"),
 }
-
-
-def mask_tail(value: str, keep: int = 4) -> str:
-    """Last digits only, behind a short fixed mask (a screen has no room to spare)."""
-    return "**" + value[-keep:] if len(value) > keep else value
 
 
 class MainMenu:
@@ -56,21 +36,22 @@ class MainMenu:
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         if value == "1":
-            return _identified(ctx, session, "status", t)
+            return identified(ctx, session, "status", t)
         if value == "2":
-            return _identified(ctx, session, "pay", t)
+            return identified(ctx, session, "pay", t)
         if value == "3":
-            return _identified(ctx, session, "reimbursements", t)
+            return identified(ctx, session, "reimbursements", t)
         if value == "4":
             return Go("cashpoints")
         if value == "5":
-            return _identified(ctx, session, "help", t)
+            # Open to a phone not linked yet: it may ask to be registered in the RNA there.
+            return Go("help")
         if value == "6":
             return Go("language")
         return Invalid()
 
 
-def _identified(ctx: Context, session: Session, target: str, t: Translator) -> Step:
+def identified(ctx: Context, session: Session, target: str, t: Translator) -> Step:
     """Go to `target` when the phone is linked; else identify first."""
     if session.artisan_id is not None:
         return Go(target)
@@ -84,8 +65,8 @@ class IdentifyCin:
         return View([t("Your phone is not linked yet."), t("Enter your CIN number (e.g. AB123456):")])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
-        cin = re.sub(r"[\s.-]", "", value).upper()
-        if not CIN_PATTERN.match(cin):
+        cin = read_cin(value)
+        if cin is None:
             return Invalid(N_("A CIN is 1 or 2 letters then digits."))
         # Only the CIN's keyed digest and the artisan it names wait for the next hop
         # (the session lives in Redis): see menus.ports.TypedCin.
@@ -99,11 +80,12 @@ class IdentifyYear:
         return View([t("Enter your year of birth (e.g. 1980):")])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
-        if not (value.isascii() and value.isdigit() and len(value) == 4 and 1900 <= int(value) <= ctx.today.year):
+        year = read_birth_year(value, ctx.today)
+        if year is None:
             return Invalid(N_("Enter 4 digits, e.g. 1980."))
         next_screen = str(session.params.get("next", "status"))
         cin = TypedCin(digest=str(session.params["cin"]), artisan_id=session.params.get("aid"))
-        result = ctx.ports.registry.identify(phone=ctx.phone, cin=cin, birth_year=int(value), language=session.language)
+        result = ctx.ports.registry.identify(phone=ctx.phone, cin=cin, birth_year=year, language=session.language)
         if result.outcome is IdentifyOutcome.MATCHED:
             session.artisan_id = result.artisan_id
             session.data["stack"] = [session.stack[0]]
@@ -116,12 +98,14 @@ class IdentifyYear:
 
 
 class IdentifyFailed:
-    """The one answer to a failed try: try again, or learn how to join the RNA."""
+    """The one answer to a failed try: try again, learn how to join the RNA, or ask to be
+    registered (an unknown CIN and a wrong year get the same offer: issue 11). A first-time
+    caller lands here after "1 My registration", so the request is offered where they are."""
 
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         return View(
             [t("No file matches this CIN and year of birth. Tries left: {n}", n=session.params["left"])],
-            actions=[t("1 Try again"), t("2 How to register in the RNA (SMS)")],
+            actions=[t("1 Try again"), t("2 How to register in the RNA (SMS)"), t("3 Ask to be registered in the RNA")],
         )
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
@@ -132,6 +116,8 @@ class IdentifyFailed:
         if value == "2":
             ctx.ports.registry.send_registration_help(phone=ctx.phone, language=session.language)
             return End([t("We will send you an SMS. Thank you.")])
+        if value == "3":
+            return start_request(ctx, session, t)
         return Invalid()
 
 
@@ -142,7 +128,6 @@ class Status:
             return View([t("Your file could not be found. Please dial again.")], final=True)
         # What the caller dialed for comes first: the AMO status and the month paid up to;
         # the register's details follow (on the next page in Arabic).
-        trade = TRADES.get(status.trade)
         lines = [amo_line(status, t)]
         if status.paid_through:
             lines.append(t("Paid up to {month}", month=t.month(status.paid_through.year, status.paid_through.month)))
@@ -154,7 +139,7 @@ class Status:
                 status=t(RNA_STATUSES.get(status.rna_status, status.rna_status)),
                 number=mask_tail(status.rna_number),
             ),
-            t("Trade: {trade}", trade=t(trade) if trade else status.trade),
+            t("Trade: {trade}", trade=trade_name(status.trade, session.language)),
         ]
         return View(lines, actions=[t("1 Pay now")])
 

@@ -27,18 +27,30 @@ def chosen(places: list[Place], value: str) -> Place | None:
 
 
 class Regions:
+    """Choose a region, then `next_screen` with the params so far and the region's code
+    (the one way to pick a place: cash points and registration requests alike)."""
+
+    def __init__(self, title: str, next_screen: str) -> None:
+        self.title = title
+        self.next_screen = next_screen
+
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         places = ctx.ports.cashpoints.regions(session.language)
-        return View([t("Cash points: choose your region"), *numbered(places)])
+        return View([t(self.title), *numbered(places)])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         place = chosen(ctx.ports.cashpoints.regions(session.language), value)
         if place is None:
             return Invalid()
-        return Go("cashpoints_provinces", {"region": place.code})
+        return Go(self.next_screen, {**session.params, "region": place.code})
 
 
 class Provinces:
+    """Choose a province of the region chosen, then `next_screen` with its code added."""
+
+    def __init__(self, next_screen: str) -> None:
+        self.next_screen = next_screen
+
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         places = ctx.ports.cashpoints.provinces(region_code=session.params["region"], language=session.language)
         return View([t("Choose your province"), *numbered(places)])
@@ -48,7 +60,7 @@ class Provinces:
         place = chosen(places, value)
         if place is None:
             return Invalid()
-        return Go("cashpoints_list", {"province": place.code})
+        return Go(self.next_screen, {**session.params, "province": place.code})
 
 
 class CashPointList:
@@ -76,7 +88,7 @@ class CashPointList:
 
 
 SCREENS: dict[str, Screen] = {
-    "cashpoints": Regions(),
-    "cashpoints_provinces": Provinces(),
+    "cashpoints": Regions(N_("Cash points: choose your region"), "cashpoints_provinces"),
+    "cashpoints_provinces": Provinces("cashpoints_list"),
     "cashpoints_list": CashPointList(),
 }

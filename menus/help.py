@@ -3,8 +3,10 @@ contact, a bank account (menus/banks.py)."""
 
 from __future__ import annotations
 
+from menus.artisan import identified
 from menus.engine import Context, Go, Invalid, Screen, Session, Step, View
 from menus.i18n import N_, Translator
+from menus.registration import start_request
 
 KINDS = {"1": "advisor_callback", "2": "export_support", "3": "chamber_contact"}
 
@@ -25,15 +27,21 @@ class HelpMenu:
                 t("2 Export support"),
                 t("3 My chamber of crafts by SMS"),
                 t("4 A bank account"),
+                t("5 Register in the RNA"),
             ],
         )
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         if value == "4":
             return Go("bank_choose")
+        if value == "5":
+            return start_request(ctx, session, t)
         kind = KINDS.get(value)
-        if kind is None or session.artisan_id is None:
+        if kind is None:
             return Invalid()
+        if session.artisan_id is None:
+            # The menu is open to phones not linked yet (for 5); a request needs the file.
+            return identified(ctx, session, "help", t)
         answer = ctx.ports.help.request(artisan_id=session.artisan_id, kind=kind)
         # The outcome travels in the params: showing a page again must not ask twice.
         since = None if answer.created else f"{answer.since:%d/%m/%Y}"

@@ -288,6 +288,49 @@ class CashPoints(Protocol):
         """Queue an SMS with the first cash points of the province; False when there are none."""
 
 
+class RequestOutcome(enum.Enum):
+    CREATED = "created"
+    OPEN = "open"  # the phone or the CIN has an open request (which, never said)
+    EXPIRED = "expired"  # the sealed CIN is too old or unreadable: dial again
+
+
+@dataclass(frozen=True)
+class RequestAnswer:
+    outcome: RequestOutcome
+    number: str = ""  # of the request made now
+    since: dt.date | None = None  # local date of the open request
+
+
+class RegistrationDesk(Protocol):
+    """Requests to be registered in the RNA, sent to the region's chamber of crafts."""
+
+    def limited(self, phone: str) -> bool:
+        """True while `phone` has used its request tries (counted like identification's)."""
+
+    def open_since(self, phone: str) -> dt.date | None:
+        """The local date of the phone's open request, None when it has none."""
+
+    def communes(self, *, province_code: str, language: str) -> list[Place]:
+        """The communes of a province, named in `language`."""
+
+    def commune_name(self, *, commune_code: str, language: str) -> str | None:
+        """The commune's name in `language`, None for an unknown code."""
+
+    def seal_cin(self, *, phone: str, cin: str) -> str | None:
+        """Count one request try of `phone`, and return `cin` (well-formed, upper case)
+        sealed (encrypted, timed) to wait in the session until the confirmation, or None
+        when the phone is over its tries. The session never holds the CIN in clear."""
+
+    def reveal_cin(self, sealed: str) -> str | None:
+        """The CIN `seal_cin` sealed, to show it back; None when too old or not ours."""
+
+    def submit(
+        self, *, phone: str, trade: str, commune_code: str, sealed_cin: str, birth_year: int, language: str
+    ) -> RequestAnswer:
+        """Store the request and queue its SMS (number, documents, chamber), or say since
+        when one is open for this phone or CIN."""
+
+
 @dataclass(frozen=True)
 class Ports:
     registry: Registry
@@ -297,3 +340,4 @@ class Ports:
     help: HelpDesk
     cashpoints: CashPoints
     banks: Banks
+    registrations: RegistrationDesk

@@ -7,6 +7,7 @@ from models.contribution import ContributionAmount, ContributionCategory
 from models.help import HelpRequest
 from models.identification import IdentificationAttempt, IdentificationCounter, PhoneLink, PhonePreference
 from models.payments import Agent, CashPoint, PaidMonth, PartnerKey, Payment, PaymentReference
+from models.registration import Chamber, RegistrationRequest
 from models.reimbursements import ReimbursementClaim
 from models.sms import OutboxMessage, SmsReminder
 from models.staff import StaffMember
@@ -18,6 +19,7 @@ __all__ = [
     "BankLead",
     "Base",
     "CashPoint",
+    "Chamber",
     "ContributionAmount",
     "ContributionCategory",
     "HelpRequest",
@@ -30,6 +32,7 @@ __all__ = [
     "PaymentReference",
     "PhoneLink",
     "PhonePreference",
+    "RegistrationRequest",
     "ReimbursementClaim",
     "SmsReminder",
     "StaffMember",

@@ -12,7 +12,8 @@ from models.base import Base, UTCDateTime, utcnow
 
 LINK_METHODS = ("rna_import", "identification", "staff")
 ATTEMPT_OUTCOMES = ("matched", "wrong_birth_year", "unknown_cin", "not_registered")
-COUNTER_SCOPES = ("phone", "cin")
+# "request": a phone's tries at an RNA registration request (gateway.registration.requests).
+COUNTER_SCOPES = ("phone", "cin", "request")
 
 
 class PhoneLink(Base):

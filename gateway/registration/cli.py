@@ -10,7 +10,9 @@ import click
 from flask.cli import AppGroup
 
 from gateway.db import get_db, rollback
+from gateway.registration.chambers import ChamberFileError, import_chambers
 from gateway.registration.rna_import import RnaFileError, import_rna
+from gateway.wiring import hirfa
 
 rna_cli = AppGroup("rna", help="The national register of handicrafts (RNA).")
 
@@ -47,5 +49,42 @@ def import_command(file: Path, rejects: Path | None) -> None:
     click.echo(
         f"rna import: {summary.rows} rows, {summary.inserted} inserted, {summary.updated} updated, "
         f"{summary.unchanged} unchanged, {summary.rejected} rejected in {seconds:.1f} s"
+        + (f"; rejects in {summary.rejects}" if summary.rejects else "")
+    )
+
+
+chambers_cli = AppGroup("chambers", help="The chambers of crafts, one per region.")
+
+
+@chambers_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the rejected rows (default: FILE with the suffix .rejects.csv).",
+)
+def import_chambers_command(file: Path, rejects: Path | None) -> None:
+    """Create or update the chambers of crafts of a CSV file, by region code.
+
+    Columns: region_code (01 to 12), name_ar, name_fr, address, phone, and optionally
+    active and demo (true/false; demo rows are refused in production). Registration
+    requests go to the chamber of their region; its address and phone are in their SMS.
+    """
+    db = get_db()
+    try:
+        summary = import_chambers(
+            db=db,
+            source=file,
+            rejects=rejects or file.with_suffix(".rejects.csv"),
+            production=hirfa().settings.is_production,
+        )
+    except ChamberFileError as err:
+        rollback()
+        raise click.ClickException(f"{file}: {err}") from err
+    db.commit()
+    click.echo(
+        f"chambers import: {summary.rows} rows, {summary.created} created, {summary.updated} updated, "
+        f"{summary.unchanged} unchanged, {summary.rejected} rejected"
         + (f"; rejects in {summary.rejects}" if summary.rejects else "")
     )

@@ -54,6 +54,45 @@ def cin_digest(settings: Settings, cin: str) -> str:
     return hmac.new(keyring.cin_digest_key(settings), cin.upper().encode(), hashlib.sha256).hexdigest()
 
 
+def claim_try(db: Session, *, scope: str, key: str, now: dt.datetime, limit: int, lockout: dt.timedelta) -> int:
+    """Count one more try of (scope, key) before it is evaluated, atomically, and return
+    the count. One statement on both databases (SQLite >= 3.35 has RETURNING): racing
+    tries queue on the row (PostgreSQL) or the write lock (SQLite) until each commits,
+    so no two read the same count. A try made once the limit is reached leaves `last_at`
+    alone: hammering a locked key does not push its unlock further."""
+    counter = IdentificationCounter
+    insert = sqlite_insert if db.get_bind().dialect.name == "sqlite" else postgresql_insert
+    stale = counter.last_at <= now - lockout
+    statement = (
+        insert(counter)
+        .values(scope=scope, key=key, failures=1, last_at=now)
+        .on_conflict_do_update(
+            index_elements=[counter.scope, counter.key],
+            set_={
+                "failures": case((stale, 1), else_=counter.failures + 1),
+                # Typed as the column, so that SQLite stores it as every other UTC time.
+                "last_at": case(
+                    (stale | (counter.failures < limit), literal(now, UTCDateTime())), else_=counter.last_at
+                ),
+            },
+        )
+        .returning(counter.failures)
+    )
+    return int(db.execute(statement).scalar_one())
+
+
+def over_limit(db: Session, *, scope: str, key: str, now: dt.datetime, limit: int, lockout: dt.timedelta) -> bool:
+    """Whether (scope, key) has used its `limit` tries within the last `lockout`."""
+    row = db.execute(
+        select(IdentificationCounter.failures, IdentificationCounter.last_at).where(
+            IdentificationCounter.scope == scope, IdentificationCounter.key == key
+        )
+    ).first()
+    if row is None or row.last_at <= now - lockout:
+        return False
+    return int(row.failures) >= limit
+
+
 class RegistryService:
     """Satisfies `menus.ports.Registry` over the database. Flushes; the edge commits."""
 
@@ -120,14 +159,14 @@ class RegistryService:
         return dt.timedelta(hours=self.settings.identification_lockout_hours)
 
     def identification_locked(self, phone: str) -> bool:
-        row = self.db.execute(
-            select(IdentificationCounter.failures, IdentificationCounter.last_at).where(
-                IdentificationCounter.scope == "phone", IdentificationCounter.key == phone
-            )
-        ).first()
-        if row is None or row.last_at <= self.clock() - self._lockout():
-            return False
-        return int(row.failures) >= self.settings.identification_max_failures
+        return over_limit(
+            self.db,
+            scope="phone",
+            key=phone,
+            now=self.clock(),
+            limit=self.settings.identification_max_failures,
+            lockout=self._lockout(),
+        )
 
     def cin_digest(self, cin: str) -> str:
         return cin_digest(self.settings, cin)
@@ -137,31 +176,14 @@ class RegistryService:
         return TypedCin(digest=self.cin_digest(cin), artisan_id=artisan_id)
 
     def _claim_try(self, scope: str, key: str) -> int:
-        """Count one more try of (scope, key) before it is evaluated, atomically, and return
-        the count. One statement on both databases (SQLite >= 3.35 has RETURNING): racing
-        tries queue on the row (PostgreSQL) or the write lock (SQLite) until each commits,
-        so no two read the same count. A try made once the limit is reached leaves `last_at`
-        alone: hammering a locked CIN does not push its unlock further."""
-        now, limit = self.clock(), self.settings.identification_max_failures
-        counter = IdentificationCounter
-        insert = sqlite_insert if self.db.get_bind().dialect.name == "sqlite" else postgresql_insert
-        stale = counter.last_at <= now - self._lockout()
-        statement = (
-            insert(counter)
-            .values(scope=scope, key=key, failures=1, last_at=now)
-            .on_conflict_do_update(
-                index_elements=[counter.scope, counter.key],
-                set_={
-                    "failures": case((stale, 1), else_=counter.failures + 1),
-                    # Typed as the column, so that SQLite stores it as every other UTC time.
-                    "last_at": case(
-                        (stale | (counter.failures < limit), literal(now, UTCDateTime())), else_=counter.last_at
-                    ),
-                },
-            )
-            .returning(counter.failures)
+        return claim_try(
+            self.db,
+            scope=scope,
+            key=key,
+            now=self.clock(),
+            limit=self.settings.identification_max_failures,
+            lockout=self._lockout(),
         )
-        return int(self.db.execute(statement).scalar_one())
 
     def _give_back(self, keys: Sequence[tuple[str, str]]) -> None:
         """A try that matched was no failure: its claimed count is returned."""

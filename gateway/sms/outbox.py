@@ -67,6 +67,12 @@ TEMPLATES = {
         "it gets your name, phone, CIN and commune."
     ),
     "bank_account_opened": N_("Hirfa: {bank} tells us your account is open. Thank you."),
+    # RNA registration requests (gateway.registration.requests).
+    "rna_request_received": N_(
+        "Hirfa: request {number} recorded. Bring your CIN and a proof of your craft to {chamber}: {address}, {phone}"
+    ),
+    "rna_request_registered": N_("Hirfa: you are registered in the RNA, no. {rna}. Dial {code} to pay AMO."),
+    "rna_request_rejected": N_("Hirfa: your RNA registration request {number} was refused. Reason: {reason}"),
     # The cash points of a province, asked for in option 4 (gateway.cashpoints.menu_ports).
     "cash_points": N_("Hirfa: cash points in {province}: {points}"),
 }

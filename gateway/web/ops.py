@@ -76,6 +76,7 @@ DEFAULT_LANGUAGE = "fr"  # staff read French first; Arabic is a click away
 # every request, and an idle timeout a minute early at worst.
 SEEN_EVERY_SECONDS = 60
 PUBLIC_ENDPOINTS = frozenset({"ops.login", "ops.static"})
+EXPORT_ENDPOINTS = frozenset({"ops.export", "ops_rna.export"})  # 401, not the login page
 HELP_ROWS_SHOWN = 100
 
 OUTCOME_NAMES = {
@@ -124,6 +125,14 @@ SCREEN_NAMES = {
     "cashpoints": N_("Cash points: region"),
     "cashpoints_provinces": N_("Cash points: province"),
     "cashpoints_list": N_("Cash points: list"),
+    "rna_trade": N_("RNA request: trade"),
+    "rna_region": N_("RNA request: region"),
+    "rna_province": N_("RNA request: province"),
+    "rna_commune": N_("RNA request: commune"),
+    "rna_cin": N_("RNA request: CIN"),
+    "rna_year": N_("RNA request: year of birth"),
+    "rna_confirm": N_("RNA request: confirmation"),
+    "rna_done": N_("RNA request: sent"),
     "agent_home": N_("Agent: PIN and menu"),
     "agent_confirm_reference": N_("Agent: reference to confirm"),
     "agent_check_reference": N_("Agent: reference to check"),
@@ -225,7 +234,7 @@ def guard() -> BaseResponse | None:
     if staff is None:
         if session.get("staff_id") is not None:
             _end_session()
-        if request.endpoint == "ops.export":
+        if request.endpoint in EXPORT_ENDPOINTS:
             abort(401)
         return redirect(url_for("ops.login"))
     g.staff = staff
@@ -449,6 +458,7 @@ def dashboard() -> str:
     leads = stats.bank_leads(db, figures.period)
     oldest = stats.oldest_open_lead(db)
     unfetched = stats.unfetched_leads(db, now=now)
+    registrations = stats.registration_requests(db, now)
     return render_template(
         "ops/dashboard.html",
         period=name,
@@ -463,6 +473,8 @@ def dashboard() -> str:
         oldest_lead_days=None if oldest is None else (now - oldest).days,
         unfetched_rows=[_lead_row(lead, phone, now, t) for lead, phone in unfetched[:HELP_ROWS_SHOWN]],
         unfetched_total=len(unfetched),
+        registrations=registrations,
+        now=now,
     )
 
 

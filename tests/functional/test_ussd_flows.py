@@ -107,7 +107,8 @@ def test_unknown_cin_gets_rna_help_and_sms(dial: type[Dialer], demo: Session) ->
     phone = dial("+212622222222")
     phone.start()
     reply = phone.send("1", "ZZ999999", "1990")
-    assert "2 التسجيل في السجل (رسالة)" in reply
+    # Every choice on the first Arabic page: try again, the SMS, ask to be registered.
+    assert "2 كيف أسجل (رسالة)" in reply and "3 اطلب التسجيل" in reply and "\n98 " not in reply
     end = phone.send("2")
     assert end.startswith("END ")
     message = demo.scalar(select(OutboxMessage).where(OutboxMessage.recipient == "+212622222222"))

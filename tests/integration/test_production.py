@@ -17,7 +17,17 @@ from gateway import create_app
 from gateway.config import Settings, SettingsError
 from gateway.demo import DEMO_AGENTS, DEMO_STAFF, load_demo, load_demo_staff
 from gateway.partners.keys import create_demo_keys
-from models import Agent, Artisan, IdentificationAttempt, PartnerKey, PhoneLink, ReimbursementClaim, StaffMember
+from gateway.registration.chambers import demo_chambers, upsert_chamber
+from models import (
+    Agent,
+    Artisan,
+    Chamber,
+    IdentificationAttempt,
+    PartnerKey,
+    PhoneLink,
+    ReimbursementClaim,
+    StaffMember,
+)
 from tests.conftest import dispose
 from tests.helpers import PRODUCTION_SECRETS, FrozenClock
 
@@ -42,6 +52,7 @@ def test_production_app_refuses_demo_rows(settings: Settings, database_url: str)
             session.execute(delete(ReimbursementClaim))
             session.execute(delete(Artisan).where(Artisan.rna_number.startswith("DEMO-")))
             session.execute(delete(Agent).where(Agent.agent_code.in_(DEMO_AGENT_CODES)))
+            session.execute(delete(Chamber))
             session.commit()
         engine.dispose()
     app = create_app(production)  # without demo rows it starts
@@ -91,6 +102,7 @@ def test_production_app_refuses_demo_agents_until_disabled(settings: Settings, d
             session.execute(delete(IdentificationAttempt))
             session.execute(delete(ReimbursementClaim))
             session.execute(delete(Artisan).where(Artisan.rna_number.startswith("DEMO-")))
+            session.execute(delete(Chamber))
             session.execute(update(Agent).where(Agent.agent_code == DEMO_AGENT_CODES[0]).values(status="locked"))
             session.commit()
         with pytest.raises(SettingsError, match="demo data"):
@@ -102,6 +114,27 @@ def test_production_app_refuses_demo_agents_until_disabled(settings: Settings, d
     finally:
         with OrmSession(engine) as session:
             session.execute(delete(Agent).where(Agent.agent_code.in_(DEMO_AGENT_CODES)))
+            session.commit()
+        engine.dispose()
+
+
+def test_production_app_refuses_active_demo_chambers(settings: Settings, database_url: str) -> None:
+    engine = create_engine(database_url)
+    production = dataclasses.replace(settings, env="production", **SECRETS)
+    try:
+        with OrmSession(engine) as session:
+            for values in demo_chambers()[:1]:
+                upsert_chamber(session, values)
+            session.commit()
+        with pytest.raises(SettingsError, match="demo data"):
+            create_app(production)
+        with OrmSession(engine) as session:
+            session.execute(update(Chamber).values(active=False))
+            session.commit()
+        dispose(create_app(production))  # an inactive demo row gets no request: it starts
+    finally:
+        with OrmSession(engine) as session:
+            session.execute(delete(Chamber))
             session.commit()
         engine.dispose()
 

