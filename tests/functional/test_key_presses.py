@@ -12,10 +12,12 @@ from sqlalchemy.orm import Session
 
 from gateway.cashpoints import service as cashpoints
 from menus.i18n import Translator
+from menus.trades import BY_CODE
 from models import Artisan, PaymentReference, PhonePreference
 from tests.helpers import Dialer
 
 FATIMA, YOUSSEF = "+212600000001", "+212600000002"
+NEWCOMER = "+212600000010"  # no artisan, not in the RNA
 WAFACASH_AGENT = "+212700000001"
 REFERENCE = re.compile(r"\b(\d{3})-(\d{3})-(\d{4})\b")
 
@@ -54,6 +56,27 @@ def province(code: str) -> Callable[[str], str]:
     return name
 
 
+def commune(code: str) -> Callable[[str], str]:
+    def name(language: str) -> str:
+        found = cashpoints.commune(code)
+        assert found is not None
+        return found.name(language)
+
+    return name
+
+
+def trade(code: str) -> Callable[[str], str]:
+    return BY_CODE[code].name
+
+
+# A potter of Tiznit town: trade, region, province, commune (each found on its page), CIN,
+# year of birth, then `1` to send.
+REGISTRATION: list[str | Find] = [
+    "5", "5", Find(trade("pottery")), Find(region("09")), Find(province("09.581")), Find(commune("09.581.01.07")),
+    "ZX123456", "1990", "1",
+]  # fmt: skip
+
+
 # Each main task: who dials, the answers, and what the result screen shows.
 TASKS: dict[str, tuple[str, list[str | Find], Callable[[Translator, str], bool]]] = {
     "status": (FATIMA, ["1"], lambda t, s: t("AMO: covered") in s and t("Paid up to {month}", month="10/2026") in s),
@@ -66,6 +89,22 @@ TASKS: dict[str, tuple[str, list[str | Find], Callable[[Translator, str], bool]]
     ),
     "see a reimbursement": (FATIMA, ["3", "1"], lambda t, s: "FC-4821-7730" in s),
     "ask a call-back": (YOUSSEF, ["5", "1"], lambda t, s: s.startswith("END ")),
+    "ask a bank": (YOUSSEF, ["5", "4", "2", "1"], lambda t, s: s.startswith("END ")),
+    "ask registration": (
+        NEWCOMER,
+        [
+            "5",
+            "5",
+            Find(trade("pottery")),
+            Find(region("09")),
+            Find(province("09.581")),
+            Find(commune("09.581.01.07")),
+            "ZX123456",
+            "1990",
+            "1",
+        ],
+        lambda t, s: s.startswith("END "),
+    ),
 }
 # The numbers of the README's "Key presses" table: (Arabic, French).
 PRESSES = {
@@ -75,11 +114,15 @@ PRESSES = {
     "find a cash point": (4, 3),  # Arabic: the title and "1 by SMS" fill the first page
     "see a reimbursement": (2, 2),
     "ask a call-back": (2, 2),
+    "ask a bank": (4, 4),
+    "ask registration": (12, 12),  # the commune list of a province is long: paged
     "agent confirms": (4, 4),
 }
 
 
 def speak(demo: Session, phone: str, language: str) -> None:
+    if phone == NEWCOMER:
+        demo.add(PhonePreference(phone=phone, language=language))
     demo.execute(update(Artisan).where(Artisan.phone == phone).values(language=language))
     demo.commit()
 
