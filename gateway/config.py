@@ -19,6 +19,7 @@ ENVIRONMENTS = ("development", "production")
 LANGUAGES = ("ar", "fr")
 EMBEDDED_DATABASE_URL = "sqlite:///" + str(Path(__file__).resolve().parent.parent / "instance" / "hirfa.db")
 EMBEDDED_REDIS_URL = "fakeredis://"
+DEMO_SHORT_CODE = "*4242#"
 SMS_BACKENDS = ("africastalking", "console", "fake")
 QUIET_HOURS_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 DEVELOPMENT_SECRET_KEY = "dev-secret-key-not-for-production"  # noqa: S105 - development only; production refuses it
@@ -240,6 +241,12 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def short_code(self) -> str:
+        """The code artisans dial, for texts that tell them to: the first of
+        USSD_SERVICE_CODES, else the demo's."""
+        return self.ussd_service_codes[0] if self.ussd_service_codes else DEMO_SHORT_CODE
 
     @property
     def uses_embedded_database(self) -> bool:

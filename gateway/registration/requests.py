@@ -22,7 +22,6 @@ from models import Artisan, Chamber, PhoneLink, RegistrationRequest
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 REASON_LENGTH = 60  # the rejection SMS must stay within two segments in Arabic
-DEFAULT_SERVICE_CODE = "*4242#"
 
 
 class RequestError(Exception):
@@ -167,7 +166,7 @@ def register_request(
     rna_number: str,
     by: str,
     clock: Clock,
-    service_code: str = "",
+    service_code: str,
 ) -> RegistrationRequest:
     """Mark a request registered with its RNA number: the artisan of that RNA number or
     CIN is found (both must be the same file) or created from the request, the phone is
@@ -219,7 +218,7 @@ def register_request(
         template="rna_request_registered",
         subject=f"rna_request:{request.id}",
         rna=rna_number,
-        code=service_code or DEFAULT_SERVICE_CODE,
+        code=service_code,
     )
     db.flush()
     log.info("registration request registered", extra={"request": request.id, "artisan_id": artisan.id, "staff": by})

@@ -240,7 +240,7 @@ class RegistryService:
             )
         )
         self.db.flush()
-        code = self.service_code or "*4242#"
+        code = self.service_code or self.settings.short_code
         queue_sms(self.db, recipient=phone, language=artisan.language, template="phone_linked", code=code)
         if previous and previous != phone:
             # Warn the old phone: a SIM swap or a stranger with the CIN must not go unseen.

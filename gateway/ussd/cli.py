@@ -82,7 +82,7 @@ def dial_command(
     other, then hang up (e.g. `dial +212600000001 1 98`); without, as you type them
     (Ctrl-D or Ctrl-C hangs up)."""
     settings = hirfa().settings
-    code = code or (settings.ussd_service_codes[0] if settings.ussd_service_codes else "*4242#")
+    code = code or settings.short_code
     query = "?" + urllib.parse.urlencode({"key": key or settings.ussd_callback_key})
     post = _over_http(url) if url else _in_process()
     session_id = "ATUid_cli_" + uuid.uuid4().hex

@@ -92,7 +92,7 @@ def register(request_id: int) -> BaseResponse:
             rna_number=request.form.get("rna_number", "")[:200],
             by=g.staff.username,
             clock=hirfa().clock,
-            service_code=next(iter(hirfa().settings.ussd_service_codes), ""),
+            service_code=hirfa().settings.short_code,
         )
     except service.RequestError as err:
         rollback()

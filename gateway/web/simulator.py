@@ -30,7 +30,6 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
-DEFAULT_SERVICE_CODE = "*4242#"
 AGGREGATOR = "africastalking"  # the protocol the page speaks
 SMS_SHOWN = 20
 # Operators (docs/product.md): the simulated phone says which network it is on, as AT does.
@@ -126,7 +125,7 @@ def page() -> str:
         language=language,
         phones=demo_phones(),
         networks=NETWORKS,
-        service_code=settings.ussd_service_codes[0] if settings.ussd_service_codes else DEFAULT_SERVICE_CODE,
+        service_code=settings.short_code,
     )
 
 
