@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from gateway.cashpoints.service import commune_provinces
 from gateway.logs import mask_phone
 from gateway.sms.outbox import MAX_SEGMENTS, queue_sms, render, segments
+from menus.i18n import N_
 from menus.trades import BY_CODE
 from models import Artisan, Chamber, PhoneLink, RegistrationRequest
 
@@ -25,7 +26,13 @@ REASON_LENGTH = 60  # the rejection SMS must stay within two segments in Arabic
 
 
 class RequestError(Exception):
-    """A staff action refused, with a message for the dashboard."""
+    """A staff action refused; `message` is a catalogue text the dashboard shows in its
+    language, filled with `values`."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        super().__init__(message.format(**values))
+        self.message = message
+        self.values = values
 
 
 @dataclass(frozen=True)
@@ -141,7 +148,7 @@ def _decide(
     """Move an open request to `status`, compare-and-set: of two staff deciding at once,
     one does and the other is told it is decided already."""
     if not by.strip():
-        raise RequestError("say who decides")
+        raise RequestError(N_("say who decides"))
     moved = db.scalar(
         update(RegistrationRequest)
         .where(RegistrationRequest.id == request_id, RegistrationRequest.status == "open")
@@ -150,7 +157,7 @@ def _decide(
         .execution_options(synchronize_session=False)
     )
     if moved is None:
-        raise RequestError("this request is decided already, or does not exist")
+        raise RequestError(N_("this request is decided already, or does not exist"))
     request = db.get(RegistrationRequest, request_id)
     assert request is not None
     db.refresh(request)
@@ -174,18 +181,18 @@ def register_request(
     it, and the artisan is told by SMS. Raises RequestError."""
     first_name, last_name, rna_number = first_name.strip(), last_name.strip(), rna_number.strip()
     if not (first_name and last_name and rna_number) or max(len(first_name), len(last_name)) > 80:
-        raise RequestError("first name, last name (80 characters at most) and RNA number are required")
+        raise RequestError(N_("first name, last name (80 characters at most) and RNA number are required"))
     if len(rna_number) > 32:
-        raise RequestError("an RNA number has 32 characters at most")
+        raise RequestError(N_("an RNA number has 32 characters at most"))
     pending = db.get(RegistrationRequest, request_id)
     if pending is None or pending.status != "open":
-        raise RequestError("this request is decided already, or does not exist")
+        raise RequestError(N_("this request is decided already, or does not exist"))
     by_number = db.scalar(select(Artisan).where(Artisan.rna_number == rna_number))
     by_cin = db.scalar(select(Artisan).where(Artisan.cin == pending.cin))
     if by_number is not None and by_number.cin != pending.cin:
-        raise RequestError("this RNA number belongs to another CIN's file")
+        raise RequestError(N_("this RNA number belongs to another CIN's file"))
     if by_cin is not None and by_cin.rna_number != rna_number:
-        raise RequestError("this CIN's file has another RNA number")
+        raise RequestError(N_("this CIN's file has another RNA number"))
     now = clock()
     artisan = by_number or by_cin
     if artisan is None:
@@ -229,7 +236,7 @@ def reject_request(db: Session, *, request_id: int, reason: str, by: str, clock:
     """Mark a request rejected with a reason, told to the artisan by SMS. Raises RequestError."""
     reason = " ".join(reason.split())
     if not reason or len(reason) > REASON_LENGTH:
-        raise RequestError(f"a reason of 1 to {REASON_LENGTH} characters is required")
+        raise RequestError(N_("a reason of 1 to {n} characters is required"), n=REASON_LENGTH)
     request = _decide(db, request_id=request_id, status="rejected", by=by, clock=clock, reason=reason)
     number = request_number(request)
     told = reason  # shortened for the SMS only when it would not hold in its segments

@@ -96,7 +96,7 @@ def register(request_id: int) -> BaseResponse:
         )
     except service.RequestError as err:
         rollback()
-        flash(t(N_("Not done:")) + f" {err}.", "error")
+        flash(t(N_("Not done:")) + " " + t(err.message, **err.values) + ".", "error")
         return _back()
     db.commit()
     log.info("registration request registered from the dashboard", extra={"staff": g.staff.username})
@@ -113,7 +113,7 @@ def reject(request_id: int) -> BaseResponse:
         service.reject_request(db, request_id=request_id, reason=reason, by=g.staff.username, clock=hirfa().clock)
     except service.RequestError as err:
         rollback()
-        flash(t(N_("Not done:")) + f" {err}.", "error")
+        flash(t(N_("Not done:")) + " " + t(err.message, **err.values) + ".", "error")
         return _back()
     db.commit()
     flash(t(N_("Request {number} rejected; the artisan is told by SMS."), number=f"{request_id:06d}"), "ok")

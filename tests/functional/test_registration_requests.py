@@ -295,7 +295,9 @@ def test_registering_with_an_rna_number_of_another_file_is_refused(
     [request] = open_requests(demo)
     token = log_in(client)
     form = {"first_name": "B", "last_name": "A", "rna_number": "DEMO-FES-0001", "csrf_token": token}  # Fatima's
-    client.post(f"/ops/registrations/{request.id}/register", data=form)
+    page = client.post(f"/ops/registrations/{request.id}/register", data=form, follow_redirects=True)
+    # Why, in the dashboard's language (French here), not in the code's English.
+    assert "ce numéro RNA est celui du dossier d&#39;une autre CIN" in page.get_data(as_text=True)
     demo.expire_all()
     assert open_requests(demo) and demo.scalar(select(Artisan).where(Artisan.cin == CIN)) is None
     assert (
