@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from menus.i18n import N_, Translator
@@ -32,6 +32,8 @@ class Reply:
     text: str
     final: bool
     screen: str
+    # Ended by the third wrong answer in a row, not by reaching a last screen.
+    gave_up: bool = False
 
 
 @dataclass(frozen=True)
@@ -240,7 +242,8 @@ class Engine:
         if isinstance(result, Invalid):
             data["err"] = data.get("err", 0) + 1
             if data["err"] >= MAX_WRONG_INPUTS:
-                return self._finish(session, [t("Too many wrong answers. Please dial again later.")])
+                ended = self._finish(session, [t("Too many wrong answers. Please dial again later.")])
+                return replace(ended, gave_up=True)
             data["page"] = 0
             return self._render(ctx, session, error=t(result.error))
         data["err"] = 0

@@ -64,7 +64,7 @@ class SessionProgress:
     screen: str
     language: str
     hops: int
-    final: bool
+    final: bool  # it reached its last screen (not ended by too many wrong answers)
 
 
 @dataclass(frozen=True)

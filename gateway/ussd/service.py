@@ -111,7 +111,7 @@ class HopService:
                 screen=reply.screen,
                 language=state["lang"],
                 hops=hops,
-                final=reply.final,
+                final=reply.final and not reply.gave_up,  # a session given up did not complete
             )
             journal(progress)
         commit()

@@ -790,6 +790,22 @@ def test_a_session_that_reached_its_last_screen_is_completed_and_its_report_adds
     )
 
 
+def test_a_session_ended_by_wrong_answers_did_not_complete(
+    client: FlaskClient, dial: type[Dialer], db_session: Session, logged_in: str, clock: FrozenClock
+) -> None:
+    """Three wrong answers end the session with an END, but the caller gave up there: the
+    dashboard counts it as not completed, and where they stuck shows in the drop-off."""
+    phone = dial("+212600000002")
+    phone.start()
+    phone.send("2")
+    assert phone.send("7", "7", "7").startswith("END ")
+    (row,) = session_rows(db_session, phone.session_id)
+    assert (row.ended_at, row.last_screen) == (None, "pay")
+    assert phone.hang_up("Success") == 200  # the aggregator saw an END
+    assert sessions_today(client) == {"failed": 1}
+    assert ["pay", "Dues", "1"] in read_csv(client, "/ops/export/drop-off.csv?period=today")
+
+
 def test_a_report_of_a_cut_off_session_adds_its_status_and_hirfas_last_screen(
     client: FlaskClient, dial: type[Dialer], db_session: Session, logged_in: str, clock: FrozenClock
 ) -> None:
