@@ -4,7 +4,7 @@ cells a spreadsheet will not run (the dashboard's exports, settlement files)."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Final
@@ -19,6 +19,47 @@ def defuse(cell: object) -> object:
     if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
         return "'" + cell
     return cell
+
+
+class FileRefused(ValueError):
+    """A file that cannot be imported at all (as opposed to a bad row, which is rejected);
+    `missing` names the columns its header lacks. Each import has its own subclass."""
+
+    def __init__(self, message: str, *, missing: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+def check_rejects_path(source: Path, rejects: Path, error: type[FileRefused]) -> None:
+    """Refuse a rejects file that would overwrite the source or has no folder, before any
+    row is imported (not at the first reject, after batches were written)."""
+    if rejects.resolve() == source.resolve():
+        raise error("the rejects file must not be the file being imported")
+    if not rejects.parent.is_dir():
+        raise error(f"no folder {rejects.parent} for the rejects file")
+
+
+def read_header(
+    reader: Iterator[list[str]], error: type[FileRefused], required: Sequence[str], *, one_of: Sequence[str] = ()
+) -> list[str]:
+    """The header row, refused when unreadable, empty, with a column twice, or without
+    every `required` column (and one of `one_of`, when given)."""
+    try:
+        header: list[str] | None = next(reader, None)
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise error(f"line 1: unreadable header ({err})") from err
+    if not header or not any(cell.strip() for cell in header):
+        raise error("the file is empty: a header row is expected on line 1")
+    names = [name.strip().lower() for name in header]
+    duplicated = sorted({name for name in names if name and names.count(name) > 1})
+    if duplicated:
+        raise error(f"duplicated columns in the header: {', '.join(duplicated)}")
+    missing = [name for name in required if name not in names]
+    if one_of and not any(name in names for name in one_of):
+        missing.append(" or ".join(one_of))
+    if missing:
+        raise error(f"missing columns in the header: {', '.join(missing)}", missing=tuple(missing))
+    return header
 
 
 def csv_records(reader: Any, error: type[ValueError]) -> Iterator[tuple[int, list[str]]]:

@@ -9,7 +9,7 @@ A point missing from the file is left as it is: withdrawing one takes `active` f
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.cashpoints.service import commune_provinces
-from gateway.csv_records import RejectsFile, csv_records
+from gateway.csv_records import FileRefused, RejectsFile, check_rejects_path, csv_records, read_header
 from models import CashPoint
 from models.payments import NETWORKS
 
@@ -29,7 +29,7 @@ WIDTHS: Final = {"code": 32, "name": 120, "address": 255, "opening_hours": 120}
 ACTIVE_VALUES: Final = {"": True, "1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
-class CashPointFileError(ValueError):
+class CashPointFileError(FileRefused):
     """The file cannot be imported at all (as opposed to a bad row, which is rejected)."""
 
 
@@ -61,15 +61,12 @@ def import_cash_points(
     committed here: `on_batch` is called every `batch_size` rows and at the end. Raises
     CashPointFileError when the file has no usable header or is not UTF-8 / CSV.
     """
-    if rejects.resolve() == source.resolve():
-        raise CashPointFileError("the rejects file must not be the file being imported")
-    if not rejects.parent.is_dir():
-        raise CashPointFileError(f"no folder {rejects.parent} for the rejects file")
+    check_rejects_path(source, rejects, CashPointFileError)
     created = updated = unchanged = rows = 0
     seen: dict[str, int] = {}
     with source.open(encoding="utf-8-sig", newline="") as handle, RejectsFile(rejects) as rejects_file:
         reader = csv.reader(handle)
-        header = _header(reader)
+        header = read_header(reader, CashPointFileError, REQUIRED_COLUMNS)
         rejects_file.header = header
         index = {name.strip().lower(): position for position, name in enumerate(header)}
         for line, cells in csv_records(reader, CashPointFileError):
@@ -114,23 +111,6 @@ def _upsert(db: Session, values: dict[str, Any]) -> str:
         setattr(cash_point, key, value)
     db.flush()
     return "updated"
-
-
-def _header(reader: Iterator[list[str]]) -> list[str]:
-    try:
-        header: list[str] | None = next(reader, None)
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise CashPointFileError(f"line 1: unreadable header ({err})") from err
-    if not header or not any(cell.strip() for cell in header):
-        raise CashPointFileError("the file is empty: a header row is expected on line 1")
-    names = [name.strip().lower() for name in header]
-    duplicated = sorted({name for name in names if name and names.count(name) > 1})
-    if duplicated:
-        raise CashPointFileError(f"duplicated columns in the header: {', '.join(duplicated)}")
-    missing = [name for name in REQUIRED_COLUMNS if name not in names]
-    if missing:
-        raise CashPointFileError(f"missing columns in the header: {', '.join(missing)}")
-    return header
 
 
 def _values(cells: list[str], index: dict[str, int], *, width: int) -> dict[str, Any]:

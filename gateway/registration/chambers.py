@@ -9,7 +9,6 @@ chamber is active (gateway.demo.holds_demo_data)."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -17,7 +16,7 @@ from typing import Any, Final
 from sqlalchemy.orm import Session
 
 from gateway.cashpoints.service import regions
-from gateway.csv_records import RejectsFile, csv_records
+from gateway.csv_records import FileRefused, RejectsFile, check_rejects_path, csv_records, read_header
 from models import Chamber
 
 COLUMNS: Final = ("region_code", "name_ar", "name_fr", "address", "phone", "active", "demo")
@@ -26,7 +25,7 @@ WIDTHS: Final = {"name_ar": 80, "name_fr": 80, "address": 80, "phone": 20}
 FLAGS: Final = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
-class ChamberFileError(ValueError):
+class ChamberFileError(FileRefused):
     """The file cannot be imported at all (as opposed to a bad row, which is rejected)."""
 
 
@@ -50,16 +49,13 @@ def import_chambers(*, db: Session, source: Path, rejects: Path, production: boo
     UTF-8 (a BOM is allowed) with a header naming at least REQUIRED_COLUMNS; `active`
     (empty: true) and `demo` (empty: false) take true/false, 1/0, yes/no. In
     `production` a demo row is rejected. Flushes only. Raises ChamberFileError."""
-    if rejects.resolve() == source.resolve():
-        raise ChamberFileError("the rejects file must not be the file being imported")
-    if not rejects.parent.is_dir():
-        raise ChamberFileError(f"no folder {rejects.parent} for the rejects file")
+    check_rejects_path(source, rejects, ChamberFileError)
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     rows = 0
     seen: dict[str, int] = {}
     with source.open(encoding="utf-8-sig", newline="") as handle, RejectsFile(rejects) as rejects_file:
         reader = csv.reader(handle)
-        header = _header(reader)
+        header = read_header(reader, ChamberFileError, REQUIRED_COLUMNS)
         rejects_file.header = header
         index = {name.strip().lower(): position for position, name in enumerate(header)}
         for line, cells in csv_records(reader, ChamberFileError):
@@ -92,20 +88,6 @@ def upsert_chamber(db: Session, values: dict[str, Any]) -> str:
         setattr(chamber, key, value)
     db.flush()
     return "updated" if changed else "unchanged"
-
-
-def _header(reader: Iterator[list[str]]) -> list[str]:
-    try:
-        header: list[str] | None = next(reader, None)
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise ChamberFileError(f"line 1: unreadable header ({err})") from err
-    if not header or not any(cell.strip() for cell in header):
-        raise ChamberFileError("the file is empty: a header row is expected on line 1")
-    names = [name.strip().lower() for name in header]
-    missing = [name for name in REQUIRED_COLUMNS if name not in names]
-    if missing:
-        raise ChamberFileError(f"missing columns in the header: {', '.join(missing)}")
-    return header
 
 
 def _values(cells: list[str], index: dict[str, int], *, width: int, production: bool) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import TableValuedAlias
 
-from gateway.csv_records import RejectsFile, csv_records
+from gateway.csv_records import FileRefused, RejectsFile, check_rejects_path, csv_records, read_header
 from gateway.phones import moroccan_mobile
 from models import Artisan, PhoneLink, UTCDateTime
 from models.artisan import AMO_STATUSES, CATEGORIES, LANGUAGES, RNA_STATUSES
@@ -89,12 +89,8 @@ class _CsvReader(Protocol):
     def __next__(self) -> list[str]: ...
 
 
-class RnaFileError(ValueError):
+class RnaFileError(FileRefused):
     """The file cannot be imported at all (as opposed to a bad row, which is rejected)."""
-
-    def __init__(self, message: str, *, missing: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.missing = missing
 
 
 @dataclass(frozen=True)
@@ -154,17 +150,13 @@ def import_rna(
     """
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}")
-    if rejects.resolve() == source.resolve():
-        raise RnaFileError("the rejects file must not be the file being imported")
-    if not rejects.parent.is_dir():
-        # Found out now rather than at the first reject, after batches were written.
-        raise RnaFileError(f"no folder {rejects.parent} for the rejects file")
+    check_rejects_path(source, rejects, RnaFileError)
     started = clock()
     if started.tzinfo is None:
         raise ValueError("clock() must return a timezone-aware datetime")
     with source.open(encoding="utf-8-sig", newline="") as handle, RejectsFile(rejects) as rejects_file:
         reader = csv.reader(handle)
-        header = _header(reader)
+        header = read_header(reader, RnaFileError, REQUIRED_COLUMNS)
         rejects_file.header = header
         importer = _Importer(
             db=db,
@@ -183,23 +175,6 @@ def import_rna(
         rejected=rejects_file.count,
         rejects=rejects if rejects_file.count else None,
     )
-
-
-def _header(reader: _CsvReader) -> list[str]:
-    try:
-        header: list[str] | None = next(reader, None)
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise RnaFileError(f"line 1: unreadable header ({err})") from err
-    if not header or not any(cell.strip() for cell in header):
-        raise RnaFileError("the file is empty: a header row is expected on line 1")
-    names = [name.strip().lower() for name in header]
-    duplicated = sorted({name for name in names if name and names.count(name) > 1})
-    if duplicated:
-        raise RnaFileError(f"duplicated columns in the header: {', '.join(duplicated)}")
-    missing = tuple(name for name in REQUIRED_COLUMNS if name not in names)
-    if missing:
-        raise RnaFileError(f"missing columns in the header: {', '.join(missing)}", missing=missing)
-    return header
 
 
 class _RowParser:

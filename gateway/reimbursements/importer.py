@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
-from gateway.csv_records import RejectsFile, csv_records
+from gateway.csv_records import FileRefused, RejectsFile, check_rejects_path, csv_records, read_header
 from gateway.errors import Refusal
 from gateway.reimbursements.service import AMOUNT_MAX, Clock, parse_date, upsert_claim
 
@@ -34,7 +34,7 @@ IDENTITY_COLUMNS: Final = ("cin", "cnss_number")  # at least one of them
 AMOUNT_RE: Final = re.compile(r"[0-9]{1,10}")
 
 
-class ClaimFileError(ValueError):
+class ClaimFileError(FileRefused):
     """The file cannot be imported at all (as opposed to a bad row, which is rejected)."""
 
 
@@ -75,16 +75,13 @@ def import_claims(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    if rejects.resolve() == source.resolve():
-        raise ClaimFileError("the rejects file must not be the file being imported")
-    if not rejects.parent.is_dir():
-        raise ClaimFileError(f"no folder {rejects.parent} for the rejects file")
+    check_rejects_path(source, rejects, ClaimFileError)
     created = updated = unchanged = rows = 0
     # The line of the row that brought in each claim number.
     seen: dict[str, int] = {}
     with source.open(encoding="utf-8-sig", newline="") as handle, RejectsFile(rejects) as rejects_file:
         reader = csv.reader(handle)
-        header = _header(reader)
+        header = read_header(reader, ClaimFileError, REQUIRED_COLUMNS, one_of=IDENTITY_COLUMNS)
         rejects_file.header = header
         index = {name.strip().lower(): position for position, name in enumerate(header)}
         for line, cells in csv_records(reader, ClaimFileError):
@@ -114,25 +111,6 @@ def import_claims(
         rejected=rejects_file.count,
         rejects=rejects if rejects_file.count else None,
     )
-
-
-def _header(reader: Iterator[list[str]]) -> list[str]:
-    try:
-        header: list[str] | None = next(reader, None)
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise ClaimFileError(f"line 1: unreadable header ({err})") from err
-    if not header or not any(cell.strip() for cell in header):
-        raise ClaimFileError("the file is empty: a header row is expected on line 1")
-    names = [name.strip().lower() for name in header]
-    duplicated = sorted({name for name in names if name and names.count(name) > 1})
-    if duplicated:
-        raise ClaimFileError(f"duplicated columns in the header: {', '.join(duplicated)}")
-    missing = [name for name in REQUIRED_COLUMNS if name not in names]
-    if not any(name in names for name in IDENTITY_COLUMNS):
-        missing.append(" or ".join(IDENTITY_COLUMNS))
-    if missing:
-        raise ClaimFileError(f"missing columns in the header: {', '.join(missing)}")
-    return header
 
 
 def _values(cells: list[str], index: dict[str, int], *, width: int) -> dict[str, Any]:
