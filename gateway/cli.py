@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -42,6 +43,22 @@ def read_secret(prompt: str, *, from_stdin: bool) -> str:
 
 
 demo_cli = AppGroup("demo", help="Demo data for a first run (refused in production).")
+
+
+def csv_import(command: Callable[..., None]) -> Callable[..., None]:
+    """FILE and --rejects, as every CSV import command takes them (`rejects_for` gives the
+    default rejects path)."""
+    command = click.option(
+        "--rejects",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Where to write the rejected rows (default: FILE with the suffix .rejects.csv).",
+    )(command)
+    return click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))(command)
+
+
+def rejects_for(file: Path, rejects: Path | None) -> Path:
+    return rejects or file.with_suffix(".rejects.csv")
 
 
 def alembic_config(database_url: str) -> Config:

@@ -8,19 +8,14 @@ import click
 from flask.cli import AppGroup
 
 from gateway.cashpoints.importer import CashPointFileError, import_cash_points
+from gateway.cli import csv_import, rejects_for
 from gateway.db import get_db, rollback
 
 cashpoints_cli = AppGroup("cashpoints", help="The cash points of Wafacash and Fellah Cash.")
 
 
 @cashpoints_cli.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--rejects",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to write the rejected rows (default: FILE with the suffix .rejects.csv).",
-)
+@csv_import
 def import_command(file: Path, rejects: Path | None) -> None:
     """Create or update the cash points of a CSV file, by code.
 
@@ -30,9 +25,7 @@ def import_command(file: Path, rejects: Path | None) -> None:
     """
     db = get_db()
     try:
-        summary = import_cash_points(
-            db=db, source=file, rejects=rejects or file.with_suffix(".rejects.csv"), on_batch=db.commit
-        )
+        summary = import_cash_points(db=db, source=file, rejects=rejects_for(file, rejects), on_batch=db.commit)
     except CashPointFileError as err:
         rollback()
         raise click.ClickException(f"{file}: {err}") from err

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from gateway.cli import csv_import, rejects_for
 from gateway.db import get_db, rollback
 from gateway.registration.chambers import ChamberFileError, import_chambers
 from gateway.registration.rna_import import RnaFileError, import_rna
@@ -18,13 +19,7 @@ rna_cli = AppGroup("rna", help="The national register of handicrafts (RNA).")
 
 
 @rna_cli.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--rejects",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to write the rejected rows (default: FILE with the suffix .rejects.csv).",
-)
+@csv_import
 def import_command(file: Path, rejects: Path | None) -> None:
     """Create or update the artisans of an RNA CSV export, by RNA number.
 
@@ -37,7 +32,7 @@ def import_command(file: Path, rejects: Path | None) -> None:
         summary = import_rna(
             db=db,
             source=file,
-            rejects=rejects or file.with_suffix(".rejects.csv"),
+            rejects=rejects_for(file, rejects),
             clock=lambda: datetime.now(UTC),
             on_batch=db.commit,
         )
@@ -57,13 +52,7 @@ chambers_cli = AppGroup("chambers", help="The chambers of crafts, one per region
 
 
 @chambers_cli.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--rejects",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to write the rejected rows (default: FILE with the suffix .rejects.csv).",
-)
+@csv_import
 def import_chambers_command(file: Path, rejects: Path | None) -> None:
     """Create or update the chambers of crafts of a CSV file, by region code.
 
@@ -76,7 +65,7 @@ def import_chambers_command(file: Path, rejects: Path | None) -> None:
         summary = import_chambers(
             db=db,
             source=file,
-            rejects=rejects or file.with_suffix(".rejects.csv"),
+            rejects=rejects_for(file, rejects),
             production=hirfa().settings.is_production,
         )
     except ChamberFileError as err:

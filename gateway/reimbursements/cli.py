@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from gateway.cli import csv_import, rejects_for
 from gateway.db import get_db, rollback
 from gateway.reimbursements.importer import ClaimFileError, import_claims
 from gateway.wiring import hirfa
@@ -15,13 +16,7 @@ reimbursements_cli = AppGroup("reimbursements", help="Reimbursement claims of me
 
 
 @reimbursements_cli.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--rejects",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to write the rejected rows (default: FILE with the suffix .rejects.csv).",
-)
+@csv_import
 def import_command(file: Path, rejects: Path | None) -> None:
     """Create or update the claims of a CSV file, by claim number; each new status is sent by SMS.
 
@@ -35,7 +30,7 @@ def import_command(file: Path, rejects: Path | None) -> None:
         summary = import_claims(
             db=db,
             source=file,
-            rejects=rejects or file.with_suffix(".rejects.csv"),
+            rejects=rejects_for(file, rejects),
             clock=app.clock,
             default_language=app.settings.default_language,
             on_batch=db.commit,
