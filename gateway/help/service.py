@@ -6,9 +6,9 @@ import datetime as dt
 from collections.abc import Callable
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gateway.races import add_unless_taken
 from gateway.sms.outbox import queue_sms
 from models import Artisan, HelpRequest
 from models.help import HELP_KINDS
@@ -74,15 +74,9 @@ def request_help(
     if artisan is None:
         raise HelpError(f"no artisan {artisan_id}")
     request = HelpRequest(artisan_id=artisan_id, kind=kind, status="open", created_at=clock())
-    try:
-        with db.begin_nested():
-            db.add(request)
-    except IntegrityError:
-        # Another hop of the same artisan won the race: its request stands.
-        existing = open_request(db, artisan_id=artisan_id, kind=kind)
-        if existing is None:
-            raise
-        return existing, False
+    request, created = add_unless_taken(db, request, taken=lambda: open_request(db, artisan_id=artisan_id, kind=kind))
+    if not created:
+        return request, False
     if artisan.phone:
         # Only `help_chamber` shows the contact; the other templates leave it out.
         queue_sms(

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.cashpoints.service import commune_provinces
 from gateway.logs import mask_phone
+from gateway.races import add_unless_taken
 from gateway.sms.outbox import MAX_SEGMENTS, queue_sms, render, segments
 from menus.i18n import N_
 from menus.trades import BY_CODE
@@ -116,14 +116,11 @@ def submit_request(
         status="open",
         created_at=clock(),
     )
-    try:
-        with db.begin_nested():
-            db.add(request)
-    except IntegrityError:
-        existing = open_request(db, phone=phone) or open_request(db, cin=cin)
-        if existing is None:
-            raise
-        return Submitted(None, existing.created_at)
+    request, created = add_unless_taken(
+        db, request, taken=lambda: open_request(db, phone=phone) or open_request(db, cin=cin)
+    )
+    if not created:
+        return Submitted(None, request.created_at)
     number = request_number(request)
     chamber = received_sms_values(chamber_of(db, region_code), language, number)
     queue_sms(
