@@ -171,6 +171,47 @@ def test_arabic_page_shows_the_arabic_screen_right_to_left(page: Page, server: S
     assert page.get_attribute("html", "dir") == "rtl"
 
 
+# Where each digit group of the reference is drawn, left to right, in the first SMS shown.
+GROUP_POSITIONS = """([first, second, third]) => {
+  const body = document.querySelector(".sms-item .sms-body");
+  const walker = document.createTreeWalker(body, NodeFilter.SHOW_TEXT);
+  const lefts = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (const group of [first, second, third]) {
+      const at = node.data.indexOf(group);
+      if (at < 0) continue;
+      const range = document.createRange();
+      range.setStart(node, at);
+      range.setEnd(node, at + group.length);
+      lefts.push([group, range.getBoundingClientRect().left]);
+    }
+  }
+  return lefts;
+}"""
+
+
+def test_the_reference_reads_in_order_in_the_arabic_sms_panel(page: Page, server: Server, demo: Session) -> None:
+    """Chromium lays the Arabic SMS out with the Unicode bidi algorithm: the reference's
+    groups must stand left to right as written, as the artisan reads them to an agent."""
+    open_simulator(page, server, YOUSSEF)
+    page.click("#lang-ar")
+    dial(page)
+    reply_on_keypad(page, "2")
+    reply_on_keypad(page, "1")
+    reply_on_keypad(page, "1")
+    screens = [reply_on_keypad(page, "1")]
+    while state(page) == "active":
+        screens.append(reply_on_keypad(page, "98"))
+    found = REFERENCE.search("\n".join(screens))
+    assert found, screens
+    expect(page.locator(".sms-item .sms-body").first).to_contain_text(found.group(3))
+    lefts = page.evaluate(GROUP_POSITIONS, list(found.groups()))
+    assert [group for group, _left in lefts] == list(found.groups()), lefts
+    assert [left for _group, left in lefts] == sorted(left for _group, left in lefts), lefts
+    screenshot(page, "pay-reference-sms-ar")
+    page.close()
+
+
 def test_hang_up_mid_session_reports_an_incomplete_session(page: Page, server: Server, demo: Session) -> None:
     open_simulator(page, server, AICHA)  # Aicha reads French
     dial(page)
