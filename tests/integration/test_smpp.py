@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -21,11 +22,11 @@ from gateway.demo import load_demo
 from gateway.smpp_app import app_smpp_process
 from gateway.sms.outbox import queue_sms
 from gateway.sms.smpp import SmppConnection
-from gateway.sms.smpp_process import SmppProcess
+from gateway.sms.smpp_process import SmppProcess, serve_metrics
 from gateway.sms_app import sweep_app
 from models import Artisan, OutboxMessage
 from tests.conftest import create_database, dispose, drop_database
-from tests.smsc.fixture import PASSWORD, SYSTEM_ID, Smsc, smsc
+from tests.smsc.fixture import PASSWORD, SYSTEM_ID, Smsc, free_port, smsc
 
 __all__ = ["smsc"]
 
@@ -215,3 +216,41 @@ def test_a_wrong_password_is_refused_and_logged_once(smsc: Smsc, caplog: pytest.
     assert refusals[0].status == "ESME_RBINDFAIL"  # type: ignore[attr-defined]
     assert not connection.liveness.bound
     assert connection.liveness.last_error == "bind refused: ESME_RBINDFAIL"
+
+
+def test_liveness_on_the_process_own_metrics(running: SmppProcess) -> None:
+    port = free_port()
+    serve_metrics(running.connection, port)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    assert "hirfa_smpp_bound 1.0" in text
+    assert "hirfa_smpp_window 10.0" in text
+    assert "hirfa_smpp_window_in_use 0.0" in text
+    assert 'hirfa_smpp_last_error_info{error=""} 1.0' in text
+
+
+def test_an_idle_link_sends_enquire_link(smsc: Smsc) -> None:
+    before = len(smsc.pdus("enquire_link"))
+    connection = SmppConnection(
+        host="127.0.0.1",
+        port=smsc.port,
+        system_id=SYSTEM_ID,
+        password=PASSWORD,
+        on_deliver=lambda _pdu: 0,
+        enquire_link_seconds=0.2,
+    )
+    thread = threading.Thread(target=connection.run, daemon=True)
+    thread.start()
+    try:
+        assert connection.wait_bound(5)
+        wait_for(lambda: len(smsc.pdus("enquire_link")) >= before + 2)
+        assert connection.liveness.bound
+    finally:
+        connection.stop()
+        thread.join(5)
+
+
+def test_flask_smpp_run_refuses_to_start_without_its_settings(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["smpp", "run"])
+    assert result.exit_code == 1
+    assert "SMPP_HOST, SMPP_SYSTEM_ID, SMPP_PASSWORD, SMPP_SOURCE_ADDR" in result.output

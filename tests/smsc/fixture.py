@@ -9,7 +9,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,27 +49,16 @@ def ensure_node_modules() -> None:
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True, capture_output=True)
 
 
-@pytest.fixture(scope="module")
-def smsc() -> Iterator[Smsc]:
+@contextmanager
+def running_smsc() -> Iterator[Smsc]:
+    """The SMSC on free ports of 127.0.0.1, stopped at the end (tests and bench/smpp.py)."""
     if shutil.which("node") is None:
-        pytest.fail("node is required for the SMPP tests (the test SMSC is the npm package smpp)")
+        raise RuntimeError("node is required: the test SMSC is the npm package smpp")
     ensure_node_modules()
     port, control = free_port(), free_port()
-    process = subprocess.Popen(
-        [
-            "node",
-            str(HERE / "server.js"),
-            "--port",
-            str(port),
-            "--control",
-            str(control),
-            "--system-id",
-            SYSTEM_ID,
-            "--password",
-            PASSWORD,
-        ],
-        stdout=subprocess.DEVNULL,
-    )
+    command = ["node", str(HERE / "server.js"), "--port", str(port), "--control", str(control)]
+    command += ["--system-id", SYSTEM_ID, "--password", PASSWORD]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     found = Smsc(port, control, process)
     deadline = time.monotonic() + 10
     while True:
@@ -86,3 +75,9 @@ def smsc() -> Iterator[Smsc]:
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def smsc() -> Iterator[Smsc]:
+    with running_smsc() as found:
+        yield found
