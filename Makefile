@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test install install-dev lint typecheck chromium messages bench drills clean
+.PHONY: run test install install-dev lint typecheck chromium smsc-deps smsc messages bench drills clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +41,17 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-test: lint typecheck chromium
+test: lint typecheck chromium smsc-deps
 	$(BIN)/pytest
+
+# The test SMSC: the npm package smpp (tests/smsc/package-lock.json), run by the SMPP tests.
+smsc-deps:
+	test -d tests/smsc/node_modules/smpp || (cd tests/smsc && npm ci --no-audit --no-fund)
+
+# A local SMSC to try `flask smpp run` by hand: binds as hirfa / secret on 127.0.0.1:2775,
+# control port 2776 (GET /pdus, POST /receipt?id=…&stat=DELIVRD, /deliver?from=…&text=STOP).
+smsc: smsc-deps
+	node tests/smsc/server.js --port 2775 --control 2776 --system-id hirfa --password secret
 
 # The browser tests (tests/e2e) drive Debian's Chromium: Playwright's own download does not work here.
 chromium:
@@ -57,6 +66,8 @@ bench: install-dev
 	command -v wrk >/dev/null || apt-get install -y wrk
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/hops.py
 	$(BIN)/python bench/confirm.py
+	$(MAKE) smsc-deps
+	$(BIN)/python bench/smpp.py
 
 # Fault drills on private Redis/PostgreSQL instances (never the shared ones): see drills/.
 drills: install-dev

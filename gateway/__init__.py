@@ -24,6 +24,7 @@ from gateway.ratelimit import RateLimiter
 from gateway.redis_client import make_redis
 from gateway.registration.cli import chambers_cli, rna_cli
 from gateway.reimbursements.cli import reimbursements_cli
+from gateway.smpp_app import smpp_cli
 from gateway.sms.cli import sms_cli
 from gateway.sms_app import init_app as init_sms
 from gateway.ussd.cli import ussd_cli
@@ -149,6 +150,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(payments_cli)
     app.cli.add_command(partners_cli)
     app.cli.add_command(sms_cli)
+    app.cli.add_command(smpp_cli)
     app.cli.add_command(reimbursements_cli)
     app.cli.add_command(cashpoints_cli)
     app.cli.add_command(requests_cli)

@@ -20,7 +20,8 @@ LANGUAGES = ("ar", "fr")
 EMBEDDED_DATABASE_URL = "sqlite:///" + str(Path(__file__).resolve().parent.parent / "instance" / "hirfa.db")
 EMBEDDED_REDIS_URL = "fakeredis://"
 DEMO_SHORT_CODE = "*4242#"
-SMS_BACKENDS = ("africastalking", "console", "fake")
+SMS_BACKENDS = ("africastalking", "smpp", "console", "fake")
+PRODUCTION_SMS_BACKENDS = ("africastalking", "smpp")
 QUIET_HOURS_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 DEVELOPMENT_SECRET_KEY = "dev-secret-key-not-for-production"  # noqa: S105 - development only; production refuses it
 DEVELOPMENT_CALLBACK_KEY = "dev-callback-key"
@@ -51,10 +52,18 @@ class SettingsError(RuntimeError):
     """A setting is missing or wrong; the message names it."""
 
 
+# Secrets another party issues within its own limits (SMPP: at most 8 characters).
+OPERATOR_SECRETS = frozenset({"SMPP_PASSWORD"})
+
+
+def shipped(secret: str) -> str | None:
+    return "is a value the repository ships" if secret in SHIPPED_SECRETS else None
+
+
 def weakness(secret: str) -> str | None:
     """Why `secret` is no production secret (the rule above), or None. Never says the value."""
     if secret in SHIPPED_SECRETS:
-        return "is a value the repository ships"
+        return shipped(secret)
     if len(secret.encode()) < SECRET_MIN_BYTES:
         return f"is shorter than {SECRET_MIN_BYTES} bytes"
     if len(set(secret)) < SECRET_MIN_DISTINCT:
@@ -238,6 +247,18 @@ class Settings:
     sms_reminder_hour: int = setting("SMS_REMINDER_HOUR", 10, group="sms")
     sms_reminder_batch_size: int = setting("SMS_REMINDER_BATCH_SIZE", 1000, group="sms")
 
+    # -- SMPP: one bound transceiver to the operator's or aggregator's SMSC (`flask smpp run`) --
+    smpp_host: str = setting("SMPP_HOST", "", group="smpp")
+    smpp_port: int = setting("SMPP_PORT", 2775, group="smpp")
+    smpp_system_id: str = setting("SMPP_SYSTEM_ID", "", group="smpp")
+    smpp_password: str = setting("SMPP_PASSWORD", "", group="smpp")
+    smpp_system_type: str = setting("SMPP_SYSTEM_TYPE", "", group="smpp")
+    smpp_source_addr: str = setting("SMPP_SOURCE_ADDR", "", group="smpp")
+    smpp_service_number: str = setting("SMPP_SERVICE_NUMBER", "", group="smpp")
+    smpp_max_per_second: int = setting("SMPP_MAX_PER_SECOND", 50, group="smpp")
+    smpp_window: int = setting("SMPP_WINDOW", 10, group="smpp")
+    smpp_metrics_port: int = setting("SMPP_METRICS_PORT", 9102, group="smpp")
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
@@ -332,6 +353,29 @@ class Settings:
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.sms_queue):
             raise SettingsError("SMS_QUEUE must be a short name of letters, digits, '.', '_' or '-'")
         self._validate_sms_timing()
+        self._validate_smpp()
+
+    def _validate_smpp(self) -> None:
+        if not 1 <= self.smpp_window <= 100:
+            raise SettingsError("SMPP_WINDOW must be between 1 and 100")
+        if not 1 <= self.smpp_max_per_second <= 10_000:
+            raise SettingsError("SMPP_MAX_PER_SECOND must be between 1 and 10000")
+        if not 0 < self.smpp_port < 65536 or not 0 <= self.smpp_metrics_port < 65536:
+            raise SettingsError("SMPP_PORT and SMPP_METRICS_PORT must be TCP ports")
+        if len(self.smpp_source_addr) > 11 and not self.smpp_source_addr.lstrip("+").isdigit():
+            raise SettingsError("SMPP_SOURCE_ADDR: an alphanumeric sender id has at most 11 characters")
+        if self.sms_backend == "smpp" and self.uses_embedded_redis:
+            raise SettingsError("SMS_BACKEND=smpp needs REDIS_URL: `flask smpp run` reads the outbox ids there")
+
+    def smpp_missing(self) -> list[str]:
+        """The settings `flask smpp run` cannot do without, when unset."""
+        required = {
+            "SMPP_HOST": self.smpp_host,
+            "SMPP_SYSTEM_ID": self.smpp_system_id,
+            "SMPP_PASSWORD": self.smpp_password,
+            "SMPP_SOURCE_ADDR": self.smpp_source_addr,
+        }
+        return [name for name, value in required.items() if not value]
 
     def _validate_sms_timing(self) -> None:
         if not 0 < self.at_timeout_seconds <= 60:
@@ -361,6 +405,7 @@ class Settings:
             ("USSD_CALLBACK_KEY", self.ussd_callback_key),
             ("METRICS_TOKEN", self.metrics_token),
             ("AT_API_KEY", self.at_api_key),
+            ("SMPP_PASSWORD", self.smpp_password),
             *(("SECRET_KEY_FALLBACKS", value) for value in self.secret_key_fallbacks),
             *(("USSD_CALLBACK_KEY_FALLBACKS", value) for value in self.ussd_callback_key_fallbacks),
         ]
@@ -382,13 +427,17 @@ class Settings:
         if self.load_demo_data:
             raise SettingsError("LOAD_DEMO_DATA: production refuses demo data")
         for name, value in self.secrets():
-            reason = weakness(value)
+            # SMPP 3.4 caps a bind password at 8 characters, and the operator chooses it:
+            # only the values we ship are refused.
+            reason = weakness(value) if name not in OPERATOR_SECRETS else shipped(value)
             if reason is not None:
                 raise SettingsError(f"{name} {reason}: production needs a random secret (e.g. `openssl rand -hex 32`)")
         if not (self.metrics_token or self.metrics_allowed_ips):
             raise SettingsError("METRICS_TOKEN or METRICS_ALLOWED_IPS is required when HIRFA_ENV=production")
-        if self.sms_backend != "africastalking":
+        if self.sms_backend not in PRODUCTION_SMS_BACKENDS:
             raise SettingsError(f"SMS_BACKEND: production refuses the {self.sms_backend} sender")
+        if self.sms_backend == "smpp" and self.smpp_missing():
+            raise SettingsError(f"{', '.join(self.smpp_missing())} required when SMS_BACKEND=smpp in production")
         if self.at_username == "sandbox":
             raise SettingsError("AT_USERNAME: production refuses Africa's Talking's sandbox")
         if self.at_api_base_url and not self.at_api_base_url.startswith("https://"):

@@ -48,6 +48,11 @@ RUNNING_STATUSES = frozenset({JobStatus.STARTED, JobStatus.SCHEDULED})
 LOCAL_SENDERS = frozenset({"console", "fake"})  # instant, no network: fine right after a commit
 
 
+def smpp_ids_key(redis_prefix: str) -> str:
+    """The Redis list of outbox ids `flask smpp run` sends."""
+    return f"{redis_prefix}sms:smpp:ids"
+
+
 def job_id_for(prefix: str, outbox_id: int) -> str:
     """`hirfa:` + row 42 -> `hirfa-sms-42`: one job id per row (RQ allows [A-Za-z0-9_-])."""
     return re.sub(r"[^A-Za-z0-9_-]+", "-", prefix) + f"sms-{outbox_id}"
@@ -89,6 +94,8 @@ class SmsDispatcher:
         were queued (or sent inline)."""
         if not outbox_ids:
             return 0
+        if self.settings.sms_backend == "smpp":
+            return self._push_to_smpp(outbox_ids)
         if self.inline:
             if self.send_now is None:
                 raise RuntimeError("an inline dispatcher needs send_now")
@@ -107,6 +114,16 @@ class SmsDispatcher:
             return 0
         return len(outbox_ids)
 
+    def _push_to_smpp(self, outbox_ids: Sequence[int]) -> int:
+        """SMS_BACKEND=smpp: the SMPP process pops these ids (gateway/sms/smpp_process.py).
+        An id pushed twice is sent once: the send claims its row."""
+        try:
+            self.redis.rpush(smpp_ids_key(self.settings.redis_prefix), *outbox_ids)
+        except Exception:
+            log.warning("sms push failed; the sweep will push them", extra={"count": len(outbox_ids)}, exc_info=True)
+            return 0
+        return len(outbox_ids)
+
     def enqueue_committed(self, outbox_ids: Sequence[int]) -> None:
         """What the commit hook calls: queue the rows (inline: send them unless that would
         mean a real provider call inside the request; the sweep sends those)."""
@@ -120,7 +137,7 @@ class SmsDispatcher:
         `force`: rows known to have no live job (their worker died): their old job is dropped."""
         if not outbox_ids:
             return 0
-        if self.inline:
+        if self.inline or self.settings.sms_backend == "smpp":
             return self.enqueue(outbox_ids)
         forced = set(force)
         jobs = Job.fetch_many(

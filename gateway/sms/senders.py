@@ -67,6 +67,16 @@ class FakeSmsSender:
             return SendResult(SendStatus.SENT, provider_message_id=f"fake-{next(self._ids)}", provider_status="Success")
 
 
+class SmppElsewhereSender:
+    """SMS_BACKEND=smpp outside the SMPP process: rows go to `flask smpp run` through Redis
+    (gateway/sms/dispatch.py), so nothing here sends; a stray call is retried later."""
+
+    name = "smpp"
+
+    def send(self, *, recipient: str, body: str) -> SendResult:
+        return SendResult(SendStatus.RETRY, reason="smpp: only `flask smpp run` sends")
+
+
 def make_sender(settings: Settings) -> SmsSender:
     if settings.sms_backend == "africastalking":
         return AfricasTalkingSmsSender(
@@ -76,6 +86,8 @@ def make_sender(settings: Settings) -> SmsSender:
             base_url=settings.at_api_base_url,
             timeout_seconds=settings.at_timeout_seconds,
         )
+    if settings.sms_backend == "smpp":
+        return SmppElsewhereSender()
     if settings.sms_backend == "fake":
         return FakeSmsSender()
     return ConsoleSmsSender()

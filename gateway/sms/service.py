@@ -27,12 +27,17 @@ from gateway.sms.africastalking import (
 )
 from gateway.sms.interfaces import SendResult, SendStatus, SmsSender
 from gateway.sms.outbox import queue_sms
+from gateway.sms.smpp import DELIVERED_STATS, FAILED_STATS, INTERIM_STATS
 from models import Artisan, OutboxMessage
 
 log = logging.getLogger(__name__)
 
 FINAL_STATES = frozenset({"delivered", "failed"})
 REASON_LENGTH = 255
+# Each transport's report words, read by the one rule below (Africa's Talking's, SMPP's `stat:`).
+DELIVERED = DELIVERED_STATUSES | DELIVERED_STATS
+FAILED = FAILED_STATUSES | FAILED_STATS
+INTERIM = INTERIM_STATUSES | INTERIM_STATS
 
 
 class Outcome(enum.StrEnum):
@@ -193,8 +198,9 @@ def record_delivery_report(
 ) -> ReportOutcome:
     """Apply one delivery report; the same report twice changes nothing more. Flushes only.
 
-    Success is final (delivered); Failed and Rejected are final (failed) unless the row is
-    delivered already; Sent, Submitted, Buffered and unknown words only update
+    Success (SMPP: DELIVRD) is final (delivered); Failed and Rejected (UNDELIV, EXPIRED,
+    REJECTD ...) are final (failed) unless the row is delivered already; Sent, Submitted,
+    Buffered (ENROUTE, ACCEPTD) and unknown words only update
     `provider_status` of a row that is not final."""
     db = db_session
     row = db.scalar(
@@ -207,13 +213,13 @@ def record_delivery_report(
     if row is None:
         return ReportOutcome.UNKNOWN_MESSAGE
     word = status[:PROVIDER_STATUS_LENGTH]
-    if status in DELIVERED_STATUSES:
+    if status in DELIVERED:
         outcome = ReportOutcome.DELIVERED
         if row.state != "delivered":
             row.state = "delivered"
             row.delivered_at = now
             row.failure_reason = None
-    elif status in FAILED_STATUSES:
+    elif status in FAILED:
         if row.state == "delivered":
             return ReportOutcome.STALE
         outcome = ReportOutcome.FAILED
@@ -222,7 +228,7 @@ def record_delivery_report(
     else:
         if row.state in FINAL_STATES:
             return ReportOutcome.STALE
-        outcome = ReportOutcome.INTERIM if status in INTERIM_STATUSES else ReportOutcome.UNKNOWN_STATUS
+        outcome = ReportOutcome.INTERIM if status in INTERIM else ReportOutcome.UNKNOWN_STATUS
     row.provider_status = word
     if db.is_modified(row):
         row.updated_at = now

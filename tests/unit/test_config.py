@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import SECRET_WORDS, SHIPPED_SECRETS, Settings, SettingsError
+from gateway.config import (
+    DEVELOPMENT_CALLBACK_KEY,
+    OPERATOR_SECRETS,
+    SECRET_WORDS,
+    SHIPPED_SECRETS,
+    Settings,
+    SettingsError,
+)
 from tests.helpers import PRODUCTION_SECRETS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +40,7 @@ SECRET_SETTINGS = (
     "USSD_CALLBACK_KEY_FALLBACKS",
     "METRICS_TOKEN",
     "AT_API_KEY",
+    "SMPP_PASSWORD",
 )
 
 
@@ -158,7 +166,13 @@ def test_hirfa_env_unset_means_production() -> None:
 
 
 def test_the_shipped_list_holds_every_secret_the_repository_ships() -> None:
-    every = Settings(secret_key_fallbacks=("x",), ussd_callback_key_fallbacks=("x",), metrics_token="x", at_api_key="x")
+    every = Settings(
+        secret_key_fallbacks=("x",),
+        ussd_callback_key_fallbacks=("x",),
+        metrics_token="x",
+        at_api_key="x",
+        smpp_password="x",
+    )
     assert {name for name, _ in every.secrets()} == set(SECRET_SETTINGS)
     example = env_example()
     shipped = [part for name in SECRET_SETTINGS for part in example.get(name, "").split(",") if part]
@@ -186,11 +200,44 @@ WEAK = [
 
 
 @pytest.mark.parametrize(("value", "reason"), WEAK)
-@pytest.mark.parametrize("name", SECRET_SETTINGS)
+@pytest.mark.parametrize("name", [name for name in SECRET_SETTINGS if name not in OPERATOR_SECRETS])
 def test_production_refuses_secrets_that_are_not_random(name: str, value: str, reason: str) -> None:
     with pytest.raises(SettingsError, match=f"^{name} .*{reason}") as refused:
         Settings.from_env(production(**{name: value}))
     assert value not in str(refused.value)
+
+
+def test_production_takes_an_operators_short_smpp_password_but_not_a_shipped_one() -> None:
+    """SMPP 3.4 caps a bind password at 8 characters and the operator issues it."""
+    smpp = {
+        "SMS_BACKEND": "smpp",
+        "SMPP_HOST": "smsc.example.ma",
+        "SMPP_SYSTEM_ID": "hirfa",
+        "SMPP_PASSWORD": "x7Gq2pLw",
+        "SMPP_SOURCE_ADDR": "HIRFA",
+    }
+    settings = Settings.from_env(production(**smpp))
+    assert (settings.sms_backend, settings.smpp_password) == ("smpp", "x7Gq2pLw")
+    with pytest.raises(SettingsError, match=r"^SMPP_PASSWORD is a value the repository ships"):
+        Settings.from_env(production(**{**smpp, "SMPP_PASSWORD": DEVELOPMENT_CALLBACK_KEY}))
+
+
+@pytest.mark.parametrize("missing", ["SMPP_HOST", "SMPP_SYSTEM_ID", "SMPP_PASSWORD", "SMPP_SOURCE_ADDR"])
+def test_production_refuses_smpp_without_its_settings(missing: str) -> None:
+    smpp = {
+        "SMS_BACKEND": "smpp",
+        "SMPP_HOST": "smsc.example.ma",
+        "SMPP_SYSTEM_ID": "hirfa",
+        "SMPP_PASSWORD": "x7Gq2pLw",
+        "SMPP_SOURCE_ADDR": "HIRFA",
+    }
+    with pytest.raises(SettingsError, match=f"^{missing} required when SMS_BACKEND=smpp"):
+        Settings.from_env(production(**{**smpp, missing: None}))
+
+
+def test_smpp_needs_a_real_redis() -> None:
+    with pytest.raises(SettingsError, match="SMS_BACKEND=smpp needs REDIS_URL"):
+        Settings.from_env({**DEVELOPMENT, "SMS_BACKEND": "smpp"})
 
 
 def test_development_takes_the_shipped_secrets() -> None:

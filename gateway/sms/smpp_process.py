@@ -1,0 +1,198 @@
+"""The SMPP process (`flask smpp run`): outbox rows out through one bound transceiver,
+receipts and incoming SMS in. No Flask: the edge (gateway/smpp_app.py) gives it a session
+factory, the clock and Redis.
+
+How the outbox's guarantees survive the move from RQ jobs to one connection:
+- After a commit the dispatcher pushes the new row ids to a Redis list (`ids_key`) instead
+  of queueing RQ jobs (gateway/sms/dispatch.py); the sweep pushes the ids of due and dead
+  rows there too. This process pops them and sends each with `send_outbox_message`, the
+  very function the RQ job runs: it claims the row with the same compare-and-set (pending
+  -> `sending`, committed before the submit_sm), so an id pushed twice is sent once.
+- Nothing is lost when a process dies: an id popped but not sent leaves its row pending,
+  and the sweep pushes it again after SMS_PENDING_TIMEOUT_SECONDS; a row left `sending`
+  (the submit may have gone) is put back flagged `possible_duplicate` after
+  SMS_SENDING_TIMEOUT_SECONDS. At most the messages in flight (the window) go twice.
+- Ids are popped only while bound and while the window has room, so a dead SMSC costs
+  no attempts: the ids wait in Redis.
+- deliver_sm is dispatched by kind: a receipt updates the row with
+  `record_delivery_report` (the rule Africa's Talking's reports use), an incoming SMS goes
+  through `set_opt_out` (STOP / START). USSD indications (`ussd_service_op`) will be a
+  third kind here, answered over the same connection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from typing import Any
+
+import redis
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.orm import Session
+
+from gateway.config import Settings
+from gateway.logs import mask_phone
+from gateway.phones import InvalidPhone, caller_e164
+from gateway.sms.africastalking import InboundSms
+from gateway.sms.dispatch import smpp_ids_key
+from gateway.sms.service import record_delivery_report, send_outbox_message, set_opt_out
+from gateway.sms.smpp import SmppConnection, SmppSmsSender, decode, parse_receipt
+
+log = logging.getLogger(__name__)
+
+POP_TIMEOUT_SECONDS = 1
+# Under the Redis client's socket timeout (0.5 s): a longer wait would read as Redis down.
+BLPOP_SECONDS = 0.3
+ESME_ROK = 0
+
+
+class SmppProcess:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        redis_client: redis.Redis,
+        open_session: Callable[[], AbstractContextManager[Session]],
+        clock: Callable[[], dt.datetime],
+        connection: SmppConnection | None = None,
+    ) -> None:
+        self.settings = settings
+        self.redis = redis_client
+        self.open_session = open_session
+        self.clock = clock
+        self.connection = connection or SmppConnection(
+            host=settings.smpp_host,
+            port=settings.smpp_port,
+            system_id=settings.smpp_system_id,
+            password=settings.smpp_password,
+            system_type=settings.smpp_system_type,
+            window=settings.smpp_window,
+            max_per_second=settings.smpp_max_per_second,
+            on_deliver=self.on_deliver,
+        )
+        self.sender = SmppSmsSender(self.connection, source_addr=settings.smpp_source_addr)
+        self.stopping = self.connection.stopping
+        self._room = threading.BoundedSemaphore(settings.smpp_window)
+
+    def run(self) -> None:
+        """Until `stop()`: keep the link bound and send what the outbox pushes."""
+        link = threading.Thread(target=self.connection.run, name="smpp-link", daemon=True)
+        link.start()
+        with ThreadPoolExecutor(self.settings.smpp_window, thread_name_prefix="smpp-send") as pool:
+            while not self.stopping.is_set():
+                if not self.connection.wait_bound(POP_TIMEOUT_SECONDS):
+                    continue
+                if not self._room.acquire(timeout=POP_TIMEOUT_SECONDS):
+                    continue
+                try:
+                    popped = self.redis.blpop([smpp_ids_key(self.settings.redis_prefix)], timeout=BLPOP_SECONDS)
+                except redis.RedisError:
+                    self._room.release()
+                    log.warning("smpp: redis unavailable", exc_info=True)
+                    self.stopping.wait(POP_TIMEOUT_SECONDS)
+                    continue
+                if popped is None:
+                    self._room.release()
+                    continue
+                pool.submit(self._send, int(popped[1]))
+        link.join(timeout=5)
+
+    def stop(self) -> None:
+        self.connection.stop()
+
+    def _send(self, outbox_id: int) -> None:
+        try:
+            with self.open_session() as db:
+                send_outbox_message(
+                    db_session=db, sender=self.sender, settings=self.settings, clock=self.clock, outbox_id=outbox_id
+                )
+        except Exception:
+            log.exception("smpp send failed; the sweep will retry", extra={"outbox_id": outbox_id})
+        finally:
+            self._room.release()
+
+    # deliver_sm --------------------------------------------------------------------------
+
+    def on_deliver(self, pdu: Any) -> int:
+        """A receipt or an incoming SMS; the status the deliver_sm_resp carries."""
+        text = decode(bytes(pdu.short_message or b""), int(pdu.data_coding or 0))
+        if int(pdu.esm_class or 0) & 0x3C == 0x04:
+            return self._receipt(text)
+        return self._incoming(_text(pdu.source_addr), text, pdu.sequence)
+
+    def _receipt(self, text: str) -> int:
+        receipt = parse_receipt(text)
+        if receipt is None:
+            log.warning("smpp receipt unreadable", extra={"receipt": text[:120]})
+            return ESME_ROK  # redelivering it would not make it readable
+        with self.open_session() as db:
+            outcome = record_delivery_report(
+                db_session=db,
+                provider_message_id=receipt.message_id,
+                status=receipt.stat,
+                failure_reason=f"err:{receipt.error}" if receipt.error else None,
+                now=self.clock(),
+            )
+            db.commit()
+        log.info("smpp receipt", extra={"message_id": receipt.message_id, "outcome": outcome.value})
+        return ESME_ROK
+
+    def _incoming(self, source: str, text: str, sequence: int) -> int:
+        try:
+            sender = caller_e164(source if source.startswith("+") else f"+{source}")
+        except InvalidPhone:
+            log.warning("smpp incoming sms from an unreadable number")
+            return ESME_ROK
+        # SMPP gives an incoming SMS no id of its own: the sequence number within this
+        # bind and the moment tell a redelivery (same PDU answered with an error) apart.
+        message = InboundSms(message_id=f"smpp-{self.clock():%Y%m%d%H%M}-{sequence}", sender=sender, text=text)
+        keyword = message.keyword
+        if keyword is None:
+            log.info("smpp incoming sms without a keyword", extra={"phone": mask_phone(sender)})
+            return ESME_ROK
+        with self.open_session() as db:
+            set_opt_out(
+                db_session=db,
+                settings=self.settings,
+                phone=sender,
+                opt_out=keyword == "stop",
+                inbound_id=message.message_id,
+            )
+            db.commit()
+        return ESME_ROK
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("ascii", errors="replace").rstrip("\x00")
+    return str(value or "")
+
+
+class LivenessCollector(Collector):
+    """`/metrics` of the SMPP process: bound or not, window in use, last error."""
+
+    def __init__(self, connection: SmppConnection) -> None:
+        self.connection = connection
+
+    def collect(self) -> Iterable[Metric]:
+        live = self.connection.liveness
+        yield GaugeMetricFamily("hirfa_smpp_bound", "1 while the transceiver is bound", value=int(live.bound))
+        yield GaugeMetricFamily("hirfa_smpp_window_in_use", "submit_sm awaiting their answer", value=live.window_in_use)
+        yield GaugeMetricFamily("hirfa_smpp_window", "SMPP_WINDOW", value=self.connection.window)
+        yield InfoMetricFamily(
+            "hirfa_smpp_last_error", "The last link error (empty once bound)", value={"error": live.last_error}
+        )
+
+
+def serve_metrics(connection: SmppConnection, port: int) -> None:
+    """Start `/metrics` on 127.0.0.1:`port` (0: off), in a thread of prometheus_client's."""
+    if port:
+        registry = CollectorRegistry()
+        registry.register(LivenessCollector(connection))
+        start_http_server(port, addr="127.0.0.1", registry=registry)

@@ -1,0 +1,256 @@
+"""SMS over SMPP against a third-party SMSC (the npm package `smpp`, tests/smsc/server.js)
+over real sockets, with real PostgreSQL and Redis: `flask smpp run`'s SmppProcess in a thread."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+
+import pytest
+from flask import Flask
+from sqlalchemy import select, update
+
+from gateway import create_app
+from gateway.config import Settings
+from gateway.db import get_db
+from gateway.demo import load_demo
+from gateway.smpp_app import app_smpp_process
+from gateway.sms.outbox import queue_sms
+from gateway.sms.smpp import SmppConnection
+from gateway.sms.smpp_process import SmppProcess, serve_metrics
+from gateway.sms_app import sweep_app
+from models import Artisan, OutboxMessage
+from tests.conftest import create_database, dispose, drop_database
+from tests.smsc.fixture import PASSWORD, SYSTEM_ID, Smsc, free_port, smsc
+
+__all__ = ["smsc"]
+
+# 100 Arabic letters: more than one UCS-2 SMS (70), less than two parts (2 x 67).
+ARABIC = "مرجع الأداء الخاص بكم هو 12345678، صالح لمدة ثلاثة أيام لدى وكالات الأداء المعتمدة شكرا لكم"
+
+
+@pytest.fixture(scope="module")
+def smpp_app(settings: Settings, smsc: Smsc) -> Iterator[Flask]:
+    url = create_database("hirfa_smpp")
+    own = dataclasses.replace(
+        settings,
+        database_url=url,
+        sms_backend="smpp",
+        sms_quiet_hours="",
+        sms_retry_base_seconds=1,
+        smpp_host="127.0.0.1",
+        smpp_port=smsc.port,
+        smpp_system_id=SYSTEM_ID,
+        smpp_password=PASSWORD,
+        smpp_source_addr="HIRFA",
+        smpp_window=10,
+        smpp_max_per_second=1000,
+    )
+    app = create_app(own)
+    app.extensions["hirfa"].redis.delete(f"{own.redis_prefix}sms:smpp:ids")
+    with app.app_context():
+        session = get_db()
+        now = dt.datetime.now(dt.UTC)
+        load_demo(session, clock=lambda: now)
+        session.commit()
+    try:
+        yield app
+    finally:
+        dispose(app)
+        drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def running(smpp_app: Flask) -> Iterator[SmppProcess]:
+    process = app_smpp_process(smpp_app)
+    thread = threading.Thread(target=process.run, daemon=True)
+    thread.start()
+    assert process.connection.wait_bound(10)
+    yield process
+    process.stop()
+    thread.join(10)
+
+
+def queue(app: Flask, body: str, recipient: str = "+212600000001") -> int:
+    with app.app_context():
+        db = get_db()
+        row = queue_sms(db, recipient=recipient, language="ar", template="sms_stopped", urgent=True)
+        row.body = body
+        db.commit()
+        return row.id
+
+
+def row_of(app: Flask, outbox_id: int) -> OutboxMessage:
+    with app.app_context():
+        row = get_db().get(OutboxMessage, outbox_id)
+        assert row is not None
+        return row
+
+
+def wait_for(check: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_an_arabic_two_segment_sms_arrives_as_two_ucs2_parts_with_one_reference(
+    smpp_app: Flask, running: SmppProcess, smsc: Smsc
+) -> None:
+    outbox_id = queue(smpp_app, ARABIC)
+    wait_for(lambda: row_of(smpp_app, outbox_id).state == "sent")
+    parts = [p for p in smsc.pdus("submit") if p["destination_addr"] == "212600000001" and p["data_coding"] == 8]
+    parts = parts[-2:]
+    assert len(parts) == 2
+    assert all(p["esm_class"] & 0x40 and p["source_addr"] == "HIRFA" and p["source_addr_ton"] == 5 for p in parts)
+    headers = [bytes.fromhex(p["udh"][0]) for p in parts]
+    # IEI 00 (concatenation, 8-bit reference), length 3: reference, total, index.
+    assert [h[:2] for h in headers] == [b"\x00\x03", b"\x00\x03"]
+    assert headers[0][2] == headers[1][2]
+    assert [(h[3], h[4]) for h in headers] == [(2, 1), (2, 2)]
+    text = "".join(
+        bytes.fromhex(p["message"]).decode("utf-16-be") if _is_hex(p["message"]) else p["message"] for p in parts
+    )
+    assert text == ARABIC
+    assert row_of(smpp_app, outbox_id).provider_message_id.startswith("smsc-")
+
+
+def _is_hex(value: str) -> bool:
+    try:
+        bytes.fromhex(value)
+    except ValueError:
+        return False
+    return True
+
+
+def test_a_latin_sms_goes_as_gsm7(smpp_app: Flask, running: SmppProcess, smsc: Smsc) -> None:
+    outbox_id = queue(smpp_app, "Votre reference: 12345678", recipient="+212600000002")
+    wait_for(lambda: row_of(smpp_app, outbox_id).state == "sent")
+    last = [p for p in smsc.pdus("submit") if p["destination_addr"] == "212600000002"][-1]
+    assert (last["data_coding"], last["esm_class"], last["udh"]) == (0, 0, [])
+
+
+def test_a_receipt_marks_the_row_delivered(smpp_app: Flask, running: SmppProcess, smsc: Smsc) -> None:
+    outbox_id = queue(smpp_app, "Recu")
+    wait_for(lambda: row_of(smpp_app, outbox_id).state == "sent")
+    message_id = row_of(smpp_app, outbox_id).provider_message_id
+    smsc.call(f"/receipt?id={message_id}&stat=DELIVRD")
+    wait_for(lambda: row_of(smpp_app, outbox_id).state == "delivered")
+    assert row_of(smpp_app, outbox_id).provider_status == "DELIVRD"
+    other = queue(smpp_app, "Perdu")
+    wait_for(lambda: row_of(smpp_app, other).state == "sent")
+    smsc.call(f"/receipt?id={row_of(smpp_app, other).provider_message_id}&stat=UNDELIV")
+    wait_for(lambda: row_of(smpp_app, other).state == "failed")
+    assert row_of(smpp_app, other).failure_reason.startswith("UNDELIV")
+
+
+def test_a_throttled_submit_is_retried_then_delivered(smpp_app: Flask, running: SmppProcess, smsc: Smsc) -> None:
+    smsc.call("/throttle?n=1")
+    outbox_id = queue(smpp_app, "Encore")
+    wait_for(lambda: row_of(smpp_app, outbox_id).state == "pending" and row_of(smpp_app, outbox_id).attempts == 1)
+    row = row_of(smpp_app, outbox_id)
+    assert (row.failure_reason, row.provider_status) == ("ESME_RTHROTTLED", "ESME_RTHROTTLED"), (
+        row.state,
+        row.attempts,
+        row.failure_reason,
+        row.provider_status,
+    )
+    assert not row.possible_duplicate
+    # The retry comes due (SMS_RETRY_BASE_SECONDS=1): the clock's sweep pushes it again.
+    time.sleep(1.1)
+    sweep_app(smpp_app)
+    wait_for(lambda: row_of(smpp_app, outbox_id).state == "sent")
+    assert row_of(smpp_app, outbox_id).attempts == 2
+    smsc.call(f"/receipt?id={row_of(smpp_app, outbox_id).provider_message_id}&stat=DELIVRD")
+    wait_for(lambda: row_of(smpp_app, outbox_id).state == "delivered")
+
+
+def test_an_invalid_destination_is_final(smpp_app: Flask, running: SmppProcess) -> None:
+    from gateway.sms.interfaces import SendStatus  # noqa: PLC0415
+    from gateway.sms.smpp import classify, status_name  # noqa: PLC0415
+
+    assert (classify(0x0B), status_name(0x0B)) == (SendStatus.FAILED, "ESME_RINVDSTADR")
+    assert {classify(s) for s in (0x58, 0x14, 0x08)} == {SendStatus.RETRY}
+
+
+def test_stop_over_smpp_opts_out(smpp_app: Flask, running: SmppProcess, smsc: Smsc) -> None:
+    phone = "+212600000003"
+    assert smsc.call("/deliver?from=212600000003&text=STOP")["sessions"] == 1
+    wait_for(lambda: _opted_out(smpp_app, phone))
+    smsc.call("/deliver?from=212600000003&text=START")
+    wait_for(lambda: not _opted_out(smpp_app, phone))
+    smsc.call("/deliver?from=212600000003&text=%D8%AA%D9%88%D9%82%D9%81")  # توقف, UCS-2
+    wait_for(lambda: _opted_out(smpp_app, phone))
+    with smpp_app.app_context():
+        get_db().execute(update(Artisan).where(Artisan.phone == phone).values(sms_opt_out=False))
+        get_db().commit()
+
+
+def _opted_out(app: Flask, phone: str) -> bool:
+    with app.app_context():
+        return bool(get_db().scalar(select(Artisan.sms_opt_out).where(Artisan.phone == phone)))
+
+
+def test_a_wrong_password_is_refused_and_logged_once(smsc: Smsc, caplog: pytest.LogCaptureFixture) -> None:
+    connection = SmppConnection(
+        host="127.0.0.1",
+        port=smsc.port,
+        system_id=SYSTEM_ID,
+        password="wrong",
+        on_deliver=lambda _pdu: 0,
+        bind_retry_seconds=0.2,
+    )
+    thread = threading.Thread(target=connection.run, daemon=True)
+    with caplog.at_level(logging.ERROR, logger="gateway.sms.smpp"):
+        thread.start()
+        wait_for(lambda: len([p for p in smsc.pdus("bind") if not p["accepted"]]) >= 3)
+        connection.stop()
+        thread.join(5)
+    refusals = [r for r in caplog.records if r.getMessage() == "smpp bind refused"]
+    assert len(refusals) == 1
+    assert refusals[0].status == "ESME_RBINDFAIL"  # type: ignore[attr-defined]
+    assert not connection.liveness.bound
+    assert connection.liveness.last_error == "bind refused: ESME_RBINDFAIL"
+
+
+def test_liveness_on_the_process_own_metrics(running: SmppProcess) -> None:
+    port = free_port()
+    serve_metrics(running.connection, port)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    assert "hirfa_smpp_bound 1.0" in text
+    assert "hirfa_smpp_window 10.0" in text
+    assert "hirfa_smpp_window_in_use 0.0" in text
+    assert 'hirfa_smpp_last_error_info{error=""} 1.0' in text
+
+
+def test_an_idle_link_sends_enquire_link(smsc: Smsc) -> None:
+    before = len(smsc.pdus("enquire_link"))
+    connection = SmppConnection(
+        host="127.0.0.1",
+        port=smsc.port,
+        system_id=SYSTEM_ID,
+        password=PASSWORD,
+        on_deliver=lambda _pdu: 0,
+        enquire_link_seconds=0.2,
+    )
+    thread = threading.Thread(target=connection.run, daemon=True)
+    thread.start()
+    try:
+        assert connection.wait_bound(5)
+        wait_for(lambda: len(smsc.pdus("enquire_link")) >= before + 2)
+        assert connection.liveness.bound
+    finally:
+        connection.stop()
+        thread.join(5)
+
+
+def test_flask_smpp_run_refuses_to_start_without_its_settings(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["smpp", "run"])
+    assert result.exit_code == 1
+    assert "SMPP_HOST, SMPP_SYSTEM_ID, SMPP_PASSWORD, SMPP_SOURCE_ADDR" in result.output
