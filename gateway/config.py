@@ -34,6 +34,7 @@ SHIPPED_SECRETS = frozenset(
         DEVELOPMENT_CALLBACK_KEY,
         "change-me-to-32-or-more-random-characters",
         "change-me-to-another-32-or-more-random-characters",
+        "secret",  # the bind password of the local SMSC (`make smsc`)
     }
 )
 # A production secret is refused when it is visibly not random. The rule, kept simple:
@@ -431,7 +432,7 @@ class Settings:
             # only the values we ship are refused.
             reason = weakness(value) if name not in OPERATOR_SECRETS else shipped(value)
             if reason is not None:
-                raise SettingsError(f"{name} {reason}: production needs a random secret (e.g. `openssl rand -hex 32`)")
+                raise SettingsError(f"{name} {reason}: production needs a random value (e.g. `openssl rand -hex 32`)")
         if not (self.metrics_token or self.metrics_allowed_ips):
             raise SettingsError("METRICS_TOKEN or METRICS_ALLOWED_IPS is required when HIRFA_ENV=production")
         if self.sms_backend not in PRODUCTION_SMS_BACKENDS:

@@ -92,6 +92,11 @@ def row_of(app: Flask, outbox_id: int) -> OutboxMessage:
         return row
 
 
+def state_of(app: Flask, outbox_id: int) -> tuple[str, int]:
+    row = row_of(app, outbox_id)
+    return row.state, row.attempts
+
+
 def wait_for(check: Callable[[], bool], seconds: float = 10) -> None:
     deadline = time.monotonic() + seconds
     while not check():
@@ -152,7 +157,8 @@ def test_a_receipt_marks_the_row_delivered(smpp_app: Flask, running: SmppProcess
 def test_a_throttled_submit_is_retried_then_delivered(smpp_app: Flask, running: SmppProcess, smsc: Smsc) -> None:
     smsc.call("/throttle?n=1")
     outbox_id = queue(smpp_app, "Encore")
-    wait_for(lambda: row_of(smpp_app, outbox_id).state == "pending" and row_of(smpp_app, outbox_id).attempts == 1)
+    # One read per check: two reads could see `pending` before the claim and `attempts == 1` after it.
+    wait_for(lambda: state_of(smpp_app, outbox_id) == ("pending", 1))
     row = row_of(smpp_app, outbox_id)
     assert (row.failure_reason, row.provider_status) == ("ESME_RTHROTTLED", "ESME_RTHROTTLED"), (
         row.state,
@@ -161,10 +167,16 @@ def test_a_throttled_submit_is_retried_then_delivered(smpp_app: Flask, running: 
         row.provider_status,
     )
     assert not row.possible_duplicate
-    # The retry comes due (SMS_RETRY_BASE_SECONDS=1): the clock's sweep pushes it again.
+    # The retry comes due (SMS_RETRY_BASE_SECONDS=1): the clock's sweep pushes it again
+    # (swept until it goes: on a busy machine the first sweep may still find it not due).
     time.sleep(1.1)
-    sweep_app(smpp_app)
-    wait_for(lambda: row_of(smpp_app, outbox_id).state == "sent")
+
+    def swept_and_sent() -> bool:
+        sweep_app(smpp_app)
+        time.sleep(0.2)
+        return row_of(smpp_app, outbox_id).state == "sent"
+
+    wait_for(swept_and_sent)
     assert row_of(smpp_app, outbox_id).attempts == 2
     smsc.call(f"/receipt?id={row_of(smpp_app, outbox_id).provider_message_id}&stat=DELIVRD")
     wait_for(lambda: row_of(smpp_app, outbox_id).state == "delivered")
