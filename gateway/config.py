@@ -200,7 +200,7 @@ class Settings:
     resume_window_seconds: int = setting("RESUME_WINDOW_SECONDS", 120, group="ussd")
     # Screen budgets by aggregator: (all-GSM-7 characters, any other characters).
     screen_budgets: Mapping[str, tuple[int, int]] = setting(
-        "USSD_SCREEN_BUDGETS", {"africastalking": (160, 80)}, group="ussd", read=_budgets
+        "USSD_SCREEN_BUDGETS", {"africastalking": (160, 80), "smpp": (160, 80)}, group="ussd", read=_budgets
     )
 
     # -- identification of a phone -------------------------------------------------------
@@ -259,6 +259,8 @@ class Settings:
     smpp_max_per_second: int = setting("SMPP_MAX_PER_SECOND", 50, group="smpp")
     smpp_window: int = setting("SMPP_WINDOW", 10, group="smpp")
     smpp_metrics_port: int = setting("SMPP_METRICS_PORT", 9102, group="smpp")
+    # The operator's window for a USSD answer: past it nothing is sent (the session is cut off).
+    smpp_ussd_answer_seconds: float = setting("SMPP_USSD_ANSWER_SECONDS", 8.0, group="smpp")
 
     @property
     def is_production(self) -> bool:

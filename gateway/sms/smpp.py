@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import smpplib.client
+import smpplib.command
 import smpplib.consts as c
 import smpplib.exceptions
 import smpplib.gsm
@@ -43,6 +44,18 @@ from gateway.logs import mask_phone
 from gateway.sms.interfaces import SendResult, SendStatus
 
 log = logging.getLogger(__name__)
+
+# smpplib 2.2.4's deliver_sm lacks the USSD optional parameter (its submit_sm has it, and
+# both have its_session_info): a deliver_sm carrying it raised KeyError. Added here, once.
+if "ussd_service_op" not in smpplib.command.DeliverSM.params:
+    smpplib.command.DeliverSM.params["ussd_service_op"] = smpplib.command.Param(type=int, size=1)
+    smpplib.command.DeliverSM.params_order = (*smpplib.command.DeliverSM.params_order, "ussd_service_op")
+
+# ussd_service_op values (SMPP 3.4 5.3.2.44).
+USSD_PSSR_INDICATION = 1  # the caller dialed (`*4242#`)
+USSD_USSR_REQUEST = 2  # our screen, awaiting an answer
+USSD_PSSR_RESPONSE = 17  # our last screen
+USSD_USSR_CONFIRM = 18  # the caller's answer
 
 ENQUIRE_LINK_SECONDS = 30
 SUBMIT_TIMEOUT_SECONDS = 10.0
@@ -98,6 +111,15 @@ class Encoded:
 def encode(body: str) -> Encoded:
     parts, data_coding, esm_class = smpplib.gsm.make_parts(body)
     return Encoded(list(parts), int(data_coding), int(esm_class))
+
+
+def encode_screen(text: str) -> tuple[bytes, int]:
+    """A USSD screen in one PDU (never split: USSD has no concatenation): GSM-7 when the
+    GSM alphabet holds it, else UCS-2, as `encode` chooses for SMS."""
+    try:
+        return smpplib.gsm.gsm_encode(text), c.SMPP_ENCODING_DEFAULT
+    except UnicodeError:
+        return text.encode("utf-16-be"), c.SMPP_ENCODING_ISO10646
 
 
 def decode(short_message: bytes, data_coding: int) -> str:

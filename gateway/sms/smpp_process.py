@@ -16,8 +16,12 @@ How the outbox's guarantees survive the move from RQ jobs to one connection:
   no attempts: the ids wait in Redis.
 - deliver_sm is dispatched by kind: a receipt updates the row with
   `record_delivery_report` (the rule Africa's Talking's reports use), an incoming SMS goes
-  through `set_opt_out` (STOP / START). USSD indications (`ussd_service_op`) will be a
-  third kind here, answered over the same connection.
+  through `set_opt_out` (STOP / START), and a USSD indication (`ussd_service_op`) goes to
+  the `ussd` handler (the USSD edge, gateway/smpp_app.py) in a worker thread: the reader
+  answers the deliver_sm at once and must stay free to read our submit_sm's answer. The
+  screen goes back as a submit_sm (ussd_service_op 2, or 17 for the last screen) within
+  SMPP_USSD_ANSWER_SECONDS of the deliver_sm; later, nothing is sent and the handler
+  treats the session as cut off.
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import redis
 from prometheus_client import CollectorRegistry, start_http_server
@@ -42,7 +48,15 @@ from gateway.phones import InvalidPhone, caller_e164
 from gateway.sms.africastalking import InboundSms
 from gateway.sms.dispatch import smpp_ids_key
 from gateway.sms.service import record_delivery_report, send_outbox_message, set_opt_out
-from gateway.sms.smpp import SmppConnection, SmppSmsSender, decode, parse_receipt
+from gateway.sms.smpp import (
+    USSD_PSSR_RESPONSE,
+    USSD_USSR_REQUEST,
+    SmppConnection,
+    SmppSmsSender,
+    decode,
+    encode_screen,
+    parse_receipt,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +64,33 @@ POP_TIMEOUT_SECONDS = 1
 # Under the Redis client's socket timeout (0.5 s): a longer wait would read as Redis down.
 BLPOP_SECONDS = 0.3
 ESME_ROK = 0
+USSD_WORKERS = 4
+
+
+@dataclass(frozen=True)
+class UssdIndication:
+    """A deliver_sm carrying ussd_service_op, as read off the wire."""
+
+    source: str  # the caller's MSISDN, as the SMSC wrote it
+    op: int
+    session_info: int | None  # its_session_info: session number << 8 | dialogue sequence << 1 | end
+    text: str
+    sequence: int  # the PDU's sequence number
+    received: float  # time.monotonic() when read
+
+
+@dataclass(frozen=True)
+class UssdReply:
+    text: str
+    final: bool
+
+
+class UssdHandler(Protocol):
+    def answer(self, indication: UssdIndication) -> UssdReply | None:
+        """The screen for `indication` (None: nothing to send)."""
+
+    def cut_off(self, indication: UssdIndication) -> None:
+        """The answer came too late to be sent: the operator has ended the session."""
 
 
 class SmppProcess:
@@ -61,7 +102,9 @@ class SmppProcess:
         open_session: Callable[[], AbstractContextManager[Session]],
         clock: Callable[[], dt.datetime],
         connection: SmppConnection | None = None,
+        ussd: UssdHandler | None = None,
     ) -> None:
+        self.ussd = ussd
         self.settings = settings
         self.redis = redis_client
         self.open_session = open_session
@@ -79,6 +122,7 @@ class SmppProcess:
         self.sender = SmppSmsSender(self.connection, source_addr=settings.smpp_source_addr)
         self.stopping = self.connection.stopping
         self._room = threading.BoundedSemaphore(settings.smpp_window)
+        self._ussd_pool = ThreadPoolExecutor(USSD_WORKERS, thread_name_prefix="smpp-ussd")
 
     def run(self) -> None:
         """Until `stop()`: keep the link bound and send what the outbox pushes."""
@@ -105,6 +149,7 @@ class SmppProcess:
 
     def stop(self) -> None:
         self.connection.stop()
+        self._ussd_pool.shutdown(wait=False, cancel_futures=True)
 
     def _send(self, outbox_id: int) -> None:
         try:
@@ -120,11 +165,62 @@ class SmppProcess:
     # deliver_sm --------------------------------------------------------------------------
 
     def on_deliver(self, pdu: Any) -> int:
-        """A receipt or an incoming SMS; the status the deliver_sm_resp carries."""
+        """A receipt, an incoming SMS or a USSD indication; the status the deliver_sm_resp carries."""
         text = decode(bytes(pdu.short_message or b""), int(pdu.data_coding or 0))
+        if getattr(pdu, "ussd_service_op", None) is not None:
+            return self._ussd_indication(pdu, text)
         if int(pdu.esm_class or 0) & 0x3C == 0x04:
             return self._receipt(text)
         return self._incoming(_text(pdu.source_addr), text, pdu.sequence)
+
+    def _ussd_indication(self, pdu: Any, text: str) -> int:
+        if self.ussd is None:
+            log.warning("smpp ussd indication without a USSD handler")
+            return ESME_ROK
+        info = getattr(pdu, "its_session_info", None)
+        indication = UssdIndication(
+            source=_text(pdu.source_addr),
+            op=int(pdu.ussd_service_op),
+            session_info=None if info is None else int(info),
+            text=text,
+            sequence=int(pdu.sequence),
+            received=time.monotonic(),
+        )
+        self._ussd_pool.submit(self._ussd_hop, indication)
+        return ESME_ROK
+
+    def _ussd_hop(self, indication: UssdIndication) -> None:
+        assert self.ussd is not None
+        try:
+            reply = self.ussd.answer(indication)
+            if reply is None:
+                return
+            left = indication.received + self.settings.smpp_ussd_answer_seconds - time.monotonic()
+            if left <= 0:
+                log.warning("smpp ussd answer too late: not sent", extra={"phone": mask_phone(indication.source)})
+                self.ussd.cut_off(indication)
+                return
+            message, data_coding = encode_screen(reply.text)
+            fields: dict[str, Any] = {}
+            if indication.session_info is not None:
+                fields["its_session_info"] = indication.session_info
+            status, _ = self.connection.submit(
+                timeout=left,
+                source_addr_ton=0,
+                source_addr_npi=0,
+                source_addr=self.settings.smpp_service_number,
+                dest_addr_ton=1,
+                dest_addr_npi=1,
+                destination_addr=indication.source.lstrip("+"),
+                short_message=message,
+                data_coding=data_coding,
+                ussd_service_op=USSD_PSSR_RESPONSE if reply.final else USSD_USSR_REQUEST,
+                **fields,
+            )
+            if status != ESME_ROK:
+                log.warning("smpp ussd answer refused", extra={"status": status})
+        except Exception:
+            log.exception("smpp ussd hop failed")
 
     def _receipt(self, text: str) -> int:
         receipt = parse_receipt(text)

@@ -14,9 +14,9 @@ from gateway.db import commit_if_used, get_db, rollback
 from gateway.logs import mask_phone
 from gateway.metrics import ERRORS, HOP_SECONDS, HOPS, REJECTED
 from gateway.ussd.adapters import load_adapter
-from gateway.ussd.interfaces import InvalidRequest, UssdAdapter
+from gateway.ussd.interfaces import Hop, InvalidRequest, UssdAdapter
 from gateway.ussd.outcomes import record_hop, record_session_end
-from gateway.ussd.service import INVALID_REQUEST, HopService, bilingual
+from gateway.ussd.service import INVALID_REQUEST, HopAnswer, HopService, bilingual
 from gateway.web.auth import callback_refusal, limit_per_ip, retry_after_header
 from gateway.wiring import hirfa, menu_context
 from menus.menu import MENU
@@ -42,7 +42,7 @@ def _plain(body: str, status: int = 200) -> Response:
 
 def _authorised_adapter(aggregator: str, endpoint: str) -> UssdAdapter:
     adapter = load_adapter(aggregator)
-    if adapter is None:
+    if adapter is None or adapter.name == "smpp":  # USSD over SMPP comes in through `flask smpp run` only
         abort(404)
     reason = callback_refusal(hirfa().settings)
     if reason is not None:
@@ -63,12 +63,18 @@ def hop(aggregator: str) -> Response:
         log.warning("hop refused", extra={"reason": str(error)})
         return _plain(adapter.render(bilingual(INVALID_REQUEST), True), 400)
 
+    return _plain(run_hop(adapter, parsed).body)
+
+
+def run_hop(adapter: UssdAdapter, parsed: Hop) -> HopAnswer:
+    """Answer one parsed hop in an app context (this view, and the SMPP process for
+    USSD over SMPP): refusals, the menus, metrics by screen, a polite END on failure."""
     app = hirfa()
     service = HopService(adapter=adapter, store=app.session_store, engine=MENU, settings=app.settings)
     refusal = service.refusal(parsed)
     if refusal is not None:
         HOPS.labels(adapter.name, refusal.screen, "end").inc()
-        return _plain(refusal.body)
+        return refusal
 
     started = time.perf_counter()
     language: list[str] = []
@@ -82,7 +88,6 @@ def hop(aggregator: str) -> Response:
             seen=language.append,
         )
         screen = answer.screen
-        body = answer.body
         kind = "replay" if answer.replayed else "end" if answer.final else "con"
         HOPS.labels(adapter.name, screen, kind).inc()
     except Exception as error:
@@ -101,9 +106,9 @@ def hop(aggregator: str) -> Response:
         )
         rollback()
         ERRORS.labels(adapter.name, screen, "exception").inc()
-        body = service.unavailable(language[-1] if language else None)
+        answer = HopAnswer(service.unavailable(language[-1] if language else None), screen, True)
     HOP_SECONDS.labels(adapter.name, screen).observe(time.perf_counter() - started)
-    return _plain(body)
+    return answer
 
 
 @bp.post("/ussd/<aggregator>/events")

@@ -6,10 +6,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import re
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -24,7 +27,7 @@ from gateway.sms.outbox import queue_sms
 from gateway.sms.smpp import SmppConnection
 from gateway.sms.smpp_process import SmppProcess, serve_metrics
 from gateway.sms_app import sweep_app
-from models import Artisan, OutboxMessage
+from models import Artisan, OutboxMessage, PaymentReference
 from tests.conftest import create_database, dispose, drop_database
 from tests.smsc.fixture import PASSWORD, SYSTEM_ID, Smsc, free_port, smsc
 
@@ -266,3 +269,91 @@ def test_flask_smpp_run_refuses_to_start_without_its_settings(app: Flask) -> Non
     result = app.test_cli_runner().invoke(args=["smpp", "run"])
     assert result.exit_code == 1
     assert "SMPP_HOST, SMPP_SYSTEM_ID, SMPP_PASSWORD, SMPP_SOURCE_ADDR" in result.output
+
+
+# USSD over SMPP ------------------------------------------------------------------------
+
+YOUSSEF = "212600000002"
+REFERENCE = re.compile(r"\b(\d{3})-(\d{3})-(\d{4})\b")
+
+
+def ussd_answers(smsc: Smsc, phone: str) -> list[dict[str, Any]]:
+    return [p for p in smsc.pdus("submit") if p.get("ussd_service_op") is not None and p["destination_addr"] == phone]
+
+
+def ussd_text(pdu: dict[str, Any]) -> str:
+    text: str = pdu["message"]  # the SMSC decodes GSM-7 and UCS-2 (data_coding) itself
+    return text
+
+
+def ussd(smsc: Smsc, text: str, *, session: int, turn: int, op: int) -> dict[str, Any]:
+    """One indication from Youssef; the submit_sm that answers it."""
+    before = len(ussd_answers(smsc, YOUSSEF))
+    info = f"{session:02x}{turn << 1:02x}"
+    query = urllib.parse.urlencode({"from": YOUSSEF, "text": text, "op": op, "session": info})
+    assert smsc.call(f"/ussd?{query}")["sessions"] == 1
+    wait_for(lambda: len(ussd_answers(smsc, YOUSSEF)) > before)
+    answer = ussd_answers(smsc, YOUSSEF)[-1]
+    assert answer["its_session_info"] == info  # echoed
+    return answer
+
+
+def references_of(app: Flask, phone: str) -> list[str]:
+    with app.app_context():
+        db = get_db()
+        artisan = db.scalar(select(Artisan).where(Artisan.phone == phone))
+        assert artisan is not None
+        return list(db.scalars(select(PaymentReference.reference).where(PaymentReference.artisan_id == artisan.id)))
+
+
+def test_smpplib_parses_a_deliver_sm_with_ussd_service_op(smpp_app: Flask, smsc: Smsc) -> None:
+    seen: list[Any] = []
+    connection = SmppConnection(
+        host="127.0.0.1",
+        port=smsc.port,
+        system_id=SYSTEM_ID,
+        password=PASSWORD,
+        on_deliver=lambda pdu: seen.append(pdu) or 0,
+    )
+    thread = threading.Thread(target=connection.run, daemon=True)
+    thread.start()
+    try:
+        assert connection.wait_bound(10)
+        smsc.call("/ussd?from=212600000009&text=%2A4242%23&op=1&session=0700")
+        wait_for(lambda: bool(seen))
+        assert (seen[0].ussd_service_op, seen[0].its_session_info, seen[0].short_message) == (1, 0x0700, b"*4242#")
+    finally:
+        connection.stop()
+        thread.join(10)
+
+
+def test_a_four_hop_ussd_session_over_smpp_reaches_a_payment_reference(
+    smpp_app: Flask, running: SmppProcess, smsc: Smsc
+) -> None:
+    before = references_of(smpp_app, "+212600000002")
+    first = ussd(smsc, "*4242#", session=3, turn=0, op=1)
+    assert first["ussd_service_op"] == 2  # USSR request: the screen waits
+    # Arabic (the caller's language) as UCS-2, within the 80-character budget.
+    assert first["data_coding"] == 8 and len(ussd_text(first)) <= 80
+    answers = [ussd(smsc, key, session=3, turn=turn, op=18) for turn, key in enumerate(["2", "1", "1"], start=1)]
+    assert [a["ussd_service_op"] for a in answers] == [2, 2, 2]
+    last = ussd(smsc, "1", session=3, turn=4, op=1)  # some SMSCs send op 1 again: accepted
+    assert last["ussd_service_op"] in (2, 17), ussd_text(last)  # the menu decides whether it is the last screen
+    found = REFERENCE.search(ussd_text(last))
+    assert found is not None, ussd_text(last)
+    created = set(references_of(smpp_app, "+212600000002")) - set(before)
+    assert created == {"".join(found.groups())}
+    # The SMSC delivers the last deliver_sm again: the same screen, nothing created twice.
+    again = ussd(smsc, "1", session=3, turn=4, op=18)
+    assert (again["ussd_service_op"], ussd_text(again)) == (last["ussd_service_op"], ussd_text(last))
+    assert set(references_of(smpp_app, "+212600000002")) - set(before) == created
+
+
+def test_a_retransmitted_ussd_answer_gets_the_same_screen(smpp_app: Flask, running: SmppProcess, smsc: Smsc) -> None:
+    ussd(smsc, "*4242#", session=9, turn=0, op=1)
+    once = ussd(smsc, "2", session=9, turn=1, op=18)
+    twice = ussd(smsc, "2", session=9, turn=1, op=18)
+    assert ussd_text(once) == ussd_text(twice)
+    # The same key on the next turn is a new answer, not a retry.
+    third = ussd(smsc, "2", session=9, turn=2, op=18)
+    assert ussd_text(third) != ussd_text(twice)

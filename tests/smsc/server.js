@@ -7,6 +7,9 @@
 //   POST /throttle?n=N                 the next N submit_sm get ESME_RTHROTTLED
 //   POST /receipt?id=ID&stat=DELIVRD   a delivery receipt deliver_sm for message ID
 //   POST /deliver?from=MSISDN&text=T   an incoming SMS (UCS-2 when T is not ASCII)
+//   POST /ussd?from=MSISDN&text=T&op=1&session=HEX   a USSD indication (ussd_service_op,
+//                                      its_session_info as 4 hex digits when given)
+// submit_sm carrying ussd_service_op are recorded with it and its_session_info (hex).
 'use strict';
 const http = require('http');
 const smpp = require('smpp');
@@ -32,6 +35,8 @@ function record(kind, pdu) {
                      'esm_class', 'data_coding', 'registered_delivery', 'command_status']) {
     if (pdu[key] !== undefined) entry[key] = pdu[key];
   }
+  if (pdu.ussd_service_op !== undefined) entry.ussd_service_op = pdu.ussd_service_op;
+  if (pdu.its_session_info !== undefined) entry.its_session_info = Buffer.from(pdu.its_session_info).toString('hex');
   if (pdu.short_message !== undefined) {
     const sm = pdu.short_message;
     entry.udh = (sm.udh || []).map((b) => Buffer.from(b).toString('hex'));
@@ -102,6 +107,14 @@ const control = http.createServer((req, res) => {
     answer.sessions = deliver({source_addr: q.get('from'), destination_addr: q.get('to') || '4242',
                                source_addr_ton: 1, data_coding: ascii ? 0 : 8,
                                short_message: ascii ? text : Buffer.from(text, 'utf16le').swap16()});
+  } else if (url.pathname === '/ussd') {
+    const text = q.get('text') || '';
+    const ascii = /^[\x00-\x7f]*$/.test(text);
+    const fields = {source_addr: q.get('from'), destination_addr: q.get('to') || '4242', source_addr_ton: 1,
+                    data_coding: ascii ? 0 : 8, ussd_service_op: Number(q.get('op') || '1'),
+                    short_message: ascii ? text : Buffer.from(text, 'utf16le').swap16()};
+    if (q.get('session')) fields.its_session_info = Buffer.from(q.get('session'), 'hex');
+    answer.sessions = deliver(fields);
   } else {
     res.writeHead(404);
     return res.end('{}');
