@@ -3,6 +3,9 @@
 Two figures through one bind to the local test SMSC (tests/smsc/server.js, the npm
 package `smpp`, started here on free ports):
 - link: submit_sm -> submit_sm_resp through SmppSmsSender alone (`window` threads);
+- USSD: sessions dialed over SMPP (a dial, then `1` the status: two hops each) by the
+  SMSC's control port; a hop's latency is from the control call to its answer's
+  submit_sm in the SMSC's log (polled every 2 ms: it includes that HTTP call);
 - outbox: N outbox rows committed on a database of its own (dropped at the end) and real
   Redis, sent by the SMPP process (`flask smpp run`'s SmppProcess, in a thread): claim,
   submit, record, as in production. Timed from the first commit to the last row `sent`.
@@ -12,27 +15,31 @@ SMPP_MAX_PER_SECOND is set high so that the pacing does not cap what is measured
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import secrets
 import sys
 import threading
 import time
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from flask import Flask  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from gateway import create_app  # noqa: E402
 from gateway.config import Settings  # noqa: E402
 from gateway.db import get_db  # noqa: E402
+from gateway.demo import load_demo  # noqa: E402
 from gateway.smpp_app import app_smpp_process  # noqa: E402
 from gateway.sms.outbox import queue_sms  # noqa: E402
 from gateway.sms.smpp import SmppConnection, SmppSmsSender  # noqa: E402
 from models import OutboxMessage  # noqa: E402
 from tests.conftest import REDIS_URL, create_database, dispose, drop_database  # noqa: E402
-from tests.smsc.fixture import PASSWORD, SYSTEM_ID, running_smsc  # noqa: E402
+from tests.smsc.fixture import PASSWORD, SYSTEM_ID, Smsc, running_smsc  # noqa: E402
 
 TEXT = "Votre reference de paiement est 12345678, valable trois jours."
 
@@ -110,15 +117,75 @@ def outbox(port: int, rows: int, window: int) -> float:
         drop_database(url)
 
 
+def _own_app(port: int, window: int, **changes: object) -> tuple[Flask, str]:
+    url = create_database("hirfa_bench_smpp")
+    settings = Settings(
+        env="development",
+        database_url=url,
+        redis_url=REDIS_URL,
+        redis_prefix=f"bench-smpp-{secrets.token_hex(4)}:",
+        secret_key="bench-" + secrets.token_hex(32),
+        log_level="WARNING",
+        sms_backend="smpp",
+        sms_quiet_hours="",
+        smpp_host="127.0.0.1",
+        smpp_port=port,
+        smpp_system_id=SYSTEM_ID,
+        smpp_password=PASSWORD,
+        smpp_source_addr="HIRFA",
+        smpp_window=window,
+        smpp_max_per_second=10_000,
+        database_pool_size=window + 5,
+        ussd_hops_per_phone_per_minute=0,
+        **changes,  # type: ignore[arg-type]
+    )
+    return create_app(settings), url
+
+
+def ussd(found: Smsc, sessions: int) -> list[float]:
+    """Milliseconds per hop over SMPP, `sessions` x (dial, then `1`)."""
+    app, url = _own_app(found.port, 10)
+    with app.app_context():
+        db = get_db()
+        load_demo(db, clock=lambda: dt.datetime.now(dt.UTC))
+        db.commit()
+    process = app_smpp_process(app)
+    thread = threading.Thread(target=process.run, daemon=True)
+    timings: list[float] = []
+    try:
+        thread.start()
+        assert process.connection.wait_bound(5)
+        for index in range(sessions):
+            for turn, (text, op) in enumerate((("*4242#", 1), ("1", 18))):
+                before = len(found.pdus("submit"))
+                info = f"{index % 256:02x}{turn << 1:02x}"
+                query = urllib.parse.urlencode({"from": "212600000001", "text": text, "op": op, "session": info})
+                started = time.perf_counter()
+                found.call(f"/ussd?{query}")
+                while len(found.pdus("submit")) == before:
+                    time.sleep(0.002)
+                timings.append((time.perf_counter() - started) * 1000)
+        return timings
+    finally:
+        process.stop()
+        thread.join(10)
+        dispose(app)
+        drop_database(url)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--window", type=int, default=10)
+    parser.add_argument("--sessions", type=int, default=100)
     args = parser.parse_args()
     with running_smsc() as found:
         shown = f"(window {args.window}, {args.rows} SMS)"
         print(f"link:   {link(found.port, args.rows, args.window):7.0f} SMS/s {shown}")
         print(f"outbox: {outbox(found.port, args.rows, args.window):7.0f} SMS/s {shown}")
+        hops = sorted(ussd(found, args.sessions))
+        p50, p99 = hops[len(hops) // 2], hops[min(len(hops) - 1, int(len(hops) * 0.99))]
+        print(f"USSD:   hop p50 {p50:.1f} ms, p99 {p99:.1f} ms ({len(hops)} hops over SMPP, SMSC to SMSC)")
 
 
 if __name__ == "__main__":

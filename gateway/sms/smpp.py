@@ -25,6 +25,7 @@ Arabic (UCS-2) or plain French, and we accept that for now.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -254,6 +255,10 @@ class SmppConnection:
             self.host, self.port, timeout=self._enquire_link_seconds, allow_unknown_opt_params=True
         )
         client.connect()
+        # Each PDU is small and answered at once: without TCP_NODELAY, Nagle's algorithm
+        # holds a PDU until the previous one is acknowledged, and delayed ACKs add ~40 ms
+        # per exchange (a USSD hop measured 84 ms at p50 without it).
+        client._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             client.bind_transceiver(**self._credentials)
         except smpplib.exceptions.PDUError as error:

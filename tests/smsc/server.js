@@ -47,6 +47,7 @@ function record(kind, pdu) {
 }
 
 const server = smpp.createServer((session) => {
+  session.socket.setNoDelay(true);  // as an SMSC should: PDUs are small and answered at once
   let bound = false;
   const bind = (pdu) => {
     const accepted = pdu.system_id === systemId && pdu.password === password;
