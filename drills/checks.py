@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
@@ -130,7 +131,7 @@ class SmsCount:
 
     def line(self) -> str:
         return (
-            f"sms: {self.rows} rows, {self.sent} sent, {self.received} received by the fake AT, "
+            f"sms: {self.rows} rows, {self.sent} sent, {self.received} received by the provider, "
             f"{self.failed} failed, {self.stuck} stuck; duplicates {self.duplicates} "
             f"({self.flagged} flagged possible_duplicate, {self.unflagged_duplicates} unflagged); "
             f"lost SMS: {self.lost} (states before the sweep {self.before}; "
@@ -148,12 +149,17 @@ def _outbox(database_url: str) -> list[tuple[int, str, str, str, bool]]:
         ]
 
 
-def settle_sms(stack: Stack, *, limit: float = 40.0) -> SmsCount:
+Received = Counter[tuple[str, str]]  # (recipient, body) -> times the provider received it
+
+
+def settle_sms(stack: Stack, *, limit: float = 40.0, received: Callable[[], Received] | None = None) -> SmsCount:
     """Run `flask sms sweep` (as the clock would, every few seconds here) while a worker
-    runs, until every outbox row is sent or failed, or `limit` seconds went by."""
+    runs, until every outbox row is sent or failed, or `limit` seconds went by.
+    `received`: what the provider got, when it is not the fake Africa's Talking (the
+    SMSC's PDU log); then no RQ worker is needed (the SMPP process sends)."""
     started = time.monotonic()
     sweeps = 0
-    if not stack.live_workers():
+    if received is None and not stack.live_workers():
         stack.start_worker()  # a real deployment's supervisor restarts a dead worker
     before: dict[str, int] | None = None
     while True:
@@ -166,15 +172,25 @@ def settle_sms(stack: Stack, *, limit: float = 40.0) -> SmsCount:
         stack.sweep()
         sweeps += 1
         time.sleep(1.0)
-    return count_sms(stack, rows, sweeps=sweeps, settle_s=time.monotonic() - started, before=before or {})
+    settle_s = time.monotonic() - started
+    got = received() if received is not None else None
+    return count_sms(stack, rows, sweeps=sweeps, settle_s=settle_s, before=before or {}, received=got)
 
 
 def count_sms(
-    stack: Stack, rows: list[tuple[int, str, str, str, bool]], *, sweeps: int, settle_s: float, before: dict[str, int]
+    stack: Stack,
+    rows: list[tuple[int, str, str, str, bool]],
+    *,
+    sweeps: int,
+    settle_s: float,
+    before: dict[str, int],
+    received: Received | None = None,
 ) -> SmsCount:
-    """Rows against what the fake received (it records a request before answering it)."""
-    with stack.fake.arrived:
-        received = Counter((sms.recipient, sms.message) for sms in stack.fake.received)
+    """Rows against what the provider received (the fake records a request before
+    answering it; so does the SMSC its PDUs)."""
+    if received is None:
+        with stack.fake.arrived:
+            received = Counter((sms.recipient, sms.message) for sms in stack.fake.received)
     sent = [row for row in rows if row[3] in FINAL_SENT]
     duplicates = [row for row in rows if received[(row[1], row[2])] > 1]
     return SmsCount(

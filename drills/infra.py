@@ -390,6 +390,7 @@ class Stack:
     gateway: Gateway
     workers: list[RqWorker] = field(default_factory=list)
     worker_count: int = 0
+    env_overrides: dict[str, str] = field(default_factory=dict)  # a drill's own settings (SMS_BACKEND=smpp)
 
     def env(self) -> dict[str, str]:
         skipped = ("AT_", "SMS_", "HIRFA_", "USSD_", "REDIS_", "DATABASE_", "GRANIAN_", "PROMETHEUS_", "FLASK_")
@@ -423,6 +424,7 @@ class Stack:
             "API_REQUESTS_PER_IP_PER_MINUTE": "0",
             "LOGINS_PER_IP_PER_MINUTE": "0",
             "LOG_LEVEL": "WARNING",
+            **self.env_overrides,
         }
 
     def start_worker(self) -> RqWorker:

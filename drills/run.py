@@ -1,6 +1,7 @@
 """Run the fault drills and print what each did and counted, then a summary table.
 
-    python -m drills.run [--short] [--only redis postgres rq-worker web-worker redis-freeze] [--granian-args "..."]
+    python -m drills.run [--short] [--granian-args "..."]
+        [--only redis postgres rq-worker web-worker redis-freeze smsc-outage]
 
 Exits 1 when a drill misses a target (a hop slower than 1 s or a 5xx while a dependency
 is down, service not back within 5 s, a payment or an SMS lost, ...)."""
@@ -12,7 +13,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from drills import postgres_restart, redis_freeze, redis_outage, rq_worker_kill, web_worker_kill
+from drills import postgres_restart, redis_freeze, redis_outage, rq_worker_kill, smsc_outage, web_worker_kill
 from drills.infra import PreparedCluster
 from drills.report import DrillResult
 
@@ -23,6 +24,7 @@ DRILLS: dict[str, Drill] = {
     rq_worker_kill.NAME: rq_worker_kill.run,
     web_worker_kill.NAME: web_worker_kill.run,
     redis_freeze.NAME: redis_freeze.run,  # beyond the issue's four: a Redis that hangs
+    smsc_outage.NAME: smsc_outage.run,  # issue 13: the SMSC down under a stream of SMS over SMPP
 }
 COLUMNS = (
     "hops",

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from drills import postgres_restart, redis_outage, rq_worker_kill, web_worker_kill
+from drills import postgres_restart, redis_outage, rq_worker_kill, smsc_outage, web_worker_kill
 from drills.infra import PreparedCluster, postgres_bin
 
 pytestmark = pytest.mark.slow
@@ -39,4 +39,9 @@ def test_rq_worker_killed_while_sending(template: PreparedCluster) -> None:
 
 def test_web_worker_killed(template: PreparedCluster) -> None:
     result = web_worker_kill.run(short=True, template=template, echo=False)
+    assert result.ok, result.report()
+
+
+def test_smsc_stopped_under_a_stream_of_sms_and_started_again(template: PreparedCluster) -> None:
+    result = smsc_outage.run(short=True, template=template, echo=False)
     assert result.ok, result.report()

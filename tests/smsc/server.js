@@ -5,6 +5,8 @@
 // port on 127.0.0.1:
 //   GET  /pdus                         every PDU received so far (JSON array)
 //   POST /throttle?n=N                 the next N submit_sm get ESME_RTHROTTLED
+//   POST /hold                         submit_sm from now on are recorded, never answered
+//                                      (in flight when the drill kills this SMSC)
 //   POST /receipt?id=ID&stat=DELIVRD   a delivery receipt deliver_sm for message ID
 //   POST /deliver?from=MSISDN&text=T   an incoming SMS (UCS-2 when T is not ASCII)
 //   POST /ussd?from=MSISDN&text=T&op=1&session=HEX   a USSD indication (ussd_service_op,
@@ -25,12 +27,13 @@ const password = option('password', 'secret');
 
 const received = [];
 let throttle = 0;
+let hold = false;
 let nextId = 1;
 const sessions = new Set();
 const submitted = new Map(); // message_id -> destination_addr
 
-function record(kind, pdu) {
-  const entry = {kind, command: pdu.command, sequence_number: pdu.sequence_number};
+function record(kind, pdu, extra) {
+  const entry = {kind, command: pdu.command, sequence_number: pdu.sequence_number, ...extra};
   for (const key of ['system_id', 'system_type', 'source_addr', 'source_addr_ton', 'destination_addr',
                      'esm_class', 'data_coding', 'registered_delivery', 'command_status']) {
     if (pdu[key] !== undefined) entry[key] = pdu[key];
@@ -64,8 +67,9 @@ const server = smpp.createServer((session) => {
   session.on('bind_transceiver', bind);
   session.on('bind_transmitter', bind);
   session.on('submit_sm', (pdu) => {
-    record('submit', pdu);
+    record('submit', pdu, hold && bound ? {held: true} : {});
     if (!bound) return session.send(pdu.response({command_status: smpp.ESME_RINVBNDSTS}));
+    if (hold) return undefined;
     if (throttle > 0) {
       throttle -= 1;
       return session.send(pdu.response({command_status: smpp.ESME_RTHROTTLED}));
@@ -94,6 +98,8 @@ const control = http.createServer((req, res) => {
     answer = received;
   } else if (url.pathname === '/throttle') {
     throttle = Number(q.get('n') || '1');
+  } else if (url.pathname === '/hold') {
+    hold = true;
   } else if (url.pathname === '/receipt') {
     const id = q.get('id');
     const stat = q.get('stat') || 'DELIVRD';
