@@ -68,7 +68,7 @@ def link(port: int, rows: int, window: int) -> float:
     return rows / elapsed
 
 
-def outbox(port: int, rows: int, window: int) -> float:
+def _own_app(port: int, window: int, **changes: object) -> tuple[Flask, str]:
     url = create_database("hirfa_bench_smpp")
     settings = Settings(
         env="development",
@@ -87,8 +87,14 @@ def outbox(port: int, rows: int, window: int) -> float:
         smpp_window=window,
         smpp_max_per_second=10_000,
         database_pool_size=window + 5,
+        ussd_hops_per_phone_per_minute=0,
+        **changes,  # type: ignore[arg-type]
     )
-    app = create_app(settings)
+    return create_app(settings), url
+
+
+def outbox(port: int, rows: int, window: int) -> float:
+    app, url = _own_app(port, window)
     process = app_smpp_process(app)
     thread = threading.Thread(target=process.run, daemon=True)
     try:
@@ -115,31 +121,6 @@ def outbox(port: int, rows: int, window: int) -> float:
         thread.join(10)
         dispose(app)
         drop_database(url)
-
-
-def _own_app(port: int, window: int, **changes: object) -> tuple[Flask, str]:
-    url = create_database("hirfa_bench_smpp")
-    settings = Settings(
-        env="development",
-        database_url=url,
-        redis_url=REDIS_URL,
-        redis_prefix=f"bench-smpp-{secrets.token_hex(4)}:",
-        secret_key="bench-" + secrets.token_hex(32),
-        log_level="WARNING",
-        sms_backend="smpp",
-        sms_quiet_hours="",
-        smpp_host="127.0.0.1",
-        smpp_port=port,
-        smpp_system_id=SYSTEM_ID,
-        smpp_password=PASSWORD,
-        smpp_source_addr="HIRFA",
-        smpp_window=window,
-        smpp_max_per_second=10_000,
-        database_pool_size=window + 5,
-        ussd_hops_per_phone_per_minute=0,
-        **changes,  # type: ignore[arg-type]
-    )
-    return create_app(settings), url
 
 
 def ussd(found: Smsc, sessions: int) -> list[float]:
