@@ -262,6 +262,29 @@ class Settings:
     # The operator's window for a USSD answer: past it nothing is sent (the session is cut off).
     smpp_ussd_answer_seconds: float = setting("SMPP_USSD_ANSWER_SECONDS", 8.0, group="smpp")
 
+    # -- voice: the IVR over Africa's Talking Voice, its prompts and calls out ------------
+    # Empty: USSD_CALLBACK_KEY (the same aggregator account usually calls both).
+    voice_callback_key: str = setting("VOICE_CALLBACK_KEY", "", group="voice")
+    # Where Africa's Talking fetches the prompts' audio (`<Play url=...>`): this app or a static host.
+    public_base_url: str = setting(
+        "PUBLIC_BASE_URL", "http://127.0.0.1:5000", group="voice", read=lambda raw: raw.rstrip("/"),
+        production_default="",
+    )  # fmt: skip
+    # Text-to-speech for prompts without a recording: espeak (offline, development), azure, none.
+    voice_tts_backend: str = setting(
+        "VOICE_TTS_BACKEND", "espeak", group="voice", read=str.lower, production_default="azure"
+    )
+    azure_speech_region: str = setting("AZURE_SPEECH_REGION", "", group="voice")
+    azure_speech_key: str = setting("AZURE_SPEECH_KEY", "", group="voice")
+    # Empty: https://<region>.tts.speech.microsoft.com (tests point it at a local fake).
+    azure_speech_endpoint: str = setting("AZURE_SPEECH_ENDPOINT", "", group="voice", read=lambda raw: raw.rstrip("/"))
+    voice_recordings_dir: str = setting("VOICE_RECORDINGS_DIR", "instance/voice/recordings", group="voice")
+    voice_audio_dir: str = setting("VOICE_AUDIO_DIR", "instance/voice/audio", group="voice")
+    # Offer a language whose prompts are synthesised only (not all recorded): yes in development.
+    voice_offer_synthesised: bool = setting("VOICE_OFFER_SYNTHESISED", True, group="voice", production_default=False)
+    # The Africa's Talking number calls out come from (reminders by voice).
+    at_voice_number: str = setting("AT_VOICE_NUMBER", "", group="voice")
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"

@@ -1,0 +1,7 @@
+"""The voice line (IVR over Africa's Talking Voice): the USSD menus, spoken.
+
+speech.py   what to say for a menu reply: clips of (language, text), pure
+audio.py    where a clip's audio comes from: a recording, else text-to-speech, cached
+xml.py      Africa's Talking Voice XML actions (the SDK has no builder)
+service.py  one voice step: the session, the keys, the menus, the reply
+"""
