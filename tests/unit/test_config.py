@@ -31,6 +31,8 @@ PRODUCTION = {
     "METRICS_TOKEN": PRODUCTION_SECRETS["metrics_token"],
     "AT_USERNAME": "hirfa",
     "AT_API_KEY": PRODUCTION_SECRETS["at_api_key"],
+    "AZURE_SPEECH_REGION": PRODUCTION_SECRETS["azure_speech_region"],
+    "AZURE_SPEECH_KEY": PRODUCTION_SECRETS["azure_speech_key"],
 }
 # Every secret setting: production checks each of them the same way.
 SECRET_SETTINGS = (
@@ -41,6 +43,7 @@ SECRET_SETTINGS = (
     "METRICS_TOKEN",
     "AT_API_KEY",
     "SMPP_PASSWORD",
+    "AZURE_SPEECH_KEY",
 )
 
 
@@ -172,6 +175,7 @@ def test_the_shipped_list_holds_every_secret_the_repository_ships() -> None:
         metrics_token="x",
         at_api_key="x",
         smpp_password="x",
+        azure_speech_key="x",
     )
     assert {name for name, _ in every.secrets()} == set(SECRET_SETTINGS)
     example = env_example()
