@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test install install-dev lint typecheck chromium smsc-deps smsc messages bench drills clean
+.PHONY: run test install install-dev lint typecheck chromium espeak smsc-deps smsc messages bench drills clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,7 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-test: lint typecheck chromium smsc-deps
+test: lint typecheck chromium espeak smsc-deps
 	$(BIN)/pytest
 
 # The test SMSC: the npm package smpp (tests/smsc/package-lock.json), run by the SMPP tests.
@@ -57,6 +57,10 @@ smsc: smsc-deps
 chromium:
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium chromium-driver)
 
+# The voice line's development text-to-speech (VOICE_TTS_BACKEND=espeak), run by the voice tests.
+espeak:
+	command -v espeak-ng >/dev/null || (apt-get update && apt-get install -y espeak-ng)
+
 # Refresh the message template after changing texts; then update ar and fr catalogues.
 messages: install-dev
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k t -o menus/locale/messages.pot --no-location --omit-header --no-wrap .
@@ -68,6 +72,8 @@ bench: install-dev
 	$(BIN)/python bench/confirm.py
 	$(MAKE) smsc-deps
 	$(BIN)/python bench/smpp.py
+	$(MAKE) espeak
+	$(BIN)/python bench/voice.py
 
 # Fault drills on private Redis/PostgreSQL instances (never the shared ones): see drills/.
 drills: install-dev

@@ -101,7 +101,9 @@ def import_recordings(directory: Path, language: str, mapping: Path | None) -> N
 def coverage(languages: tuple[str, ...]) -> None:
     """Per language: prompts recorded, synthesised (and already cached), missing, and whether a call offers it."""
     audio = prompt_audio()
-    click.echo(f"{'language':<9} {'prompts':>7} {'recorded':>8} {'synthesised':>11} {'cached':>6} {'missing':>7}  offered")
+    click.echo(
+        f"{'language':<9} {'prompts':>7} {'recorded':>8} {'synthesised':>11} {'cached':>6} {'missing':>7}  offered"
+    )
     for language in languages or VOICE_LANGUAGES:
         c = audio.coverage(language)
         click.echo(

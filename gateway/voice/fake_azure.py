@@ -16,7 +16,7 @@ import math
 import struct
 import threading
 import time
-import xml.etree.ElementTree as ET  # noqa: S405 - parses what our own tests send
+import xml.etree.ElementTree as ET
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

@@ -99,7 +99,7 @@ def test_espeak_failures_are_tts_errors(tmp_path: Path) -> None:
     hung = tmp_path / "hung-espeak"
     hung.write_text("#!/bin/sh\nexec sleep 5\n")
     hung.chmod(0o755)
-    with pytest.raises(tts.TtsError, match="longer than 0.3 s"):
+    with pytest.raises(tts.TtsError, match=r"longer than 0\.3 s"):
         tts.EspeakSynthesiser(program=str(hung), timeout_seconds=0.3).synthesise("x", "fr")
 
 
