@@ -29,10 +29,12 @@ from gateway.sms.cli import sms_cli
 from gateway.sms_app import init_app as init_sms
 from gateway.ussd.cli import ussd_cli
 from gateway.ussd.store import RedisSessionStore
-from gateway.web import api, health, ops_registrations, simulator, sms, ussd
+from gateway.voice.audio import PromptAudio
+from gateway.voice.cli import voice_cli
+from gateway.web import api, health, ops_registrations, simulator, sms, ussd, voice_audio
 from gateway.web import ops as ops_web
 from gateway.web.auth import retry_after_header
-from gateway.wiring import EXTENSION, Hirfa
+from gateway.wiring import AUDIO_EXTENSION, EXTENSION, Hirfa
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
@@ -112,6 +114,7 @@ def register_services(app: Flask, settings: Settings) -> None:
     )
     limiter = RateLimiter(client, prefix=settings.redis_prefix)
     app.extensions[EXTENSION] = Hirfa(settings=settings, redis=client, session_store=store, limiter=limiter)
+    app.extensions[AUDIO_EXTENSION] = PromptAudio(settings)
     init_sms(app, settings, client)
 
 
@@ -122,6 +125,7 @@ def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(sms.bp)
     app.register_blueprint(ops_web.bp)
     app.register_blueprint(ops_registrations.bp)
+    app.register_blueprint(voice_audio.bp)
     if settings.env == "development":
         # The simulator's page carries the callback key: never served in production.
         app.register_blueprint(simulator.bp)
@@ -157,6 +161,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(ussd_cli)
     app.cli.add_command(staff_cli)
     app.cli.add_command(chambers_cli)
+    app.cli.add_command(voice_cli)
 
 
 def announce(settings: Settings) -> None:

@@ -22,6 +22,7 @@ EMBEDDED_REDIS_URL = "fakeredis://"
 DEMO_SHORT_CODE = "*4242#"
 SMS_BACKENDS = ("africastalking", "smpp", "console", "fake")
 PRODUCTION_SMS_BACKENDS = ("africastalking", "smpp")
+VOICE_TTS_BACKENDS = ("espeak", "azure", "none")
 QUIET_HOURS_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 DEVELOPMENT_SECRET_KEY = "dev-secret-key-not-for-production"  # noqa: S105 - development only; production refuses it
 DEVELOPMENT_CALLBACK_KEY = "dev-callback-key"
@@ -53,8 +54,9 @@ class SettingsError(RuntimeError):
     """A setting is missing or wrong; the message names it."""
 
 
-# Secrets another party issues within its own limits (SMPP: at most 8 characters).
-OPERATOR_SECRETS = frozenset({"SMPP_PASSWORD"})
+# Secrets another party issues within its own limits (SMPP: at most 8 characters; Azure
+# issues its Speech keys).
+OPERATOR_SECRETS = frozenset({"SMPP_PASSWORD", "AZURE_SPEECH_KEY"})
 
 
 def shipped(secret: str) -> str | None:
@@ -280,6 +282,8 @@ class Settings:
     azure_speech_endpoint: str = setting("AZURE_SPEECH_ENDPOINT", "", group="voice", read=lambda raw: raw.rstrip("/"))
     voice_recordings_dir: str = setting("VOICE_RECORDINGS_DIR", "instance/voice/recordings", group="voice")
     voice_audio_dir: str = setting("VOICE_AUDIO_DIR", "instance/voice/audio", group="voice")
+    # One synthesis (espeak-ng run or Azure request); a voice step waits on it when a value is new.
+    voice_tts_timeout_seconds: float = setting("VOICE_TTS_TIMEOUT_SECONDS", 5.0, group="voice")
     # Offer a language whose prompts are synthesised only (not all recorded): yes in development.
     voice_offer_synthesised: bool = setting("VOICE_OFFER_SYNTHESISED", True, group="voice", production_default=False)
     # The Africa's Talking number calls out come from (reminders by voice).
@@ -366,6 +370,7 @@ class Settings:
         if self.is_production:
             self._validate_production()
         self._validate_sms()
+        self._validate_voice()
 
     def _validate_sms(self) -> None:
         if self.sms_backend not in SMS_BACKENDS:
@@ -424,6 +429,29 @@ class Settings:
         if not 1 <= self.sms_reminder_batch_size <= 10_000:
             raise SettingsError("SMS_REMINDER_BATCH_SIZE must be between 1 and 10000")
 
+    def _validate_voice(self) -> None:
+        if self.voice_tts_backend not in VOICE_TTS_BACKENDS:
+            raise SettingsError(f"VOICE_TTS_BACKEND must be one of {', '.join(VOICE_TTS_BACKENDS)}")
+        if self.voice_tts_backend == "azure" and not (
+            self.azure_speech_key and (self.azure_speech_region or self.azure_speech_endpoint)
+        ):
+            raise SettingsError(
+                "AZURE_SPEECH_KEY and AZURE_SPEECH_REGION (or AZURE_SPEECH_ENDPOINT) are required "
+                "when VOICE_TTS_BACKEND=azure"
+            )
+        if self.azure_speech_endpoint and not self.azure_speech_endpoint.startswith(("http://", "https://")):
+            raise SettingsError("AZURE_SPEECH_ENDPOINT must be an http:// or https:// URL")
+        if not 0.5 <= self.voice_tts_timeout_seconds <= 30:
+            raise SettingsError("VOICE_TTS_TIMEOUT_SECONDS must be between 0.5 and 30")
+        if self.is_production:
+            # espeak-ng's Arabic is a formant voice reading Modern Standard Arabic: a caller who
+            # cannot read would hear a robot, not Darija. Production speaks recordings, Azure's
+            # neural voices, or (none) recordings only.
+            if self.voice_tts_backend == "espeak":
+                raise SettingsError("VOICE_TTS_BACKEND: production refuses espeak (azure or none)")
+            if self.azure_speech_endpoint and not self.azure_speech_endpoint.startswith("https://"):
+                raise SettingsError("AZURE_SPEECH_ENDPOINT must be https:// in production")
+
     def secrets(self) -> list[tuple[str, str]]:
         """(setting, value) of every secret setting that is set: production checks each."""
         named = [
@@ -432,6 +460,7 @@ class Settings:
             ("METRICS_TOKEN", self.metrics_token),
             ("AT_API_KEY", self.at_api_key),
             ("SMPP_PASSWORD", self.smpp_password),
+            ("AZURE_SPEECH_KEY", self.azure_speech_key),
             *(("SECRET_KEY_FALLBACKS", value) for value in self.secret_key_fallbacks),
             *(("USSD_CALLBACK_KEY_FALLBACKS", value) for value in self.ussd_callback_key_fallbacks),
         ]

@@ -23,11 +23,13 @@ from gateway.registration.menu_ports import MenuRegistrationDesk
 from gateway.registration.service import RegistryService
 from gateway.reimbursements.menu_ports import MenuReimbursements
 from gateway.ussd.interfaces import Hop, SessionStore, UssdAdapter
+from gateway.voice.audio import PromptAudio
 from menus.engine import Context
 from menus.paging import Budget
 from menus.ports import Ports
 
 EXTENSION = "hirfa"
+AUDIO_EXTENSION = "hirfa.voice_audio"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,12 @@ class Hirfa:
 def hirfa() -> Hirfa:
     container: Hirfa = current_app.extensions[EXTENSION]
     return container
+
+
+def prompt_audio() -> PromptAudio:
+    """The app's one PromptAudio (its TTS client keeps its connections between calls)."""
+    audio: PromptAudio = current_app.extensions[AUDIO_EXTENSION]
+    return audio
 
 
 def menu_context(hop: Hop, adapter: UssdAdapter, memo: SessionMemo) -> Context:
