@@ -29,7 +29,7 @@ from gateway.sms.cli import sms_cli
 from gateway.sms_app import init_app as init_sms
 from gateway.ussd.cli import ussd_cli
 from gateway.ussd.store import RedisSessionStore
-from gateway.web import api, health, ops_registrations, simulator, sms, ussd
+from gateway.web import api, health, ops_registrations, simulator, sms, ussd, voice
 from gateway.web import ops as ops_web
 from gateway.web.auth import retry_after_header
 from gateway.wiring import EXTENSION, Hirfa
@@ -118,6 +118,7 @@ def register_services(app: Flask, settings: Settings) -> None:
 def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(ussd.bp)
+    app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(sms.bp)
     app.register_blueprint(ops_web.bp)
