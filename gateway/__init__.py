@@ -31,7 +31,7 @@ from gateway.ussd.cli import ussd_cli
 from gateway.ussd.store import RedisSessionStore
 from gateway.voice.audio import PromptAudio
 from gateway.voice.cli import voice_cli
-from gateway.web import api, health, ops_registrations, simulator, sms, ussd, voice_audio
+from gateway.web import api, health, ops_registrations, simulator, sms, ussd, voice, voice_audio
 from gateway.web import ops as ops_web
 from gateway.web.auth import retry_after_header
 from gateway.wiring import AUDIO_EXTENSION, EXTENSION, Hirfa
@@ -121,6 +121,7 @@ def register_services(app: Flask, settings: Settings) -> None:
 def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(ussd.bp)
+    app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(sms.bp)
     app.register_blueprint(ops_web.bp)

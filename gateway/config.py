@@ -267,6 +267,10 @@ class Settings:
     # -- voice: the IVR over Africa's Talking Voice, its prompts and calls out ------------
     # Empty: USSD_CALLBACK_KEY (the same aggregator account usually calls both).
     voice_callback_key: str = setting("VOICE_CALLBACK_KEY", "", group="voice")
+    # Previous voice callback keys, still accepted while Africa's Talking's URL changes.
+    voice_callback_key_fallbacks: tuple[str, ...] = setting("VOICE_CALLBACK_KEY_FALLBACKS", (), group="voice")
+    # How long a prompt waits for keys after it was played (AT's GetDigits timeout).
+    voice_answer_seconds: int = setting("VOICE_ANSWER_SECONDS", 10, group="voice")
     # Where Africa's Talking fetches the prompts' audio (`<Play url=...>`): this app or a static host.
     public_base_url: str = setting(
         "PUBLIC_BASE_URL", "http://127.0.0.1:5000", group="voice", read=lambda raw: raw.rstrip("/"),
@@ -288,6 +292,14 @@ class Settings:
     voice_offer_synthesised: bool = setting("VOICE_OFFER_SYNTHESISED", True, group="voice", production_default=False)
     # The Africa's Talking number calls out come from (reminders by voice).
     at_voice_number: str = setting("AT_VOICE_NUMBER", "", group="voice")
+
+    @property
+    def voice_callback_keys(self) -> tuple[str, ...]:
+        """The keys that open the voice callback: VOICE_CALLBACK_KEY and its fallbacks,
+        else USSD_CALLBACK_KEY and its fallbacks."""
+        if self.voice_callback_key:
+            return (self.voice_callback_key, *self.voice_callback_key_fallbacks)
+        return (self.ussd_callback_key, *self.ussd_callback_key_fallbacks)
 
     @property
     def is_production(self) -> bool:
@@ -426,6 +438,8 @@ class Settings:
             raise SettingsError(f"SMS_QUIET_HOURS must look like 21:00-08:00 or be empty, not {self.sms_quiet_hours!r}")
         if not 1 <= self.sms_reminder_day <= 28 or not 0 <= self.sms_reminder_hour <= 23:
             raise SettingsError("SMS_REMINDER_DAY must be 1 to 28 and SMS_REMINDER_HOUR 0 to 23")
+        if not 1 <= self.voice_answer_seconds <= 60:
+            raise SettingsError("VOICE_ANSWER_SECONDS must be between 1 and 60")
         if not 1 <= self.sms_reminder_batch_size <= 10_000:
             raise SettingsError("SMS_REMINDER_BATCH_SIZE must be between 1 and 10000")
 
@@ -463,6 +477,8 @@ class Settings:
             ("AZURE_SPEECH_KEY", self.azure_speech_key),
             *(("SECRET_KEY_FALLBACKS", value) for value in self.secret_key_fallbacks),
             *(("USSD_CALLBACK_KEY_FALLBACKS", value) for value in self.ussd_callback_key_fallbacks),
+            ("VOICE_CALLBACK_KEY", self.voice_callback_key),
+            *(("VOICE_CALLBACK_KEY_FALLBACKS", value) for value in self.voice_callback_key_fallbacks),
         ]
         return [(name, value) for name, value in named if value]
 

@@ -22,8 +22,8 @@ from gateway.sms.smpp_process import SmppProcess, UssdIndication, UssdReply, ser
 from gateway.sms_app import app_session
 from gateway.ussd.adapters.smpp import adapter as smpp_adapter
 from gateway.ussd.adapters.smpp import is_dial
-from gateway.ussd.interfaces import InvalidRequest
-from gateway.ussd.service import INVALID_REQUEST, bilingual
+from gateway.ussd.interfaces import InvalidRequest, bilingual
+from gateway.ussd.service import INVALID_REQUEST
 from gateway.web.ussd import run_hop
 from gateway.wiring import EXTENSION as HIRFA
 from gateway.wiring import Hirfa

@@ -52,7 +52,8 @@ def prompt_audio() -> PromptAudio:
     return audio
 
 
-def menu_context(hop: Hop, adapter: UssdAdapter, memo: SessionMemo) -> Context:
+def menu_context(hop: Hop, adapter: UssdAdapter, memo: SessionMemo, language: str | None = None) -> Context:
+    """The menus' context for one hop; `language`: one the caller chose before the menus (voice)."""
     app = hirfa()
     db = get_db()
     memo.watch(db)
@@ -76,4 +77,5 @@ def menu_context(hop: Hop, adapter: UssdAdapter, memo: SessionMemo) -> Context:
         else adapter.budget,
         today=local_today(app.clock()),
         default_language=app.settings.default_language,
+        language=language,
     )

@@ -125,6 +125,8 @@ class Context:
     budget: Budget
     today: dt.date
     default_language: str
+    # A language chosen before the menus (the voice line's offer): it wins over the caller's.
+    language: str | None = None
     _translators: dict[str, Translator] = field(default_factory=dict)
 
     def translator(self, language: str) -> Translator:
@@ -193,7 +195,7 @@ class Engine:
         home = self.agent_home if caller.agent_id is not None and self.agent_home else self.home
         data: dict[str, Any] = {
             "v": STATE_VERSION,
-            "lang": caller.language or ctx.default_language,
+            "lang": ctx.language or caller.language or ctx.default_language,
             "aid": caller.artisan_id,
             "home": home,
             "stack": [{"s": home}],

