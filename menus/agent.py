@@ -6,7 +6,7 @@ and a new PIN waits for its confirmation only as a keyed mark (`Agents.prepare_p
 from __future__ import annotations
 
 from menus.engine import Context, End, Go, Home, Invalid, Screen, Session, Step, View
-from menus.i18n import N_, Translator, grouped
+from menus.i18n import N_, Translator
 from menus.payments import refusal
 from menus.ports import AgentInfo, PinOutcome, Refused
 
@@ -94,7 +94,7 @@ class ConfirmCash:
             return View([t(refusal(refused.code))])
         return View(
             [
-                info.artisan_name,
+                t.data(info.artisan_name),
                 t("{n} months: {months}", n=info.month_count, months=t.months(info.first_month, info.month_count)),
                 t("Amount: {amount}", amount=t.money(info.amount_centimes)),
             ],
@@ -117,7 +117,11 @@ class PaymentRecorded:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         receipt = session.params["receipt"]
         return View(
-            [t("Payment recorded."), t("Receipt: {receipt}", receipt=receipt), t("SMS sent to the artisan.")],
+            [
+                t("Payment recorded."),
+                t("Receipt: {receipt}", receipt=t.reference(receipt)),
+                t("SMS sent to the artisan."),
+            ],
             final=True,
         )
 
@@ -136,8 +140,8 @@ class CheckReference:
             return View([t(refusal(refused.code))])
         return View(
             [
-                t.keep_order(grouped(info.reference)) + " " + t(STATES.get(info.state, info.state)),
-                info.artisan_name,
+                t.keep_order(t.reference(info.reference)) + " " + t(STATES.get(info.state, info.state)),
+                t.data(info.artisan_name),
                 t("{n} months: {months}", n=info.month_count, months=t.months(info.first_month, info.month_count)),
                 t("Amount: {amount}", amount=t.money(info.amount_centimes)),
             ]
