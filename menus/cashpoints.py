@@ -14,8 +14,9 @@ from menus.ports import Place
 MAX_ITEMS = 97  # 98 is the engine's "next page"
 
 
-def numbered(places: list[Place]) -> list[Choice]:
-    return [Choice(str(number), place.name) for number, place in enumerate(places[:MAX_ITEMS], start=1)]
+def numbered(places: list[Place], t: Translator) -> list[Choice]:
+    """The places as choices; their names are data (said, on the voice line, by synthesis)."""
+    return [Choice(str(number), t.data(place.name)) for number, place in enumerate(places[:MAX_ITEMS], start=1)]
 
 
 def chosen(places: list[Place], value: str) -> Place | None:
@@ -36,7 +37,7 @@ class Regions:
 
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         places = ctx.ports.cashpoints.regions(session.written)
-        return View([t(self.title), *numbered(places)])
+        return View([t(self.title), *numbered(places, t)])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         place = chosen(ctx.ports.cashpoints.regions(session.written), value)
@@ -53,7 +54,7 @@ class Provinces:
 
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         places = ctx.ports.cashpoints.provinces(region_code=session.params["region"], language=session.written)
-        return View([t("Choose your province"), *numbered(places)])
+        return View([t("Choose your province"), *numbered(places, t)])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         places = ctx.ports.cashpoints.provinces(region_code=session.params["region"], language=session.written)

@@ -33,7 +33,7 @@ def _trades(language: str) -> list[Place]:
 
 class Trade:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        return View([t("Registration in the RNA: your trade"), *numbered(_trades(session.written))])
+        return View([t("Registration in the RNA: your trade"), *numbered(_trades(session.written), t)])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         trade = chosen(_trades(session.written), value)
@@ -48,7 +48,7 @@ class Commune:
         return ctx.ports.registrations.communes(province_code=province, language=session.written)
 
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        return View([t("Choose your commune"), *numbered(self._communes(ctx, session))])
+        return View([t("Choose your commune"), *numbered(self._communes(ctx, session), t)])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         commune = chosen(self._communes(ctx, session), value)
