@@ -58,6 +58,11 @@ MONTH_NAMES = (
     N_("December"),
 )
 FIRST_OF_MONTH = N_("first")  # "le premier mars" in French; a number elsewhere
+# The catalogue messages only the ear hears (never on a screen).
+VOICE_MESSAGES = frozenset(
+    {OPTION, LANGUAGE_OPTION, BACK_HELP, REPEAT_HELP, ENTRY_HELP, *KEY_NAMES.values(), DIRHAMS, DIRHAMS_CENTIMES}
+    | {MONTHS_FROM_TO, AT_HOUR, AT_TIME, *MONTH_NAMES, FIRST_OF_MONTH}
+)
 # The highest key a list may number (menus.cashpoints.MAX_ITEMS).
 MAX_KEY = 97
 # Around a piece of text: spaces and the punctuation a field sits in ("Total : {amount}").
