@@ -78,4 +78,6 @@ def menu_context(hop: Hop, adapter: UssdAdapter, memo: SessionMemo, language: st
         today=local_today(app.clock()),
         default_language=app.settings.default_language,
         language=language,
+        channel=adapter.channel,
+        languages=adapter.languages,
     )

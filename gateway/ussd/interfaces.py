@@ -106,6 +106,10 @@ class UssdAdapter(Protocol):
     budget: Budget
     # A USSD code is dialled (USSD_SERVICE_CODES applies); False for a call to a number.
     dialled: bool
+    # The menus' channel (menus.languages: "screen" or "voice") and the languages offered
+    # on it (empty: every language of the channel).
+    channel: str
+    languages: tuple[str, ...]
 
     def parse_hop(self, form: Mapping[str, str]) -> Hop:
         """Read a hop callback, its text through `ascii_digits`; raise InvalidRequest on

@@ -24,10 +24,10 @@ from gateway.ussd.interfaces import Hop, InvalidRequest, SessionEnd, TextMark, a
 from gateway.ussd.service import INVALID_REQUEST, NOT_MOROCCAN, TOO_MANY, UNAVAILABLE
 from gateway.voice import xml
 from gateway.voice.audio import PromptAudio
-from gateway.voice.service import FINISH, FOR_THIS_LANGUAGE, NO_ANSWER, REPEAT, key_of, one_key
-from gateway.voice.speech import Clip, speak
+from gateway.voice.service import FINISH, REPEAT, offer
+from gateway.voice.speech import Clip, one_key, say, speak
 from menus.engine import Reply
-from menus.i18n import Translator
+from menus.languages import VOICE
 from menus.paging import Budget
 
 TURN = re.compile(r"^[0-9]{1,6}$")
@@ -51,6 +51,7 @@ class VoiceAdapter:
     name = "voice"
     budget = UNPAGED
     dialled = False  # a number is called: USSD_SERVICE_CODES does not apply
+    channel = VOICE
 
     def __init__(
         self, *, audio: PromptAudio, url: str, key: str, languages: tuple[str, ...], answer_seconds: int
@@ -146,16 +147,13 @@ class VoiceAdapter:
 
     def message(self, message: str, language: str | None) -> str:
         languages = (language,) if language else self.languages
-        return xml.response(*self._plays([Clip(code, Translator(code)(message)) for code in languages]))
+        return xml.response(*self._plays([clip for code in languages for clip in say(message, code)]))
 
     def offer(self) -> str:
         """The call's first prompt: each offered language announced in itself, with its key."""
-        clips = [Clip(code, Translator(code)(FOR_THIS_LANGUAGE, key=key_of(code))) for code in self.languages]
-        return self.ask(clips, turn=0, one=True)
+        return self.ask(offer_clips(self.languages), turn=0, one=True)
 
 
-def call_prompts(language: str) -> list[Clip]:
-    """The fixed prompts of a call in `language` outside the menus (for speech.fixed_prompts)."""
-    t = Translator(language)
-    texts = [t(FOR_THIS_LANGUAGE, key=key_of(language)), t(NO_ANSWER), *(t(message) for message in LAST_WORDS)]
-    return [Clip(language, text) for text in texts]
+def offer_clips(languages: tuple[str, ...]) -> list[Clip]:
+    """The language offer said: each language in itself ("Pour continuer en Français, tapez 2")."""
+    return speak(Reply(text="", final=False, screen="language_offer", actions=offer(languages)), languages[0])

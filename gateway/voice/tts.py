@@ -16,19 +16,13 @@ import requests
 
 from gateway.config import Settings
 from gateway.voice import wav
+from menus.languages import VOICE, languages, on_channel
 
-# The TTS voice of each voice language per backend; a language without one is spoken from
-# recordings only (Tachelhit, Central Atlas Tamazight, Tarifit: no engine has them).
-# TODO(merge): menus/locale/languages.toml (V-speech) carries these per language; read them
-# from menus.languages then and drop this table.
-VOICE_LANGUAGES: Final = ("ary", "fr", "shi", "tzm", "rif")
-VOICES: Final[dict[str, dict[str, str]]] = {
-    "espeak": {"ary": "ar", "fr": "fr"},
-    # ar-MA voices read Modern Standard Arabic with a Moroccan accent, not Darija: the
-    # catalogue's Darija text is what they are given, the recordings remain the goal.
-    "azure": {"ary": "ar-MA-MounaNeural", "fr": "fr-FR-DeniseNeural"},
-    "none": {},
-}
+# Each language's voice per backend is data (menus/locale/languages.toml: `espeak`,
+# `azure`); a language without one is spoken from recordings only (Tachelhit, Central
+# Atlas Tamazight, Tarifit: no engine has them). The ar-MA voices read Modern Standard
+# Arabic with a Moroccan accent, not Darija: the recordings remain the goal.
+VOICE_LANGUAGES: Final = on_channel(VOICE)
 # Telephone audio: what Africa's Talking plays without resampling, 16 KB a second.
 AZURE_OUTPUT_FORMAT: Final = "riff-8khz-16bit-mono-pcm"
 USER_AGENT: Final = "hirfa-voice"
@@ -39,7 +33,7 @@ class TtsError(RuntimeError):
 
 
 class SpeechSynthesiser(Protocol):
-    """Turns `text` into speech in `voice` (a name of this backend's, `VOICES`)."""
+    """Turns `text` into speech in `voice` (a name of this backend's, from languages.toml)."""
 
     name: str
 
@@ -49,7 +43,10 @@ class SpeechSynthesiser(Protocol):
 
 
 def tts_voice(backend: str, language: str) -> str | None:
-    return VOICES.get(backend, {}).get(language)
+    """The voice of `backend` (espeak, azure) for `language`; None: none, or backend none."""
+    if backend not in ("espeak", "azure") or language not in languages():
+        return None
+    return getattr(languages()[language], backend) or None
 
 
 class EspeakSynthesiser:

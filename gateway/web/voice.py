@@ -31,11 +31,10 @@ from gateway.ussd.outcomes import record_session_end
 from gateway.ussd.service import INVALID_REQUEST, UNAVAILABLE, HopService
 from gateway.voice import xml
 from gateway.voice.adapter import VoiceAdapter
-from gateway.voice.audio import PromptAudio
 from gateway.voice.service import NO_ANSWER, VOICE_LANGUAGES, chosen
 from gateway.web.auth import callback_refusal, limit_per_ip, retry_after_header
 from gateway.web.ussd import run_hop, trace_without_messages
-from gateway.wiring import hirfa
+from gateway.wiring import hirfa, prompt_audio
 from menus.i18n import Translator
 from menus.menu import MENU
 
@@ -57,7 +56,7 @@ def _xml(body: str, status: int = 200) -> Response:
 
 def _adapter() -> VoiceAdapter:
     settings = hirfa().settings
-    audio = PromptAudio(settings)
+    audio = prompt_audio()
     return VoiceAdapter(
         audio=audio,
         url=request.base_url,

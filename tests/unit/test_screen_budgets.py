@@ -15,6 +15,7 @@ from gateway.cashpoints import service as cashpoints_service
 from gateway.ussd.adapters.africastalking import adapter as at_adapter
 from gateway.ussd.interfaces import bilingual
 from gateway.ussd.service import INVALID_REQUEST, NOT_MOROCCAN, TOO_MANY, UNAVAILABLE, UNKNOWN_CODE
+from gateway.voice.speech import VOICE_MESSAGES
 from menus.banks import BANK_NAMES
 from menus.cashpoints import MAX_ITEMS
 from menus.engine import Context, Engine, Session
@@ -296,8 +297,13 @@ def _messages(language: str) -> dict[str, str]:
 
 
 def _screen_messages(language: str) -> list[str]:
-    """Every translated text that can stand on a screen (SMS templates excluded)."""
-    return [text for msgid, text in _messages(language).items() if not msgid.startswith("Hirfa:")]
+    """Every translated text that can stand on a screen (SMS templates and what only the
+    voice line says excluded)."""
+    return [
+        text
+        for msgid, text in _messages(language).items()
+        if not msgid.startswith("Hirfa:") and msgid not in VOICE_MESSAGES
+    ]
 
 
 PARAMS = {

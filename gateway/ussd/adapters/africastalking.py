@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from gateway.phones import InvalidPhone, caller_e164
 from gateway.ussd.interfaces import Hop, InvalidRequest, SessionEnd, TextMark, ascii_digits, last_word
 from menus.engine import Reply
+from menus.languages import SCREEN
 from menus.paging import Budget
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,128}$")
@@ -50,6 +51,8 @@ class AfricasTalkingAdapter:
     name = "africastalking"
     budget = Budget(gsm7=160, other=80)
     dialled = True
+    channel = SCREEN
+    languages: tuple[str, ...] = ()
 
     def parse_hop(self, form: Mapping[str, str]) -> Hop:
         text = form.get("text")

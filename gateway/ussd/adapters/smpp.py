@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from gateway.phones import InvalidPhone, caller_e164
 from gateway.ussd.interfaces import Hop, InvalidRequest, SessionEnd, TextMark, ascii_digits, last_word
 from menus.engine import Reply
+from menus.languages import SCREEN
 from menus.paging import Budget
 
 DIAL = re.compile(r"^\*([0-9]{1,10})((?:\*[0-9]{1,32}){0,8})#$")
@@ -31,6 +32,8 @@ class SmppUssdAdapter:
     name = "smpp"
     budget = Budget(gsm7=160, other=80)
     dialled = True
+    channel = SCREEN
+    languages: tuple[str, ...] = ()
 
     def parse_hop(self, form: Mapping[str, str]) -> Hop:
         try:
