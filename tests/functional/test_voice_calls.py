@@ -6,7 +6,6 @@ play (every Play URL is made by PromptAudio.url from one clip: the test keeps th
 
 from __future__ import annotations
 
-import re
 import urllib.error
 import urllib.parse
 import urllib.request

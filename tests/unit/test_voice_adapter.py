@@ -68,22 +68,41 @@ def test_the_end_of_a_call(adapter: VoiceAdapter) -> None:
 
 
 def test_replies_escape_their_urls_and_ask_one_key_on_menus(adapter: VoiceAdapter) -> None:
-    menu = check(adapter.render(Reply("", final=False, screen="main", actions=(Choice("1", "Mon inscription"), Choice("2", "Payer"))), language="fr", turn=4))
+    menu = check(
+        adapter.render(
+            Reply("", final=False, screen="main", actions=(Choice("1", "Mon inscription"), Choice("2", "Payer"))),
+            language="fr",
+            turn=4,
+        )
+    )
     assert menu.digits is not None and menu.digits["numDigits"] == "1"
     assert menu.digits["callbackUrl"] == "https://hirfa.example/voice/africastalking?key=k%26y&turn=4"
     assert menu.redirect == "https://hirfa.example/voice/africastalking?key=k%26y&turn=4&silence=1"
     regions = check(
-        adapter.render(Reply("", final=False, screen="cashpoints", actions=(Choice("1", "Tanger"), Choice("12", "Dakhla"))), language="fr", turn=2)
+        adapter.render(
+            Reply("", final=False, screen="cashpoints", actions=(Choice("1", "Tanger"), Choice("12", "Dakhla"))),
+            language="fr",
+            turn=2,
+        )
     )
     assert regions.digits is not None and "numDigits" not in regions.digits
     year = check(
-        adapter.render(Reply("", final=False, screen="identify_year", lines=("Année de naissance :",), typed=True), language="fr", turn=2)
+        adapter.render(
+            Reply("", final=False, screen="identify_year", lines=("Année de naissance :",), typed=True),
+            language="fr",
+            turn=2,
+        )
     )
     assert year.digits is not None and "numDigits" not in year.digits
-    last = check(adapter.render(Reply("", final=True, screen="pay_reference", lines=("Merci.",)), language="fr", turn=5))
+    last = check(
+        adapter.render(Reply("", final=True, screen="pay_reference", lines=("Merci.",)), language="fr", turn=5)
+    )
     assert last.digits is None and last.redirect is None and len(last.plays) == 1
     again = check(
-        adapter.after_silence(adapter.render(Reply("", final=False, screen="main", actions=(Choice("1", "Oui"),)), language="fr", turn=4), 4)
+        adapter.after_silence(
+            adapter.render(Reply("", final=False, screen="main", actions=(Choice("1", "Oui"),)), language="fr", turn=4),
+            4,
+        )
     )
     assert again.redirect is not None and again.redirect.endswith("turn=4&silence=2")
 
