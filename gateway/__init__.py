@@ -26,6 +26,7 @@ from gateway.registration.cli import chambers_cli, rna_cli
 from gateway.reimbursements.cli import reimbursements_cli
 from gateway.smpp_app import smpp_cli
 from gateway.sms.cli import sms_cli
+from gateway.calls_app import init_app as init_calls
 from gateway.sms_app import init_app as init_sms
 from gateway.ussd.cli import ussd_cli
 from gateway.ussd.store import RedisSessionStore
@@ -113,6 +114,7 @@ def register_services(app: Flask, settings: Settings) -> None:
     limiter = RateLimiter(client, prefix=settings.redis_prefix)
     app.extensions[EXTENSION] = Hirfa(settings=settings, redis=client, session_store=store, limiter=limiter)
     init_sms(app, settings, client)
+    init_calls(app, settings, client)
 
 
 def register_blueprints(app: Flask, settings: Settings) -> None:

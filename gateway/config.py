@@ -284,6 +284,12 @@ class Settings:
     voice_offer_synthesised: bool = setting("VOICE_OFFER_SYNTHESISED", True, group="voice", production_default=False)
     # The Africa's Talking number calls out come from (reminders by voice).
     at_voice_number: str = setting("AT_VOICE_NUMBER", "", group="voice")
+    # Empty: the SDK's own host (https://voice.africastalking.com; tests point it at a local fake).
+    at_voice_api_base_url: str = setting("AT_VOICE_API_BASE_URL", "", group="voice", read=lambda raw: raw.rstrip("/"))
+    # A call not answered (or refused) is tried once more this much later, then an SMS goes instead.
+    voice_call_retry_minutes: int = setting("VOICE_CALL_RETRY_MINUTES", 30, group="voice")
+    # A call AT took but whose outcome never came back counts as not answered after this long.
+    voice_call_outcome_minutes: int = setting("VOICE_CALL_OUTCOME_MINUTES", 60, group="voice")
 
     @property
     def is_production(self) -> bool:
@@ -294,6 +300,11 @@ class Settings:
         """The code artisans dial, for texts that tell them to: the first of
         USSD_SERVICE_CODES, else the demo's."""
         return self.ussd_service_codes[0] if self.ussd_service_codes else DEMO_SHORT_CODE
+
+    @property
+    def calls_out(self) -> bool:
+        """Reminders may go as calls: an AT voice number and the account's credentials are set."""
+        return bool(self.at_voice_number and self.at_username and self.at_api_key)
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -374,6 +385,10 @@ class Settings:
             raise SettingsError("AT_USERNAME and AT_API_KEY are required when SMS_BACKEND=africastalking")
         if self.at_api_base_url and not self.at_api_base_url.startswith(("http://", "https://")):
             raise SettingsError("AT_API_BASE_URL must be an http:// or https:// URL")
+        if self.at_voice_api_base_url and not self.at_voice_api_base_url.startswith(("http://", "https://")):
+            raise SettingsError("AT_VOICE_API_BASE_URL must be an http:// or https:// URL")
+        if not 1 <= self.voice_call_retry_minutes <= 24 * 60 or not 1 <= self.voice_call_outcome_minutes <= 24 * 60:
+            raise SettingsError("VOICE_CALL_RETRY_MINUTES and VOICE_CALL_OUTCOME_MINUTES must be 1 to 1440")
         if len(self.at_sender_id) > 11 and not self.at_sender_id.isdigit():
             raise SettingsError("AT_SENDER_ID: an alphanumeric sender id has at most 11 characters")
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.sms_queue):
@@ -468,6 +483,8 @@ class Settings:
             raise SettingsError("AT_USERNAME: production refuses Africa's Talking's sandbox")
         if self.at_api_base_url and not self.at_api_base_url.startswith("https://"):
             raise SettingsError("AT_API_BASE_URL must be https:// in production")
+        if self.at_voice_api_base_url and not self.at_voice_api_base_url.startswith("https://"):
+            raise SettingsError("AT_VOICE_API_BASE_URL must be https:// in production")
 
 
 def _check_addresses(name: str, addresses: tuple[str, ...]) -> None:

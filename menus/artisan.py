@@ -188,12 +188,15 @@ class Language:
         lines = ["1 العربية", "2 Français"]
         if session.artisan_id is not None:
             lines += [t("3 Stop SMS reminders"), t("4 Get SMS reminders")]
+            lines.append(t("5 Reminders by voice call"))  # menus/reminders.py
         return View([], actions=lines)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         if value in ("3", "4") and session.artisan_id is not None:
             ctx.ports.registry.set_reminders(artisan_id=session.artisan_id, wanted=value == "4")
             return Home(notice=t("Reminders stopped.") if value == "3" else t("Reminders on."))
+        if value == "5" and session.artisan_id is not None:
+            return Go("reminders_by")
         language = self.CHOICES.get(value)
         if language is None:
             return Invalid()
