@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import db, keyring
+from gateway.calls_app import init_app as init_calls
 from gateway.cashpoints.cli import cashpoints_cli
 from gateway.cli import db_cli, demo_cli
 from gateway.config import Settings, SettingsError
@@ -26,7 +27,6 @@ from gateway.registration.cli import chambers_cli, rna_cli
 from gateway.reimbursements.cli import reimbursements_cli
 from gateway.smpp_app import smpp_cli
 from gateway.sms.cli import sms_cli
-from gateway.calls_app import init_app as init_calls
 from gateway.sms_app import init_app as init_sms
 from gateway.ussd.cli import ussd_cli
 from gateway.ussd.store import RedisSessionStore

@@ -377,6 +377,14 @@ class Settings:
         if self.is_production:
             self._validate_production()
         self._validate_sms()
+        self._validate_calls_out()
+
+    def _validate_calls_out(self) -> None:
+        schemes = ("https://",) if self.is_production else ("http://", "https://")
+        if self.at_voice_api_base_url and not self.at_voice_api_base_url.startswith(schemes):
+            raise SettingsError(f"AT_VOICE_API_BASE_URL must be a {' or '.join(schemes)} URL")
+        if not 1 <= self.voice_call_retry_minutes <= 24 * 60 or not 1 <= self.voice_call_outcome_minutes <= 24 * 60:
+            raise SettingsError("VOICE_CALL_RETRY_MINUTES and VOICE_CALL_OUTCOME_MINUTES must be 1 to 1440")
 
     def _validate_sms(self) -> None:
         if self.sms_backend not in SMS_BACKENDS:
@@ -385,10 +393,6 @@ class Settings:
             raise SettingsError("AT_USERNAME and AT_API_KEY are required when SMS_BACKEND=africastalking")
         if self.at_api_base_url and not self.at_api_base_url.startswith(("http://", "https://")):
             raise SettingsError("AT_API_BASE_URL must be an http:// or https:// URL")
-        if self.at_voice_api_base_url and not self.at_voice_api_base_url.startswith(("http://", "https://")):
-            raise SettingsError("AT_VOICE_API_BASE_URL must be an http:// or https:// URL")
-        if not 1 <= self.voice_call_retry_minutes <= 24 * 60 or not 1 <= self.voice_call_outcome_minutes <= 24 * 60:
-            raise SettingsError("VOICE_CALL_RETRY_MINUTES and VOICE_CALL_OUTCOME_MINUTES must be 1 to 1440")
         if len(self.at_sender_id) > 11 and not self.at_sender_id.isdigit():
             raise SettingsError("AT_SENDER_ID: an alphanumeric sender id has at most 11 characters")
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.sms_queue):
@@ -483,8 +487,6 @@ class Settings:
             raise SettingsError("AT_USERNAME: production refuses Africa's Talking's sandbox")
         if self.at_api_base_url and not self.at_api_base_url.startswith("https://"):
             raise SettingsError("AT_API_BASE_URL must be https:// in production")
-        if self.at_voice_api_base_url and not self.at_voice_api_base_url.startswith("https://"):
-            raise SettingsError("AT_VOICE_API_BASE_URL must be https:// in production")
 
 
 def _check_addresses(name: str, addresses: tuple[str, ...]) -> None:

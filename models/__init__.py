@@ -2,8 +2,8 @@
 
 from models.artisan import Artisan
 from models.banks import BankLead
-from models.calls import CallOutbox
 from models.base import Base, UTCDateTime, utcnow
+from models.calls import CallOutbox
 from models.contribution import ContributionAmount, ContributionCategory
 from models.help import HelpRequest
 from models.identification import IdentificationAttempt, IdentificationCounter, PhoneLink, PhonePreference

@@ -39,7 +39,7 @@ from gateway.sms.service import quiet_until
 from gateway.voice.caller import CallResult
 from menus.i18n import N_, Translator
 from menus.networks import NETWORK_NAMES
-from models import Artisan, CallOutbox, ReimbursementClaim
+from models import Artisan, CallOutbox, OutboxMessage, ReimbursementClaim
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +84,16 @@ def place_call(
     due = and_(due, or_(CallOutbox.next_at.is_(None), CallOutbox.next_at <= now))
     resume = quiet_until(now, settings.quiet_hours)
     if resume is not None:
-        deferred = db.execute(update(CallOutbox).where(due).values(next_at=resume, updated_at=now)).rowcount
+        moved = db.execute(update(CallOutbox).where(due).values(next_at=resume, updated_at=now))
+        deferred = moved.rowcount  # type: ignore[attr-defined]
         db.commit()
         return Placed.DEFERRED if deferred else Placed.SKIPPED
-    claimed = db.execute(
+    moved = db.execute(
         update(CallOutbox)
         .where(due)
         .values(status="calling", attempts=CallOutbox.attempts + 1, session_id=None, updated_at=now)
-    ).rowcount
+    )
+    claimed = moved.rowcount  # type: ignore[attr-defined]
     db.commit()
     if not claimed:
         return Placed.SKIPPED
@@ -266,7 +268,7 @@ def call_message(
     if row.kind == "dues_reminder":
         text = _dues_text(db, artisan, t, settings, now)
     else:
-        text = _claim_text(db, artisan, row.claim_id, t, settings, now)
+        text = _claim_text(db, artisan, claim_id=row.claim_id, t=t, settings=settings, now=now)
     return CallMessage(call_id=row.id, language=row.language, text=text)
 
 
@@ -280,7 +282,7 @@ def _dues_text(db: Session, artisan: Artisan, t: Translator, settings: Settings,
 
 
 def _claim_text(
-    db: Session, artisan: Artisan, claim_id: int | None, t: Translator, settings: Settings, now: dt.datetime
+    db: Session, artisan: Artisan, *, claim_id: int | None, t: Translator, settings: Settings, now: dt.datetime
 ) -> str:
     claim = db.get(ReimbursementClaim, claim_id) if claim_id is not None else None
     if claim is None or claim.status != "available" or claim.network is None or claim.available_until is None:
@@ -297,7 +299,7 @@ def _claim_text(
     return t(CLAIM_READY_TEXT, code=claim.pick_up_code, **values)
 
 
-def fallback_sms(db: Session, row: CallOutbox, settings: Settings, now: dt.datetime):  # type: ignore[no-untyped-def]
+def fallback_sms(db: Session, row: CallOutbox, settings: Settings, now: dt.datetime) -> OutboxMessage | None:
     """The SMS sent when every attempt failed: what an artisan who chose SMS gets."""
     artisan = db.get(Artisan, row.artisan_id)
     if artisan is None or not artisan.phone:

@@ -304,9 +304,7 @@ def _screen_messages(language: str) -> list[str]:
     """Every translated text that can stand on a screen (SMS templates and what calls out
     say, gateway/voice/calls.py, excluded)."""
     return [
-        text
-        for msgid, text in _messages(language).items()
-        if not msgid.startswith(("Hirfa:", "Hello, this is Hirfa."))
+        text for msgid, text in _messages(language).items() if not msgid.startswith(("Hirfa:", "Hello, this is Hirfa."))
     ]
 
 
