@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import db, keyring
+from gateway.calls_app import init_app as init_calls
 from gateway.cashpoints.cli import cashpoints_cli
 from gateway.cli import db_cli, demo_cli
 from gateway.config import Settings, SettingsError
@@ -116,6 +117,7 @@ def register_services(app: Flask, settings: Settings) -> None:
     app.extensions[EXTENSION] = Hirfa(settings=settings, redis=client, session_store=store, limiter=limiter)
     app.extensions[AUDIO_EXTENSION] = PromptAudio(settings)
     init_sms(app, settings, client)
+    init_calls(app, settings, client)
 
 
 def register_blueprints(app: Flask, settings: Settings) -> None:

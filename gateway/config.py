@@ -292,6 +292,12 @@ class Settings:
     voice_offer_synthesised: bool = setting("VOICE_OFFER_SYNTHESISED", True, group="voice", production_default=False)
     # The Africa's Talking number calls out come from (reminders by voice).
     at_voice_number: str = setting("AT_VOICE_NUMBER", "", group="voice")
+    # Empty: the SDK's own host (https://voice.africastalking.com; tests point it at a local fake).
+    at_voice_api_base_url: str = setting("AT_VOICE_API_BASE_URL", "", group="voice", read=lambda raw: raw.rstrip("/"))
+    # A call not answered (or refused) is tried once more this much later, then an SMS goes instead.
+    voice_call_retry_minutes: int = setting("VOICE_CALL_RETRY_MINUTES", 30, group="voice")
+    # A call AT took but whose outcome never came back counts as not answered after this long.
+    voice_call_outcome_minutes: int = setting("VOICE_CALL_OUTCOME_MINUTES", 60, group="voice")
 
     @property
     def voice_callback_keys(self) -> tuple[str, ...]:
@@ -310,6 +316,11 @@ class Settings:
         """The code artisans dial, for texts that tell them to: the first of
         USSD_SERVICE_CODES, else the demo's."""
         return self.ussd_service_codes[0] if self.ussd_service_codes else DEMO_SHORT_CODE
+
+    @property
+    def calls_out(self) -> bool:
+        """Reminders may go as calls: an AT voice number and the account's credentials are set."""
+        return bool(self.at_voice_number and self.at_username and self.at_api_key)
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -383,6 +394,14 @@ class Settings:
             self._validate_production()
         self._validate_sms()
         self._validate_voice()
+        self._validate_calls_out()
+
+    def _validate_calls_out(self) -> None:
+        schemes = ("https://",) if self.is_production else ("http://", "https://")
+        if self.at_voice_api_base_url and not self.at_voice_api_base_url.startswith(schemes):
+            raise SettingsError(f"AT_VOICE_API_BASE_URL must be a {' or '.join(schemes)} URL")
+        if not 1 <= self.voice_call_retry_minutes <= 24 * 60 or not 1 <= self.voice_call_outcome_minutes <= 24 * 60:
+            raise SettingsError("VOICE_CALL_RETRY_MINUTES and VOICE_CALL_OUTCOME_MINUTES must be 1 to 1440")
 
     def _validate_sms(self) -> None:
         if self.sms_backend not in SMS_BACKENDS:

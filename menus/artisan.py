@@ -192,8 +192,9 @@ class Language:
             Choice(key, language(code).name, language=code) for key, code in self._choices(ctx).items()
         ]
         if session.artisan_id is not None:
-            stop, get = len(actions) + 1, len(actions) + 2
+            stop, get, calls = len(actions) + 1, len(actions) + 2, len(actions) + 3
             actions += [Choice(str(stop), t("Stop SMS reminders")), Choice(str(get), t("Get SMS reminders"))]
+            actions.append(Choice(str(calls), t("Reminders by voice call")))  # menus/reminders.py
         return View([], actions=actions)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
@@ -202,6 +203,8 @@ class Language:
         if value in reminders and session.artisan_id is not None:
             ctx.ports.registry.set_reminders(artisan_id=session.artisan_id, wanted=reminders[value])
             return Home(notice=t("Reminders on.") if reminders[value] else t("Reminders stopped."))
+        if value == str(len(choices) + 3) and session.artisan_id is not None:
+            return Go("reminders_by")
         code = choices.get(value)
         if code is None:
             return Invalid()

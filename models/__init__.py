@@ -3,6 +3,7 @@
 from models.artisan import Artisan
 from models.banks import BankLead
 from models.base import Base, UTCDateTime, utcnow
+from models.calls import CallOutbox
 from models.contribution import ContributionAmount, ContributionCategory
 from models.help import HelpRequest
 from models.identification import IdentificationAttempt, IdentificationCounter, PhoneLink, PhonePreference
@@ -18,6 +19,7 @@ __all__ = [
     "Artisan",
     "BankLead",
     "Base",
+    "CallOutbox",
     "CashPoint",
     "Chamber",
     "ContributionAmount",

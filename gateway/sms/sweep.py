@@ -102,6 +102,7 @@ class Clock:
         clock: Callable[[], dt.datetime],
         redis_client: redis.Redis,
         open_session: Callable[[], AbstractContextManager[Session]],
+        also: Callable[[], object] | None = None,
     ) -> None:
         self.sms = sms
         self.settings = sms.settings
@@ -109,6 +110,8 @@ class Clock:
         self.redis = redis_client
         # A session of its own for each sweep and each reminders run (the edge's unit of work).
         self.open_session = open_session
+        # Another sweep to run on each tick (calls out: gateway/calls_app.sweep_calls).
+        self.also = also
         self.stopping = threading.Event()
         self._reminders: threading.Thread | None = None
 
@@ -128,6 +131,11 @@ class Clock:
                 sweep(db_session=db, sms=self.sms, now=self.clock())
         except Exception:
             log.exception("sms sweep failed; next tick tries again")
+        if self.also is not None:
+            try:
+                self.also()
+            except Exception:
+                log.exception("calls sweep failed; next tick tries again")
         try:
             self._maybe_start_reminders()
         except Exception:

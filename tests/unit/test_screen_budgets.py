@@ -106,6 +106,12 @@ class WorstCaseRegistry:
     def set_reminders(self, *, artisan_id: int, wanted: bool) -> None:
         pass
 
+    def reminders_by(self, artisan_id: int) -> str | None:
+        return "voice"
+
+    def set_reminders_by(self, *, artisan_id: int, channel: str) -> None:
+        pass
+
 
 WORST_REFERENCE = ReferenceInfo(
     id=1,
@@ -297,12 +303,12 @@ def _messages(language: str) -> dict[str, str]:
 
 
 def _screen_messages(language: str) -> list[str]:
-    """Every translated text that can stand on a screen (SMS templates and what only the
-    voice line says excluded)."""
+    """Every translated text that can stand on a screen (SMS templates, what only the voice
+    line says and what calls out say, gateway/voice/calls.py, excluded)."""
     return [
         text
         for msgid, text in _messages(language).items()
-        if not msgid.startswith("Hirfa:") and msgid not in VOICE_MESSAGES
+        if not msgid.startswith(("Hirfa:", "Hello, this is Hirfa.")) and msgid not in VOICE_MESSAGES
     ]
 
 
