@@ -9,7 +9,7 @@ from models.identification import IdentificationAttempt, IdentificationCounter, 
 from models.payments import Agent, CashPoint, PaidMonth, PartnerKey, Payment, PaymentReference
 from models.registration import Chamber, RegistrationRequest
 from models.reimbursements import ReimbursementClaim
-from models.sms import OutboxMessage, SmsReminder
+from models.sms import OutboxMessage, OutboxPart, SmsReminder
 from models.staff import StaffMember
 from models.ussd import UssdSessionOutcome
 
@@ -26,6 +26,7 @@ __all__ = [
     "IdentificationAttempt",
     "IdentificationCounter",
     "OutboxMessage",
+    "OutboxPart",
     "PaidMonth",
     "PartnerKey",
     "Payment",
