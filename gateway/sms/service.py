@@ -208,7 +208,11 @@ def record_results(
     now = clock()
     by_id = dict(results)
     rows = db.scalars(
-        select(OutboxMessage).where(OutboxMessage.id.in_(sorted(by_id))).order_by(OutboxMessage.id).with_for_update()
+        select(OutboxMessage)
+        .where(OutboxMessage.id.in_(sorted(by_id)))
+        .order_by(OutboxMessage.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)  # as locked now, not as a session read it before
     ).all()
     outcomes = dict.fromkeys(by_id, Outcome.SKIPPED)
     logged = []
