@@ -607,3 +607,18 @@ def ussd_answers_after(smsc: Smsc, phone: str, text: str, info: str, op: int) ->
     smsc.call(f"/ussd?{query}")
     wait_for(lambda: len(ussd_answers(smsc, phone)) > before)
     return ussd_answers(smsc, phone)[-1]
+
+
+def test_flask_ussd_dial_over_smpp_through_the_smsc_control_port(
+    smpp_app: Flask, running: SmppProcess, smsc: Smsc
+) -> None:
+    control = f"http://127.0.0.1:{smsc.control}"
+    result = smpp_app.test_cli_runner().invoke(
+        args=["ussd", "dial", "--smsc", control, "+212600000003", "1"]  # Aicha (French): my registration
+    )
+    assert result.exit_code == 0, result.output
+    assert f"over SMPP ({control})" in result.output
+    screens = re.findall(r"^\| (.*) \|$", result.output, re.MULTILINE)
+    assert any("Mon inscription" in line for line in screens), result.output
+    assert "Hung up." in result.output
+    assert any("Payer maintenant" in line for line in screens), result.output  # the answer `1` went through
