@@ -80,6 +80,8 @@ POP_TIMEOUT_SECONDS = 1
 # the window sends the last one).
 CLAIM_ROUNDS = 2
 RECORD_BATCH = 500
+RECORD_TRIES = 3
+RECORD_RETRY_SECONDS = 0.5
 # Under the Redis client's socket timeout (0.5 s): a longer wait would read as Redis down.
 BLPOP_SECONDS = 0.3
 ESME_ROK = 0
@@ -219,13 +221,25 @@ class SmppProcess:
                 except queue.Empty:
                     break
             try:
-                with self.open_session() as db:
-                    record_results(db_session=db, policy=self._policy, clock=self.clock, results=batch)
-            except Exception:
-                log.exception("smpp results not recorded; the sweep puts the rows back", extra={"count": len(batch)})
+                self._record(batch)
             finally:
                 for _ in batch:
                     self._room.release()
+
+    def _record(self, batch: list[tuple[int, SendResult]]) -> None:
+        """Tried RECORD_TRIES times (the window waits meanwhile): rows whose results are
+        not recorded stay `sending`, and the sweep sends them again, flagged."""
+        for attempt in range(1, RECORD_TRIES + 1):
+            try:
+                with self.open_session() as db:
+                    record_results(db_session=db, policy=self._policy, clock=self.clock, results=batch)
+                return
+            except Exception:
+                if attempt == RECORD_TRIES:
+                    log.exception("smpp results not recorded; the sweep puts them back", extra={"count": len(batch)})
+                    return
+                log.warning("smpp results not recorded; trying again", exc_info=True)
+                time.sleep(RECORD_RETRY_SECONDS)
 
     # deliver_sm --------------------------------------------------------------------------
 

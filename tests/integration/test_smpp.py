@@ -12,10 +12,13 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from flask import Flask
+from rq.job import Job
+from rq.serializers import JSONSerializer
 from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import OperationalError
 
@@ -25,11 +28,12 @@ from gateway.db import EXTENSION as db_extension
 from gateway.db import get_db
 from gateway.demo import load_demo
 from gateway.smpp_app import app_smpp_process
+from gateway.sms.interfaces import SendResult, SendStatus
 from gateway.sms.outbox import queue_sms
 from gateway.sms.service import claim_outbox_rows
 from gateway.sms.smpp import SmppConnection
 from gateway.sms.smpp_process import SmppProcess, serve_metrics
-from gateway.sms_app import sweep_app
+from gateway.sms_app import app_session, dispatcher_of, sweep_app
 from models import Artisan, OutboxMessage, OutboxPart, PaymentReference
 from tests.conftest import create_database, dispose, drop_database
 from tests.smsc.fixture import PASSWORD, SYSTEM_ID, Smsc, free_port, smsc
@@ -374,14 +378,7 @@ def test_the_outbox_claims_and_records_rows_in_batches(smpp_app: Flask, running:
 
     event.listen(engine, "before_cursor_execute", seen)
     try:
-        with smpp_app.app_context():
-            session = get_db()
-            rows = [
-                queue_sms(session, recipient="+212600000004", language="fr", template="sms_stopped", urgent=True)
-                for _ in range(200)
-            ]
-            session.commit()
-            ids = [row.id for row in rows]
+        ids = queue_many(smpp_app, "+212600000004", 200)
         wait_for(lambda: _count(smpp_app, ids, "sent") == 200, seconds=60)
     finally:
         event.remove(engine, "before_cursor_execute", seen)
@@ -397,6 +394,18 @@ def test_the_outbox_claims_and_records_rows_in_batches(smpp_app: Flask, running:
     assert len([p for p in smsc.pdus("submit") if p["destination_addr"] == "212600000004"]) == 200
 
 
+def queue_many(app: Flask, recipient: str, count: int) -> list[int]:
+    """`count` urgent SMS to `recipient`, committed at once; their ids."""
+    with app.app_context():
+        session = get_db()
+        rows = [
+            queue_sms(session, recipient=recipient, language="fr", template="sms_stopped", urgent=True)
+            for _ in range(count)
+        ]
+        session.commit()
+        return [row.id for row in rows]
+
+
 def _count(app: Flask, ids: list[int], state: str) -> int:
     with app.app_context():
         found = get_db().scalar(select(func.count()).where(OutboxMessage.id.in_(ids), OutboxMessage.state == state))
@@ -407,14 +416,16 @@ def test_two_claims_of_the_same_ids_claim_each_row_once(committed_app: Flask) ->
     """SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL; on SQLite (no row locks) the UPDATE
     checks `pending` again and RETURNING says which rows it took."""
     settings = committed_app.extensions["hirfa"].settings
+    ids = queue_many(committed_app, "+212600000001", 60)
+    # On PostgreSQL the commit queued RQ jobs on this run's queue: their ids (one per row
+    # id) would pass for live jobs of later tests' rows.
+    sms = dispatcher_of(committed_app)
+    jobs = Job.fetch_many([sms.job_id(i) for i in ids], connection=sms.redis, serializer=JSONSerializer)
+    for job in jobs:
+        if job is not None:
+            job.delete()
     with committed_app.app_context():
         session = get_db()
-        rows = [
-            queue_sms(session, recipient="+212600000001", language="fr", template="sms_stopped", urgent=True)
-            for _ in range(60)
-        ]
-        session.commit()
-        ids = [row.id for row in rows]
         # The embedded default sends console SMS right after the commit: pending again.
         session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(state="pending", attempts=0))
         session.commit()
@@ -622,3 +633,29 @@ def test_flask_ussd_dial_over_smpp_through_the_smsc_control_port(
     assert any("Mon inscription" in line for line in screens), result.output
     assert "Hung up." in result.output
     assert any("Payer maintenant" in line for line in screens), result.output  # the answer `1` went through
+
+
+def test_results_are_recorded_again_when_the_database_fails_once(smpp_app: Flask) -> None:
+    (outbox_id,) = queue_many(smpp_app, "+212600000006", 1)
+    with smpp_app.app_context():
+        claim = claim_outbox_rows(
+            db_session=get_db(),
+            settings=smpp_app.extensions["hirfa"].settings,
+            now=dt.datetime.now(dt.UTC),
+            outbox_ids=[outbox_id],
+        )
+    assert [row.id for row in claim.claimed] == [outbox_id]
+    failures = [OperationalError("COMMIT", {}, Exception("server closed the connection"))]
+
+    @contextmanager
+    def flaky_session() -> Iterator[Any]:
+        if failures:
+            raise failures.pop()
+        with app_session(smpp_app) as session:
+            yield session
+
+    process = app_smpp_process(smpp_app)
+    process.open_session = flaky_session
+    process._record([(outbox_id, SendResult(SendStatus.SENT, provider_message_id="smsc-x1"))])
+    assert not failures
+    assert (row_of(smpp_app, outbox_id).state, row_of(smpp_app, outbox_id).provider_message_id) == ("sent", "smsc-x1")
