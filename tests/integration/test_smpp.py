@@ -636,13 +636,15 @@ def test_flask_ussd_dial_over_smpp_through_the_smsc_control_port(
 
 
 def test_results_are_recorded_again_when_the_database_fails_once(smpp_app: Flask) -> None:
-    (outbox_id,) = queue_many(smpp_app, "+212600000006", 1)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
     with smpp_app.app_context():
+        session = get_db()
+        row = queue_sms(session, recipient="+212600000006", language="fr", template="sms_stopped", urgent=True)
+        row.next_attempt_at = later  # not for the running SMPP process: claimed here
+        session.commit()
+        outbox_id = row.id
         claim = claim_outbox_rows(
-            db_session=get_db(),
-            settings=smpp_app.extensions["hirfa"].settings,
-            now=dt.datetime.now(dt.UTC),
-            outbox_ids=[outbox_id],
+            db_session=session, settings=smpp_app.extensions["hirfa"].settings, now=later, outbox_ids=[outbox_id]
         )
     assert [row.id for row in claim.claimed] == [outbox_id]
     failures = [OperationalError("COMMIT", {}, Exception("server closed the connection"))]
