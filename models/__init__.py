@@ -10,7 +10,7 @@ from models.identification import IdentificationAttempt, IdentificationCounter, 
 from models.payments import Agent, CashPoint, PaidMonth, PartnerKey, Payment, PaymentReference
 from models.registration import Chamber, RegistrationRequest
 from models.reimbursements import ReimbursementClaim
-from models.sms import OutboxMessage, SmsReminder
+from models.sms import OutboxMessage, OutboxPart, SmsReminder
 from models.staff import StaffMember
 from models.ussd import UssdSessionOutcome
 
@@ -28,6 +28,7 @@ __all__ = [
     "IdentificationAttempt",
     "IdentificationCounter",
     "OutboxMessage",
+    "OutboxPart",
     "PaidMonth",
     "PartnerKey",
     "Payment",
