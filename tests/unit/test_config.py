@@ -41,6 +41,7 @@ SECRET_SETTINGS = (
     "METRICS_TOKEN",
     "AT_API_KEY",
     "SMPP_PASSWORD",
+    "REDIS_SENTINEL_PASSWORD",
 )
 
 
@@ -172,6 +173,7 @@ def test_the_shipped_list_holds_every_secret_the_repository_ships() -> None:
         metrics_token="x",
         at_api_key="x",
         smpp_password="x",
+        redis_sentinel_password="x",
     )
     assert {name for name, _ in every.secrets()} == set(SECRET_SETTINGS)
     example = env_example()
