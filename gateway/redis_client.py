@@ -30,13 +30,16 @@ def make_redis(settings: Settings) -> redis.Redis:
         # redis-py asks the Sentinels for the master on each new connection; a connection
         # that breaks (the master died) or meets READONLY (it was demoted) is dropped and
         # the next command connects to the master the Sentinels name then.
-        sentinel = Sentinel(
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]
             list(settings.redis_sentinels),
             sentinel_kwargs=sentinel_kwargs(settings),
             password=settings.redis_sentinel_password or None,
             **TIMEOUTS,
         )
-        return sentinel.master_for(settings.redis_sentinel_master, health_check_interval=HEALTH_CHECK_SECONDS)
+        master: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+            settings.redis_sentinel_master, health_check_interval=HEALTH_CHECK_SECONDS
+        )
+        return master
     if settings.uses_embedded_redis:
         import fakeredis  # noqa: PLC0415 - only the embedded default needs it
 
