@@ -21,6 +21,9 @@ from gateway.config import Settings
 from gateway.leader import Leadership, Lease, lease_key
 from tests.conftest import REDIS_URL
 from tests.sentinels import free_port, wait_until
+from tests.smsc.fixture import PASSWORD, SYSTEM_ID, Smsc, smsc
+
+__all__ = ["smsc"]
 
 ROOT = Path(__file__).resolve().parents[2]
 LEASE = 1.0
@@ -122,7 +125,8 @@ def test_a_leader_that_cannot_reach_redis_stops_before_its_lease_could_end(tmp_p
         server.wait()
 
 
-def start_clock(settings: Settings, key_prefix: str) -> subprocess.Popen[str]:
+def start_flask(settings: Settings, key_prefix: str, *args: str, **extra: str) -> subprocess.Popen[str]:
+    """`flask --app wsgi ARGS` as the Procfile runs it, on the test database and Redis."""
     env = {name: value for name, value in os.environ.items() if not name.startswith(("SMS_", "HIRFA_", "REDIS_"))}
     env |= {
         "HIRFA_ENV": "development",
@@ -133,11 +137,23 @@ def start_clock(settings: Settings, key_prefix: str) -> subprocess.Popen[str]:
         "SMS_QUEUE": settings.sms_queue,
         "SMS_SWEEP_INTERVAL_SECONDS": "1",
         "LOG_LEVEL": "INFO",
+        **extra,
     }
-    command = [sys.executable, "-m", "flask", "--app", "wsgi", "sms", "clock"]
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", *args]
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )
+
+
+def end(*processes: subprocess.Popen[str] | None) -> None:
+    for process in processes:
+        if process is None:
+            continue
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(10)
+        assert process.stdout is not None
+        process.stdout.close()
 
 
 class Output:
@@ -161,12 +177,12 @@ def test_a_second_clock_waits_and_takes_over_when_the_first_is_killed(settings: 
     """`flask sms clock` twice (the Procfile's clock: line on two machines): SIGKILL the
     one that works (no release), the other starts within a lease and a renewal."""
     key_prefix = f"{settings.redis_prefix}{secrets.token_hex(3)}:"
-    first = start_clock(settings, key_prefix)
+    first = start_flask(settings, key_prefix, "sms", "clock")
     second: subprocess.Popen[str] | None = None
     try:
         first_out = Output(first)
         assert wait_until(lambda: first_out.says("sms clock: sweeping"), 30), "".join(first_out.lines)
-        second = start_clock(settings, key_prefix)
+        second = start_flask(settings, key_prefix, "sms", "clock")
         second_out = Output(second)
         assert wait_until(lambda: second_out.says("standby"), 30), "".join(second_out.lines)
         assert not second_out.says("sms clock: sweeping")
@@ -178,12 +194,42 @@ def test_a_second_clock_waits_and_takes_over_when_the_first_is_killed(settings: 
         print(f"clock: the standby took over {took:.1f}s after the leader was killed")
         assert took < 6.0 + 1.0 + 1.0  # LEASE_SECONDS + RENEW_SECONDS + start-up
     finally:
-        for process in (first, second):
-            if process is None:
-                continue
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(10)
-            assert process.stdout is not None
-            process.stdout.close()
+        end(first, second)
         redis.Redis.from_url(REDIS_URL).delete(lease_key(key_prefix, "clock"))
+
+
+def test_one_smpp_bind_at_a_time_and_the_standby_binds_when_the_first_dies(settings: Settings, smsc: Smsc) -> None:
+    """`flask smpp run` twice: one bind to the SMSC; SIGKILL it, the standby binds."""
+    key_prefix = f"{settings.redis_prefix}{secrets.token_hex(3)}:"
+    smpp = {
+        "SMS_BACKEND": "smpp",
+        "SMPP_HOST": "127.0.0.1",
+        "SMPP_PORT": str(smsc.port),
+        "SMPP_SYSTEM_ID": SYSTEM_ID,
+        "SMPP_PASSWORD": PASSWORD,
+        "SMPP_SOURCE_ADDR": "Hirfa",
+        "SMPP_METRICS_PORT": "0",
+    }
+
+    def binds() -> int:
+        return sum(1 for pdu in smsc.pdus("bind") if pdu.get("accepted"))
+
+    before = binds()
+    first = start_flask(settings, key_prefix, "smpp", "run", **smpp)
+    second: subprocess.Popen[str] | None = None
+    try:
+        first_out = Output(first)
+        assert wait_until(lambda: binds() == before + 1, 30), "".join(first_out.lines)
+        second = start_flask(settings, key_prefix, "smpp", "run", **smpp)
+        second_out = Output(second)
+        assert wait_until(lambda: second_out.says("standby"), 30), "".join(second_out.lines)
+        time.sleep(2)
+        assert binds() == before + 1  # the standby did not bind
+
+        os.killpg(first.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        assert wait_until(lambda: binds() == before + 2, 15), "".join(second_out.lines)
+        print(f"smpp: the standby bound {time.monotonic() - killed:.1f}s after the first was killed")
+    finally:
+        end(first, second)
+        redis.Redis.from_url(REDIS_URL).delete(lease_key(key_prefix, "smpp"))

@@ -13,14 +13,19 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.sentinel import SentinelConnectionPool
 from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from gateway import create_app
 from gateway.config import Settings, SettingsError
+from gateway.db import dispose_engines
 from gateway.redis_client import make_redis
+from gateway.sms_app import dispatcher_of
 from gateway.ussd.store import RedisSessionStore
-from tests.sentinels import MASTER_NAME, SentinelGroup, sentinel_group
+from gateway.wiring import EXTENSION as HIRFA
+from tests.sentinels import MASTER_NAME, SentinelGroup, sentinel_group, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PHONE = "+212600000001"
@@ -120,3 +125,25 @@ def test_the_rq_worker_reads_its_connection_from_the_settings(settings: Settings
     done = Job.fetch(job.id, connection=client, serializer=JSONSerializer)
     assert done.return_value() == "b.txt"
     client.close()
+
+
+def test_every_redis_user_of_the_app_goes_through_the_sentinels(settings: Settings, group: SentinelGroup) -> None:
+    app = create_app(sentinel_settings(settings, group))
+    try:
+        parts = app.extensions[HIRFA]
+        assert isinstance(parts.redis.connection_pool, SentinelConnectionPool)
+        assert parts.session_store.client is parts.redis
+        assert parts.limiter.client is parts.redis
+        assert dispatcher_of(app).redis is parts.redis
+        assert dispatcher_of(app).queue.connection is parts.redis
+        client = app.test_client()
+        assert client.get("/readyz").status_code == 200
+        old = group.master_port()
+        group.kill(old)
+        killed = time.monotonic()
+        assert wait_until(lambda: client.get("/readyz").status_code == 200, 20)
+        print(f"app: /readyz answered 200 again {time.monotonic() - killed:.1f}s after the master was killed")
+        assert group.master_port() != old
+    finally:
+        dispose_engines(app)
+        app.extensions[HIRFA].redis.close()
