@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test install install-dev lint typecheck chromium smsc-deps smsc messages bench drills clean
+.PHONY: run test install install-dev lint typecheck chromium redis-sentinel smsc-deps smsc messages bench drills clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,7 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-test: lint typecheck chromium smsc-deps
+test: lint typecheck chromium redis-sentinel smsc-deps
 	$(BIN)/pytest
 
 # The test SMSC: the npm package smpp (tests/smsc/package-lock.json), run by the SMPP tests.
@@ -56,6 +56,10 @@ smsc: smsc-deps
 # The browser tests (tests/e2e) drive Debian's Chromium: Playwright's own download does not work here.
 chromium:
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium chromium-driver)
+
+# The high-availability tests fail over a private Redis master, replica and three Sentinels (tests/sentinels.py).
+redis-sentinel:
+	test -x /usr/bin/redis-sentinel || (apt-get update && apt-get install -y redis-sentinel)
 
 # Refresh the message template after changing texts; then update ar and fr catalogues.
 messages: install-dev
