@@ -5,15 +5,16 @@ fail over this group, never the shared Redis."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
+
+from tests.smsc.fixture import free_port
 
 MASTER_NAME = "hirfa"
 # Fast enough for tests: a master silent for 1 s is down for each Sentinel, 2 agree.
@@ -21,14 +22,8 @@ DOWN_AFTER_MS = 1000
 FAILOVER_TIMEOUT_MS = 5000
 
 
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    """Poll `check` until it holds (a Redis error counts as not yet) or `timeout` seconds went by."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

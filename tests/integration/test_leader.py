@@ -20,8 +20,8 @@ import redis
 from gateway.config import Settings
 from gateway.leader import Leadership, Lease, lease_key
 from tests.conftest import REDIS_URL
-from tests.sentinels import free_port, wait_until
-from tests.smsc.fixture import PASSWORD, SYSTEM_ID, Smsc, smsc
+from tests.sentinels import wait_until
+from tests.smsc.fixture import PASSWORD, SYSTEM_ID, Smsc, free_port, smsc
 
 __all__ = ["smsc"]
 

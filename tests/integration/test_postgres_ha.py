@@ -23,7 +23,7 @@ from gateway.ops import stats
 from gateway.web import ops
 from tests.conftest import ADMIN_URL, create_database, drop_database
 from tests.functional.test_ops_dashboard import payment
-from tests.sentinels import free_port
+from tests.smsc.fixture import free_port
 
 AMOUNT = 123_457  # centimes: a payment no other test makes
 
