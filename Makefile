@@ -55,9 +55,10 @@ smsc: smsc-deps
 
 # Debian packages the tests drive, installed when missing: Chromium (tests/e2e: Playwright's
 # own download does not work here), msgfmt (catalogue checks), espeak-ng (the voice line's
-# development text-to-speech).
+# development text-to-speech), redis-sentinel (the high-availability tests: tests/sentinels.py).
 DEBIAN_NEEDS := /usr/bin/chromium:chromium /usr/bin/chromedriver:chromium-driver \
-	/usr/bin/msgfmt:gettext /usr/bin/espeak-ng:espeak-ng
+	/usr/bin/msgfmt:gettext /usr/bin/espeak-ng:espeak-ng \
+	/usr/bin/redis-sentinel:redis-sentinel
 debian:
 	@missing="$(foreach need,$(DEBIAN_NEEDS),$(if $(wildcard $(firstword $(subst :, ,$(need)))),,$(lastword $(subst :, ,$(need)))))"; \
 	if [ -n "$$(echo $$missing)" ]; then apt-get update && apt-get install -y $$missing; fi

@@ -79,7 +79,7 @@ def refuse_demo_data(app: Flask) -> None:
             log.warning("could not check the database for demo data", exc_info=True)
             return
     if found:
-        app.extensions[db.EXTENSION].kw["bind"].dispose()
+        db.dispose_engines(app)
         raise SettingsError(
             "DATABASE_URL: production refuses a database that holds demo data (artisans, staff login, "
             "active partner keys or agents not disabled, of `flask demo load`)"

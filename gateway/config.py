@@ -116,11 +116,34 @@ def _budgets(value: str) -> dict[str, tuple[int, int]]:
 
 
 def normalise_database_url(url: str) -> str:
-    """Use psycopg 3 for PostgreSQL whatever scheme the operator wrote."""
+    """Use psycopg 3 for PostgreSQL whatever scheme the operator wrote, and write libpq's
+    several hosts (`postgresql://u@h1:5432,h2:5433/db?target_session_attrs=read-write`)
+    the way SQLAlchemy reads them (`postgresql+psycopg://u@/db?host=h1:5432&host=h2:5433&…`):
+    libpq then tries each in turn and keeps the one the attributes ask for."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
+            url = "postgresql+psycopg://" + url[len(prefix) :]
+    scheme, sep, rest = url.partition("://")
+    if not (sep and scheme.startswith("postgresql")):
+        return url
+    authority, _, tail = rest.partition("/")
+    user, at, hosts = authority.rpartition("@")
+    if "," not in hosts:
+        return url
+    database, _, query = tail.partition("?")
+    extra = "&".join(f"host={host.strip()}" for host in hosts.split(",") if host.strip())
+    return f"{scheme}://{user}{at}/{database}?{extra}" + (f"&{query}" if query else "")
+
+
+def _sentinels(raw: str) -> tuple[tuple[str, int], ...]:
+    """`10.0.0.1:26379,10.0.0.2:26379` -> (("10.0.0.1", 26379), …)."""
+    found = []
+    for item in _split(raw):
+        host, _, port = item.rpartition(":")
+        if not (host and port.isdigit() and 0 < int(port) < 65536):
+            raise SettingsError(f"REDIS_SENTINELS: {item!r} is not like host:26379")
+        found.append((host.strip("[]"), int(port)))
+    return tuple(found)
 
 
 # How a value of each annotated type is read from its environment variable.
@@ -175,6 +198,14 @@ class Settings:
     database_pool_size: int = setting("DATABASE_POOL_SIZE", 5, group="core")
     redis_url: str = setting("REDIS_URL", EMBEDDED_REDIS_URL, group="core", production_default="")
     redis_prefix: str = setting("REDIS_PREFIX", "hirfa:", group="core")
+    # High availability: the Sentinels that name the current Redis master (REDIS_URL is then
+    # not used), the master's name they watch, and their password (the master's too).
+    redis_sentinels: tuple[tuple[str, int], ...] = setting("REDIS_SENTINELS", (), group="core", read=_sentinels)
+    redis_sentinel_master: str = setting("REDIS_SENTINEL_MASTER", "hirfa", group="core")
+    redis_sentinel_password: str = setting("REDIS_SENTINEL_PASSWORD", "", group="core")
+    # Read-only work that may lag (dashboard figures, settlement of past days) on a standby;
+    # unset: the primary (DATABASE_URL).
+    database_read_url: str = setting("DATABASE_READ_URL", "", group="core", read=normalise_database_url)
     log_level: str = setting("LOG_LEVEL", "INFO", group="core", read=str.upper)
     load_demo_data: bool = setting("LOAD_DEMO_DATA", False, group="core")
     trusted_proxies: int = setting("TRUSTED_PROXIES", 0, group="core")
@@ -328,7 +359,7 @@ class Settings:
 
     @property
     def uses_embedded_redis(self) -> bool:
-        return self.redis_url.startswith("fakeredis")
+        return not self.redis_sentinels and self.redis_url.startswith("fakeredis")
 
     @property
     def quiet_hours(self) -> tuple[dt.time, dt.time] | None:
@@ -494,6 +525,7 @@ class Settings:
             ("AT_API_KEY", self.at_api_key),
             ("SMPP_PASSWORD", self.smpp_password),
             ("AZURE_SPEECH_KEY", self.azure_speech_key),
+            ("REDIS_SENTINEL_PASSWORD", self.redis_sentinel_password),
             *(("SECRET_KEY_FALLBACKS", value) for value in self.secret_key_fallbacks),
             *(("USSD_CALLBACK_KEY_FALLBACKS", value) for value in self.ussd_callback_key_fallbacks),
             ("VOICE_CALLBACK_KEY", self.voice_callback_key),
@@ -504,16 +536,19 @@ class Settings:
     def _validate_production(self) -> None:
         for name, value in (
             ("DATABASE_URL", self.database_url),
-            ("REDIS_URL", self.redis_url),
+            ("REDIS_URL or REDIS_SENTINELS", self.redis_url or self.redis_sentinels),
             ("SECRET_KEY", self.secret_key),
             ("USSD_CALLBACK_KEY", self.ussd_callback_key),
         ):
             if not value:
                 raise SettingsError(f"{name} is required when HIRFA_ENV=production")
-        if self.uses_embedded_database:
-            raise SettingsError("DATABASE_URL: production refuses the embedded SQLite database")
-        if self.uses_embedded_redis:
-            raise SettingsError("REDIS_URL: production refuses the in-process fakeredis stand-in")
+        for name, used, stand_in in (
+            ("DATABASE_URL", self.uses_embedded_database, "the embedded SQLite database"),
+            ("DATABASE_READ_URL", self.database_read_url.startswith("sqlite"), "an SQLite database"),
+            ("REDIS_URL", self.uses_embedded_redis, "the in-process fakeredis stand-in"),
+        ):
+            if used:
+                raise SettingsError(f"{name}: production refuses {stand_in}")
         if self.load_demo_data:
             raise SettingsError("LOAD_DEMO_DATA: production refuses demo data")
         for name, value in self.secrets():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import exists, select
@@ -54,10 +55,17 @@ def dues_date(month: dt.date, today: dt.date) -> dt.date:
 
 
 def send_reminders(
-    *, db_session: Session, settings: Settings, month: dt.date, today: dt.date, code: str
+    *,
+    db_session: Session,
+    settings: Settings,
+    month: dt.date,
+    today: dt.date,
+    code: str,
+    keep_going: Callable[[], bool] = lambda: True,
 ) -> ReminderCounts:
     """Queue the reminder of `month` (its first day) for every artisan who has dues, a phone
-    and no opt-out, and has not had it yet. Commits once per chunk."""
+    and no opt-out, and has not had it yet. Commits once per chunk; stops before a chunk
+    when `keep_going()` is false (the clock lost its lease)."""
     db = db_session
     month = month_start(month)
     as_of = dues_date(month, today)
@@ -65,7 +73,7 @@ def send_reminders(
     counts = ReminderCounts()
     after_id = 0
     retries = 0
-    while True:
+    while keep_going():
         artisans = db.scalars(
             select(Artisan)
             .where(

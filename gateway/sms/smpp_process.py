@@ -387,9 +387,13 @@ class LivenessCollector(Collector):
         )
 
 
-def serve_metrics(connection: SmppConnection, port: int) -> None:
-    """Start `/metrics` on 127.0.0.1:`port` (0: off), in a thread of prometheus_client's."""
-    if port:
-        registry = CollectorRegistry()
-        registry.register(LivenessCollector(connection))
-        start_http_server(port, addr="127.0.0.1", registry=registry)
+def serve_metrics(connection: SmppConnection, port: int) -> LivenessCollector | None:
+    """Start `/metrics` on 127.0.0.1:`port` (0: off), in a thread of prometheus_client's;
+    returns its collector (a later process's connection can be given to it)."""
+    if not port:
+        return None
+    collector = LivenessCollector(connection)
+    registry = CollectorRegistry()
+    registry.register(collector)
+    start_http_server(port, addr="127.0.0.1", registry=registry)
+    return collector

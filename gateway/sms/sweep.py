@@ -103,8 +103,10 @@ class Clock:
         redis_client: redis.Redis,
         open_session: Callable[[], AbstractContextManager[Session]],
         also: Callable[[], object] | None = None,
+        ticks: int | None = None,
     ) -> None:
         self.sms = sms
+        self.ticks = ticks
         self.settings = sms.settings
         self.clock = clock
         self.redis = redis_client
@@ -116,6 +118,8 @@ class Clock:
         self._reminders: threading.Thread | None = None
 
     def run(self, *, ticks: int | None = None) -> None:
+        """Tick until `stop()` (or `ticks` ticks: the argument, else the constructor's)."""
+        ticks = self.ticks if ticks is None else ticks
         done = 0
         while not self.stopping.is_set() and (ticks is None or done < ticks):
             self.tick()
@@ -124,6 +128,10 @@ class Clock:
                 self.stopping.wait(self.settings.sms_sweep_interval_seconds)
         if self._reminders is not None:
             self._reminders.join()
+
+    def stop(self) -> None:
+        """At once: no further tick; a reminders run stops after its current chunk."""
+        self.stopping.set()
 
     def tick(self) -> None:
         try:
@@ -170,7 +178,10 @@ class Clock:
                     month=month,
                     today=local_today(self.clock()),
                     code=code,
+                    keep_going=lambda: not self.stopping.is_set(),
                 )
+            if self.stopping.is_set():
+                return  # cut short: the next clock takes it up
             self.redis.set(self._key("done", month), str(counts.queued), ex=REMINDER_DONE_SECONDS)
         except Exception:
             log.exception("reminders failed; the next tick runs them again", extra={"month": f"{month:%Y-%m}"})

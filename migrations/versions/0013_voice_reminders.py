@@ -1,7 +1,7 @@
 """Reminders by voice call: the artisan's choice and the call outbox
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-05
 
 `artisans.reminders_by` (sms, the default for every existing row, or voice) and
@@ -19,7 +19,7 @@ from alembic import op
 from models.base import UTCDateTime
 
 revision: str = "0013"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

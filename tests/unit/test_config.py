@@ -44,6 +44,7 @@ SECRET_SETTINGS = (
     "AT_API_KEY",
     "SMPP_PASSWORD",
     "AZURE_SPEECH_KEY",
+    "REDIS_SENTINEL_PASSWORD",
 )
 
 
@@ -176,6 +177,7 @@ def test_the_shipped_list_holds_every_secret_the_repository_ships() -> None:
         at_api_key="x",
         smpp_password="x",
         azure_speech_key="x",
+        redis_sentinel_password="x",
     )
     assert {name for name, _ in every.secrets()} == set(SECRET_SETTINGS)
     example = env_example()
