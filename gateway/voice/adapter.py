@@ -142,12 +142,16 @@ class VoiceAdapter:
     def render(self, reply: Reply, *, language: str, turn: int) -> str:
         clips = speak(reply, language)
         if reply.final:
-            return xml.response(*self._plays(clips))  # nothing after: AT hangs up
+            return self.play(clips)
         return self.ask(clips, turn=turn, one=one_key(reply))
 
     def message(self, message: str, language: str | None) -> str:
         languages = (language,) if language else self.languages
-        return xml.response(*self._plays([clip for code in languages for clip in say(message, code)]))
+        return self.play([clip for code in languages for clip in say(message, code)])
+
+    def play(self, clips: list[Clip]) -> str:
+        """Play `clips`, then nothing: AT hangs up."""
+        return xml.response(*self._plays(clips))
 
     def offer(self) -> str:
         """The call's first prompt: each offered language announced in itself, with its key."""

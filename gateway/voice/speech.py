@@ -105,6 +105,11 @@ def speak(reply: Reply, language: str) -> list[Clip]:
     return clips
 
 
+def speak_text(text: str, language: str) -> list[Clip]:
+    """A text of the spoken translator's (its values marked), said in `language`."""
+    return Voice(language).text(text)
+
+
 def say(msgid: str, language: str) -> list[Clip]:
     """A catalogue message without fields, said in `language` (a call's last words)."""
     return Voice(language).message(msgid)

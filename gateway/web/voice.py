@@ -26,16 +26,19 @@ from werkzeug.exceptions import HTTPException
 from gateway.db import get_db, rollback
 from gateway.logs import mask_phone
 from gateway.metrics import ERRORS, HOPS, REJECTED
-from gateway.ussd.interfaces import Hop, InvalidRequest
+from gateway.ussd.interfaces import Hop, InvalidRequest, SessionEnd
 from gateway.ussd.outcomes import record_session_end
 from gateway.ussd.service import INVALID_REQUEST, UNAVAILABLE, HopService
 from gateway.voice import xml
 from gateway.voice.adapter import VoiceAdapter
+from gateway.voice.calls import call_message, record_outcome
 from gateway.voice.service import NO_ANSWER, VOICE_LANGUAGES, chosen
+from gateway.voice.speech import speak_text
 from gateway.web.auth import callback_refusal, limit_per_ip, retry_after_header
 from gateway.web.ussd import run_hop, trace_without_messages
 from gateway.wiring import hirfa, prompt_audio
-from menus.i18n import Translator
+from menus.i18n import SpokenTranslator, Translator
+from menus.languages import VOICE, for_channel
 from menus.menu import MENU
 
 log = logging.getLogger(__name__)
@@ -88,6 +91,10 @@ def call() -> Response:
             return _xml(adapter.message(INVALID_REQUEST, None), 400)
         silence = request.args.get("silence", "")
         if not hop.text and not fields["turn"]:
+            if _outbound(fields):
+                called = _called(adapter, hop)
+                if called is not None:
+                    return _xml(called)
             return _xml(_start(adapter, hop))
         if fields["turn"] == "0":
             return _xml(_offer_answered(adapter, hop, silence))
@@ -118,6 +125,29 @@ def call() -> Response:
         ERRORS.labels("voice", "unknown", "exception").inc()
         languages = (language,) if language else VOICE_LANGUAGES
         return _xml(xml.response(*(xml.say(Translator(code)(UNAVAILABLE)) for code in languages)))
+
+
+def _outbound(fields: dict[str, str]) -> bool:
+    return fields.get("direction", "").strip().lower() == "outbound"
+
+
+def _called(adapter: VoiceAdapter, hop: Hop) -> str | None:
+    """A call of ours answered (a reminder, a reimbursement ready: gateway/voice/calls.py):
+    its message in the artisan's voice language, then AT hangs up. None: not one of ours
+    (the menus then, as for a call in)."""
+    app = hirfa()
+
+    def spoken(code: str) -> Translator:
+        return SpokenTranslator(for_channel(code, VOICE, app.settings.default_language))
+
+    message = call_message(
+        get_db(), settings=app.settings, now=app.clock(), session_id=hop.session_id, translator=spoken
+    )
+    if message is None:
+        return None
+    HOPS.labels(adapter.name, "call_out", "end").inc()
+    language = for_channel(message.language, VOICE, app.settings.default_language)
+    return adapter.play(speak_text(message.text, language))
 
 
 def _service(adapter: VoiceAdapter) -> HopService:
@@ -171,6 +201,8 @@ def _ended(fields: dict[str, str]) -> Response:
         REJECTED.labels("voice_end", "invalid").inc()
         log.warning("voice end refused", extra={"reason": str(error)})
         return _xml(xml.response(), 400)
+    if _outbound(fields):
+        return _call_out_ended(event, fields)
     record = None
     try:
         loaded = app.session_store.load(adapter.name, event.session_id, event.phone, hop=False)
@@ -186,5 +218,28 @@ def _ended(fields: dict[str, str]) -> Response:
     except Exception:
         # Logged, and answered 200 all the same: never a 5xx to an aggregator.
         log.exception("call end not stored", extra={"correlation_id": uuid.uuid4().hex})
+        rollback()
+    return _xml(xml.response())
+
+
+def _call_out_ended(event: SessionEnd, fields: dict[str, str]) -> Response:
+    """isActive=0 of a call of ours: its outcome on the call's row (answered; else retried
+    once, then an SMS instead: gateway/voice/calls.py)."""
+    app = hirfa()
+    try:
+        duration = event.duration_ms // 1000 if event.duration_ms is not None else None
+        status = fields.get("status", "").strip()[:32]
+        record_outcome(
+            get_db(),
+            event.session_id,
+            status,
+            duration,
+            settings=app.settings,
+            now=app.clock(),
+            hangup_cause=event.error_message,
+        )
+        get_db().commit()
+    except Exception:
+        log.exception("call outcome not stored", extra={"correlation_id": uuid.uuid4().hex})
         rollback()
     return _xml(xml.response())

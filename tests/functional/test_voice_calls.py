@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from gateway.voice.audio import PromptAudio
 from gateway.voice.speech import Clip
 from gateway.voice.words import number_units
-from models import Artisan, PaymentReference, UssdSessionOutcome
+from models import Artisan, CallOutbox, PaymentReference, UssdSessionOutcome
 from tests.conftest import CALLBACK_KEY
 from tests.voice_xml import Parsed, check
 
@@ -314,3 +314,43 @@ def test_a_foreign_number_hears_why(server: str, clips: dict[str, Clip]) -> None
     assert call.status == 200 and call.reply.digits is None
     assert [clip.language for clip in call.heard()] == ["ary", "fr"]
     assert call.heard()[1].text == "Ce service est réservé aux numéros marocains."
+
+
+def test_a_reminder_call_answered_says_the_dues_and_its_end_is_recorded(
+    server: str, clips: dict[str, Clip], demo: Session
+) -> None:
+    """A call of ours (gateway/voice/calls.py) answered: AT's first callback (Outbound) gets
+    the reminder in the artisan's voice language, spoken in words; its isActive=0 records
+    the outcome on the call's row."""
+    youssef = demo.scalars(select(Artisan).where(Artisan.phone == YOUSSEF)).one()
+    row = CallOutbox(
+        artisan_id=youssef.id,
+        phone=YOUSSEF,
+        kind="dues_reminder",
+        language="fr",
+        subject="reminder:2026-11",
+        month="2026-11",
+        status="calling",
+        attempts=1,
+        session_id="ATVId_out_" + uuid.uuid4().hex,
+    )
+    demo.add(row)
+    demo.commit()  # a savepoint released (tests/conftest.py): the server's requests see it
+    row_id, call = row.id, Call(server, clips)
+    call.session_id = row.session_id or ""
+    answered = call._post(call.url, direction="Outbound", callerNumber=OUR_NUMBER, destinationNumber=YOUSSEF)
+    assert call.status == 200 and answered.digits is None, "a message, then AT hangs up"
+    said = call.said()
+    assert "quatre cent cinq dirhams" in said and all(clip.language == "fr" for clip in call.heard()), said
+    call._post(
+        call.url,
+        direction="Outbound",
+        callerNumber=OUR_NUMBER,
+        destinationNumber=YOUSSEF,
+        isActive="0",
+        status="Success",
+        durationInSeconds="31",
+    )
+    demo.expire_all()
+    ended = demo.get(CallOutbox, row_id)
+    assert ended is not None and (ended.status, ended.duration_seconds) == ("answered", 31)
