@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test install install-dev lint typecheck chromium smsc-deps smsc messages bench drills clean
+.PHONY: run test install install-dev lint typecheck chromium smsc-deps smsc messages bench drills cluster cluster-stop clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 # Unset, HIRFA_ENV means production (fail closed): each target that runs the app says development.
-run bench drills: export HIRFA_ENV = development
+run bench drills cluster: export HIRFA_ENV = development
 
 run: install
 	$(BIN)/flask db upgrade
@@ -72,6 +72,15 @@ bench: install-dev
 # Fault drills on private Redis/PostgreSQL instances (never the shared ones): see drills/.
 drills: install-dev
 	$(BIN)/python -m drills.run
+
+# The highly available topology on this machine (Redis + replica + 3 Sentinels, PostgreSQL +
+# streaming standby, 2 web instances behind HAProxy, a worker, the clock), in the background
+# on free ports; prints where it is and how to dial it. `make cluster-stop` ends it.
+cluster: install
+	$(BIN)/python -m drills.cluster start
+
+cluster-stop:
+	$(BIN)/python -m drills.cluster stop
 
 clean:
 	rm -rf $(VENV) instance .mypy_cache .ruff_cache .pytest_cache
