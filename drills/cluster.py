@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 from drills.infra import AGENT_PHONE, AGENT_PIN, BIN, CALLBACK_KEY, ROOT, wait_until

@@ -179,10 +179,19 @@ class HAProxy:
         with contextlib.suppress(OSError):
             for line in self.command("show stat").splitlines():
                 parts = line.split(",")
-                if len(parts) > 17 and parts[0] == backend and parts[1] not in ("FRONTEND", "BACKEND"):
-                    if parts[17].startswith("UP"):
-                        up.append(parts[1])
+                server = len(parts) > 17 and parts[0] == backend and parts[1] not in ("FRONTEND", "BACKEND")
+                if server and parts[17].startswith("UP"):
+                    up.append(parts[1])
         return up
+
+    def retries(self, backend: str = "web") -> tuple[int, int]:
+        """(retries, redispatches) of `backend` since this process started."""
+        with contextlib.suppress(OSError):
+            for line in self.command("show stat").splitlines():
+                parts = line.split(",")
+                if len(parts) > 16 and parts[0] == backend and parts[1] == "BACKEND":
+                    return int(parts[15] or 0), int(parts[16] or 0)
+        return 0, 0
 
     def close(self) -> None:
         for process in [*self.retired, self.process]:
