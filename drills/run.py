@@ -1,10 +1,12 @@
 """Run the fault drills and print what each did and counted, then a summary table.
 
     python -m drills.run [--short] [--granian-args "..."]
-        [--only redis postgres rq-worker web-worker redis-freeze smsc-outage web-instance haproxy]
+        [--only redis postgres rq-worker web-worker redis-freeze smsc-outage
+                redis-failover postgres-failover web-instance haproxy]
 
 Exits 1 when a drill misses a target (a hop slower than 1 s or a 5xx while a dependency
-is down, service not back within 5 s, a payment or an SMS lost, ...)."""
+is down, service not back within 5 s, a payment or an SMS lost, ...). The last four run
+the highly available topology (drills/topology.py, `make cluster`) through HAProxy."""
 
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ from collections.abc import Callable
 
 from drills import (
     haproxy_restart,
+    postgres_failover,
     postgres_restart,
+    redis_failover,
     redis_freeze,
     redis_outage,
     rq_worker_kill,
@@ -35,6 +39,8 @@ DRILLS: dict[str, Drill] = {
     redis_freeze.NAME: redis_freeze.run,  # beyond the issue's four: a Redis that hangs
     smsc_outage.NAME: smsc_outage.run,  # issue 13: the SMSC down under a stream of SMS over SMPP
     # Issue 16: the highly available topology (drills/topology.py), load through HAProxy.
+    redis_failover.NAME: redis_failover.run,
+    postgres_failover.NAME: postgres_failover.run,
     web_instance_kill.NAME: web_instance_kill.run,
     haproxy_restart.NAME: haproxy_restart.run,
 }

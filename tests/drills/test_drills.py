@@ -10,7 +10,9 @@ import pytest
 
 from drills import (
     haproxy_restart,
+    postgres_failover,
     postgres_restart,
+    redis_failover,
     redis_outage,
     rq_worker_kill,
     smsc_outage,
@@ -56,6 +58,16 @@ def test_smsc_stopped_under_a_stream_of_sms_and_started_again(template: Prepared
 
 
 # Issue 16: the highly available topology (drills/topology.py), the load through HAProxy.
+
+
+def test_redis_master_killed_and_the_replica_promoted_by_sentinel(template: PreparedCluster) -> None:
+    result = redis_failover.run(short=True, template=template, echo=False)
+    assert result.ok, result.report()
+
+
+def test_postgres_primary_crashed_and_the_standby_promoted(template: PreparedCluster) -> None:
+    result = postgres_failover.run(short=True, template=template, echo=False)
+    assert result.ok, result.report()
 
 
 def test_web_instance_killed_behind_haproxy(template: PreparedCluster) -> None:
