@@ -222,7 +222,9 @@ class Cluster(Stack):
         """How every process finds the master and the primary, whichever they are now."""
         assert self.standby is not None
         hosts = f"127.0.0.1:{self.postgres.port},127.0.0.1:{self.standby.port}"
-        if "host=" not in normalise_database_url(f"postgresql://u@{hosts}/db"):  # TEMP until hacode is merged
+        if "host=" not in normalise_database_url(f"postgresql://u@{hosts}/db"):
+            # Before the settings of issue 16 (branch hacode) are merged: the primary alone.
+            # REDIS_SENTINELS is then ignored and REDIS_URL used. Remove once merged.
             hosts = f"127.0.0.1:{self.postgres.port}"
         return {
             "REDIS_SENTINELS": ",".join(f"127.0.0.1:{sentinel.port}" for sentinel in self.sentinels),
