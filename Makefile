@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test install install-dev lint typecheck chromium smsc-deps smsc messages bench drills cluster cluster-stop clean
+.PHONY: run test install install-dev lint typecheck debian smsc-deps smsc messages bench drills cluster cluster-stop clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,7 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-test: lint typecheck chromium smsc-deps
+test: lint typecheck debian smsc-deps
 	$(BIN)/pytest
 
 # The test SMSC: the npm package smpp (tests/smsc/package-lock.json), run by the SMPP tests.
@@ -53,21 +53,28 @@ smsc-deps:
 smsc: smsc-deps
 	node tests/smsc/server.js --port 2775 --control 2776 --system-id hirfa --password secret
 
-# The browser tests (tests/e2e) drive Debian's Chromium: Playwright's own download does not work here.
-chromium:
-	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium chromium-driver)
+# Debian packages the tests drive, installed when missing: Chromium (tests/e2e: Playwright's
+# own download does not work here), msgfmt (catalogue checks), espeak-ng (the voice line's
+# development text-to-speech), redis-sentinel (the high-availability tests: tests/sentinels.py),
+# haproxy (the cluster drills of tests/drills, `make cluster`).
+DEBIAN_NEEDS := /usr/bin/chromium:chromium /usr/bin/chromedriver:chromium-driver \
+	/usr/bin/msgfmt:gettext /usr/bin/espeak-ng:espeak-ng \
+	/usr/bin/redis-sentinel:redis-sentinel /usr/sbin/haproxy:haproxy
+debian:
+	@missing="$(foreach need,$(DEBIAN_NEEDS),$(if $(wildcard $(firstword $(subst :, ,$(need)))),,$(lastword $(subst :, ,$(need)))))"; \
+	if [ -n "$$(echo $$missing)" ]; then apt-get update && apt-get install -y $$missing; fi
 
-# Refresh the message template after changing texts; then update ar and fr catalogues.
+# Refresh the message template after changing texts; then update every catalogue (ar, fr, and the voice ones: ary, shi, tzm, rif).
 messages: install-dev
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k t -o menus/locale/messages.pot --no-location --omit-header --no-wrap .
 	$(BIN)/pybabel update -i menus/locale/messages.pot -d menus/locale --no-wrap --ignore-obsolete
 
-bench: install-dev
+bench: install-dev debian smsc-deps
 	command -v wrk >/dev/null || apt-get install -y wrk
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/hops.py
 	$(BIN)/python bench/confirm.py
-	$(MAKE) smsc-deps
 	$(BIN)/python bench/smpp.py
+	$(BIN)/python bench/voice.py
 
 # Fault drills on private Redis/PostgreSQL instances (never the shared ones): see drills/.
 drills: install-dev

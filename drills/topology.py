@@ -37,7 +37,6 @@ from drills.infra import (
     procfile_command,
     wait_until,
 )
-from gateway.config import normalise_database_url
 from gateway.sms.fake_africastalking import FakeAfricasTalking
 
 MASTER_NAME = "hirfa"
@@ -222,10 +221,6 @@ class Cluster(Stack):
         """How every process finds the master and the primary, whichever they are now."""
         assert self.standby is not None
         hosts = f"127.0.0.1:{self.postgres.port},127.0.0.1:{self.standby.port}"
-        if "host=" not in normalise_database_url(f"postgresql://u@{hosts}/db"):
-            # Before the settings of issue 16 (branch hacode) are merged: the primary alone.
-            # REDIS_SENTINELS is then ignored and REDIS_URL used. Remove once merged.
-            hosts = f"127.0.0.1:{self.postgres.port}"
         return {
             "REDIS_SENTINELS": ",".join(f"127.0.0.1:{sentinel.port}" for sentinel in self.sentinels),
             "REDIS_SENTINEL_MASTER": MASTER_NAME,

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import db, keyring
+from gateway.calls_app import init_app as init_calls
 from gateway.cashpoints.cli import cashpoints_cli
 from gateway.cli import db_cli, demo_cli
 from gateway.config import Settings, SettingsError
@@ -29,10 +30,12 @@ from gateway.sms.cli import sms_cli
 from gateway.sms_app import init_app as init_sms
 from gateway.ussd.cli import ussd_cli
 from gateway.ussd.store import RedisSessionStore
-from gateway.web import api, health, ops_registrations, simulator, sms, ussd
+from gateway.voice.audio import PromptAudio
+from gateway.voice.cli import voice_cli
+from gateway.web import api, health, ops_registrations, simulator, sms, ussd, voice, voice_audio
 from gateway.web import ops as ops_web
 from gateway.web.auth import retry_after_header
-from gateway.wiring import EXTENSION, Hirfa
+from gateway.wiring import AUDIO_EXTENSION, EXTENSION, Hirfa
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
@@ -76,7 +79,7 @@ def refuse_demo_data(app: Flask) -> None:
             log.warning("could not check the database for demo data", exc_info=True)
             return
     if found:
-        app.extensions[db.EXTENSION].kw["bind"].dispose()
+        db.dispose_engines(app)
         raise SettingsError(
             "DATABASE_URL: production refuses a database that holds demo data (artisans, staff login, "
             "active partner keys or agents not disabled, of `flask demo load`)"
@@ -112,16 +115,20 @@ def register_services(app: Flask, settings: Settings) -> None:
     )
     limiter = RateLimiter(client, prefix=settings.redis_prefix)
     app.extensions[EXTENSION] = Hirfa(settings=settings, redis=client, session_store=store, limiter=limiter)
+    app.extensions[AUDIO_EXTENSION] = PromptAudio(settings)
     init_sms(app, settings, client)
+    init_calls(app, settings, client)
 
 
 def register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(ussd.bp)
+    app.register_blueprint(voice.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(sms.bp)
     app.register_blueprint(ops_web.bp)
     app.register_blueprint(ops_registrations.bp)
+    app.register_blueprint(voice_audio.bp)
     if settings.env == "development":
         # The simulator's page carries the callback key: never served in production.
         app.register_blueprint(simulator.bp)
@@ -157,6 +164,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(ussd_cli)
     app.cli.add_command(staff_cli)
     app.cli.add_command(chambers_cli)
+    app.cli.add_command(voice_cli)
 
 
 def announce(settings: Settings) -> None:

@@ -22,6 +22,7 @@ EMBEDDED_REDIS_URL = "fakeredis://"
 DEMO_SHORT_CODE = "*4242#"
 SMS_BACKENDS = ("africastalking", "smpp", "console", "fake")
 PRODUCTION_SMS_BACKENDS = ("africastalking", "smpp")
+VOICE_TTS_BACKENDS = ("espeak", "azure", "none")
 QUIET_HOURS_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 DEVELOPMENT_SECRET_KEY = "dev-secret-key-not-for-production"  # noqa: S105 - development only; production refuses it
 DEVELOPMENT_CALLBACK_KEY = "dev-callback-key"
@@ -53,8 +54,9 @@ class SettingsError(RuntimeError):
     """A setting is missing or wrong; the message names it."""
 
 
-# Secrets another party issues within its own limits (SMPP: at most 8 characters).
-OPERATOR_SECRETS = frozenset({"SMPP_PASSWORD"})
+# Secrets another party issues within its own limits (SMPP: at most 8 characters; Azure
+# issues its Speech keys).
+OPERATOR_SECRETS = frozenset({"SMPP_PASSWORD", "AZURE_SPEECH_KEY"})
 
 
 def shipped(secret: str) -> str | None:
@@ -114,11 +116,34 @@ def _budgets(value: str) -> dict[str, tuple[int, int]]:
 
 
 def normalise_database_url(url: str) -> str:
-    """Use psycopg 3 for PostgreSQL whatever scheme the operator wrote."""
+    """Use psycopg 3 for PostgreSQL whatever scheme the operator wrote, and write libpq's
+    several hosts (`postgresql://u@h1:5432,h2:5433/db?target_session_attrs=read-write`)
+    the way SQLAlchemy reads them (`postgresql+psycopg://u@/db?host=h1:5432&host=h2:5433&…`):
+    libpq then tries each in turn and keeps the one the attributes ask for."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
+            url = "postgresql+psycopg://" + url[len(prefix) :]
+    scheme, sep, rest = url.partition("://")
+    if not (sep and scheme.startswith("postgresql")):
+        return url
+    authority, _, tail = rest.partition("/")
+    user, at, hosts = authority.rpartition("@")
+    if "," not in hosts:
+        return url
+    database, _, query = tail.partition("?")
+    extra = "&".join(f"host={host.strip()}" for host in hosts.split(",") if host.strip())
+    return f"{scheme}://{user}{at}/{database}?{extra}" + (f"&{query}" if query else "")
+
+
+def _sentinels(raw: str) -> tuple[tuple[str, int], ...]:
+    """`10.0.0.1:26379,10.0.0.2:26379` -> (("10.0.0.1", 26379), …)."""
+    found = []
+    for item in _split(raw):
+        host, _, port = item.rpartition(":")
+        if not (host and port.isdigit() and 0 < int(port) < 65536):
+            raise SettingsError(f"REDIS_SENTINELS: {item!r} is not like host:26379")
+        found.append((host.strip("[]"), int(port)))
+    return tuple(found)
 
 
 # How a value of each annotated type is read from its environment variable.
@@ -173,6 +198,14 @@ class Settings:
     database_pool_size: int = setting("DATABASE_POOL_SIZE", 5, group="core")
     redis_url: str = setting("REDIS_URL", EMBEDDED_REDIS_URL, group="core", production_default="")
     redis_prefix: str = setting("REDIS_PREFIX", "hirfa:", group="core")
+    # High availability: the Sentinels that name the current Redis master (REDIS_URL is then
+    # not used), the master's name they watch, and their password (the master's too).
+    redis_sentinels: tuple[tuple[str, int], ...] = setting("REDIS_SENTINELS", (), group="core", read=_sentinels)
+    redis_sentinel_master: str = setting("REDIS_SENTINEL_MASTER", "hirfa", group="core")
+    redis_sentinel_password: str = setting("REDIS_SENTINEL_PASSWORD", "", group="core")
+    # Read-only work that may lag (dashboard figures, settlement of past days) on a standby;
+    # unset: the primary (DATABASE_URL).
+    database_read_url: str = setting("DATABASE_READ_URL", "", group="core", read=normalise_database_url)
     log_level: str = setting("LOG_LEVEL", "INFO", group="core", read=str.upper)
     load_demo_data: bool = setting("LOAD_DEMO_DATA", False, group="core")
     trusted_proxies: int = setting("TRUSTED_PROXIES", 0, group="core")
@@ -265,6 +298,10 @@ class Settings:
     # -- voice: the IVR over Africa's Talking Voice, its prompts and calls out ------------
     # Empty: USSD_CALLBACK_KEY (the same aggregator account usually calls both).
     voice_callback_key: str = setting("VOICE_CALLBACK_KEY", "", group="voice")
+    # Previous voice callback keys, still accepted while Africa's Talking's URL changes.
+    voice_callback_key_fallbacks: tuple[str, ...] = setting("VOICE_CALLBACK_KEY_FALLBACKS", (), group="voice")
+    # How long a prompt waits for keys after it was played (AT's GetDigits timeout).
+    voice_answer_seconds: int = setting("VOICE_ANSWER_SECONDS", 10, group="voice")
     # Where Africa's Talking fetches the prompts' audio (`<Play url=...>`): this app or a static host.
     public_base_url: str = setting(
         "PUBLIC_BASE_URL", "http://127.0.0.1:5000", group="voice", read=lambda raw: raw.rstrip("/"),
@@ -280,10 +317,26 @@ class Settings:
     azure_speech_endpoint: str = setting("AZURE_SPEECH_ENDPOINT", "", group="voice", read=lambda raw: raw.rstrip("/"))
     voice_recordings_dir: str = setting("VOICE_RECORDINGS_DIR", "instance/voice/recordings", group="voice")
     voice_audio_dir: str = setting("VOICE_AUDIO_DIR", "instance/voice/audio", group="voice")
+    # One synthesis (espeak-ng run or Azure request); a voice step waits on it when a value is new.
+    voice_tts_timeout_seconds: float = setting("VOICE_TTS_TIMEOUT_SECONDS", 5.0, group="voice")
     # Offer a language whose prompts are synthesised only (not all recorded): yes in development.
     voice_offer_synthesised: bool = setting("VOICE_OFFER_SYNTHESISED", True, group="voice", production_default=False)
     # The Africa's Talking number calls out come from (reminders by voice).
     at_voice_number: str = setting("AT_VOICE_NUMBER", "", group="voice")
+    # Empty: the SDK's own host (https://voice.africastalking.com; tests point it at a local fake).
+    at_voice_api_base_url: str = setting("AT_VOICE_API_BASE_URL", "", group="voice", read=lambda raw: raw.rstrip("/"))
+    # A call not answered (or refused) is tried once more this much later, then an SMS goes instead.
+    voice_call_retry_minutes: int = setting("VOICE_CALL_RETRY_MINUTES", 30, group="voice")
+    # A call AT took but whose outcome never came back counts as not answered after this long.
+    voice_call_outcome_minutes: int = setting("VOICE_CALL_OUTCOME_MINUTES", 60, group="voice")
+
+    @property
+    def voice_callback_keys(self) -> tuple[str, ...]:
+        """The keys that open the voice callback: VOICE_CALLBACK_KEY and its fallbacks,
+        else USSD_CALLBACK_KEY and its fallbacks."""
+        if self.voice_callback_key:
+            return (self.voice_callback_key, *self.voice_callback_key_fallbacks)
+        return (self.ussd_callback_key, *self.ussd_callback_key_fallbacks)
 
     @property
     def is_production(self) -> bool:
@@ -296,12 +349,17 @@ class Settings:
         return self.ussd_service_codes[0] if self.ussd_service_codes else DEMO_SHORT_CODE
 
     @property
+    def calls_out(self) -> bool:
+        """Reminders may go as calls: an AT voice number and the account's credentials are set."""
+        return bool(self.at_voice_number and self.at_username and self.at_api_key)
+
+    @property
     def uses_embedded_database(self) -> bool:
         return self.database_url.startswith("sqlite")
 
     @property
     def uses_embedded_redis(self) -> bool:
-        return self.redis_url.startswith("fakeredis")
+        return not self.redis_sentinels and self.redis_url.startswith("fakeredis")
 
     @property
     def quiet_hours(self) -> tuple[dt.time, dt.time] | None:
@@ -366,6 +424,15 @@ class Settings:
         if self.is_production:
             self._validate_production()
         self._validate_sms()
+        self._validate_voice()
+        self._validate_calls_out()
+
+    def _validate_calls_out(self) -> None:
+        schemes = ("https://",) if self.is_production else ("http://", "https://")
+        if self.at_voice_api_base_url and not self.at_voice_api_base_url.startswith(schemes):
+            raise SettingsError(f"AT_VOICE_API_BASE_URL must be a {' or '.join(schemes)} URL")
+        if not 1 <= self.voice_call_retry_minutes <= 24 * 60 or not 1 <= self.voice_call_outcome_minutes <= 24 * 60:
+            raise SettingsError("VOICE_CALL_RETRY_MINUTES and VOICE_CALL_OUTCOME_MINUTES must be 1 to 1440")
 
     def _validate_sms(self) -> None:
         if self.sms_backend not in SMS_BACKENDS:
@@ -421,8 +488,33 @@ class Settings:
             raise SettingsError(f"SMS_QUIET_HOURS must look like 21:00-08:00 or be empty, not {self.sms_quiet_hours!r}")
         if not 1 <= self.sms_reminder_day <= 28 or not 0 <= self.sms_reminder_hour <= 23:
             raise SettingsError("SMS_REMINDER_DAY must be 1 to 28 and SMS_REMINDER_HOUR 0 to 23")
+        if not 1 <= self.voice_answer_seconds <= 60:
+            raise SettingsError("VOICE_ANSWER_SECONDS must be between 1 and 60")
         if not 1 <= self.sms_reminder_batch_size <= 10_000:
             raise SettingsError("SMS_REMINDER_BATCH_SIZE must be between 1 and 10000")
+
+    def _validate_voice(self) -> None:
+        if self.voice_tts_backend not in VOICE_TTS_BACKENDS:
+            raise SettingsError(f"VOICE_TTS_BACKEND must be one of {', '.join(VOICE_TTS_BACKENDS)}")
+        if self.voice_tts_backend == "azure" and not (
+            self.azure_speech_key and (self.azure_speech_region or self.azure_speech_endpoint)
+        ):
+            raise SettingsError(
+                "AZURE_SPEECH_KEY and AZURE_SPEECH_REGION (or AZURE_SPEECH_ENDPOINT) are required "
+                "when VOICE_TTS_BACKEND=azure"
+            )
+        if self.azure_speech_endpoint and not self.azure_speech_endpoint.startswith(("http://", "https://")):
+            raise SettingsError("AZURE_SPEECH_ENDPOINT must be an http:// or https:// URL")
+        if not 0.5 <= self.voice_tts_timeout_seconds <= 30:
+            raise SettingsError("VOICE_TTS_TIMEOUT_SECONDS must be between 0.5 and 30")
+        if self.is_production:
+            # espeak-ng's Arabic is a formant voice reading Modern Standard Arabic: a caller who
+            # cannot read would hear a robot, not Darija. Production speaks recordings, Azure's
+            # neural voices, or (none) recordings only.
+            if self.voice_tts_backend == "espeak":
+                raise SettingsError("VOICE_TTS_BACKEND: production refuses espeak (azure or none)")
+            if self.azure_speech_endpoint and not self.azure_speech_endpoint.startswith("https://"):
+                raise SettingsError("AZURE_SPEECH_ENDPOINT must be https:// in production")
 
     def secrets(self) -> list[tuple[str, str]]:
         """(setting, value) of every secret setting that is set: production checks each."""
@@ -432,24 +524,31 @@ class Settings:
             ("METRICS_TOKEN", self.metrics_token),
             ("AT_API_KEY", self.at_api_key),
             ("SMPP_PASSWORD", self.smpp_password),
+            ("AZURE_SPEECH_KEY", self.azure_speech_key),
+            ("REDIS_SENTINEL_PASSWORD", self.redis_sentinel_password),
             *(("SECRET_KEY_FALLBACKS", value) for value in self.secret_key_fallbacks),
             *(("USSD_CALLBACK_KEY_FALLBACKS", value) for value in self.ussd_callback_key_fallbacks),
+            ("VOICE_CALLBACK_KEY", self.voice_callback_key),
+            *(("VOICE_CALLBACK_KEY_FALLBACKS", value) for value in self.voice_callback_key_fallbacks),
         ]
         return [(name, value) for name, value in named if value]
 
     def _validate_production(self) -> None:
         for name, value in (
             ("DATABASE_URL", self.database_url),
-            ("REDIS_URL", self.redis_url),
+            ("REDIS_URL or REDIS_SENTINELS", self.redis_url or self.redis_sentinels),
             ("SECRET_KEY", self.secret_key),
             ("USSD_CALLBACK_KEY", self.ussd_callback_key),
         ):
             if not value:
                 raise SettingsError(f"{name} is required when HIRFA_ENV=production")
-        if self.uses_embedded_database:
-            raise SettingsError("DATABASE_URL: production refuses the embedded SQLite database")
-        if self.uses_embedded_redis:
-            raise SettingsError("REDIS_URL: production refuses the in-process fakeredis stand-in")
+        for name, used, stand_in in (
+            ("DATABASE_URL", self.uses_embedded_database, "the embedded SQLite database"),
+            ("DATABASE_READ_URL", self.database_read_url.startswith("sqlite"), "an SQLite database"),
+            ("REDIS_URL", self.uses_embedded_redis, "the in-process fakeredis stand-in"),
+        ):
+            if used:
+                raise SettingsError(f"{name}: production refuses {stand_in}")
         if self.load_demo_data:
             raise SettingsError("LOAD_DEMO_DATA: production refuses demo data")
         for name, value in self.secrets():

@@ -15,10 +15,15 @@ from gateway.memo import forget_after_writes
 log = logging.getLogger(__name__)
 
 EXTENSION = "hirfa.sessionmaker"
+# Sessions on DATABASE_READ_URL (a standby), when set: read-only work that may lag.
+READ_EXTENSION = "hirfa.read_sessionmaker"
 
 
-def make_engine(settings: Settings) -> Engine:
-    url = settings.database_url
+def make_engine(settings: Settings, url: str | None = None) -> Engine:
+    """The engine of DATABASE_URL (or of `url`). Several hosts with
+    target_session_attrs=read-write (gateway/config.py normalise_database_url): libpq
+    tries each in turn at every new connection and keeps the primary."""
+    url = url or settings.database_url
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5})
 
@@ -34,7 +39,8 @@ def make_engine(settings: Settings) -> Engine:
         url,
         # No ping before each checkout (a round trip per request): a connection found
         # dead fails its hop with the polite END, and SQLAlchemy then drops every pooled
-        # connection of that age, so one hop per process sees a database restart.
+        # connection of that age, so one hop per process sees a database restart, or a
+        # switch to the standby (the next connection finds the new primary).
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_timeout=2,
@@ -66,6 +72,10 @@ def init_app(app: Flask, settings: Settings) -> None:
     factory = sessionmaker(make_engine(settings), expire_on_commit=False)
     configure_sessions(factory)
     app.extensions[EXTENSION] = factory
+    if settings.database_read_url:
+        reader = sessionmaker(make_engine(settings, settings.database_read_url), expire_on_commit=False)
+        configure_sessions(reader)
+        app.extensions[READ_EXTENSION] = reader
     app.teardown_appcontext(_close_session)
 
 
@@ -75,6 +85,24 @@ def get_db() -> Session:
         g.db = current_app.extensions[EXTENSION]()
     session: Session = g.db
     return session
+
+
+def get_read_db() -> Session:
+    """A session for read-only work that may lag a little (dashboard figures, settlement of
+    past days): on DATABASE_READ_URL (a standby) when set, else the request's own session."""
+    if READ_EXTENSION not in current_app.extensions:
+        return get_db()
+    if "read_db" not in g:
+        g.read_db = current_app.extensions[READ_EXTENSION]()
+    session: Session = g.read_db
+    return session
+
+
+def dispose_engines(app: Flask) -> None:
+    """Close every pooled connection of `app` (its primary's and its standby's)."""
+    for name in (EXTENSION, READ_EXTENSION):
+        if name in app.extensions:
+            app.extensions[name].kw["bind"].dispose()
 
 
 def commit_if_used() -> None:
@@ -99,6 +127,7 @@ def rollback() -> None:
 
 
 def _close_session(_exc: BaseException | None) -> None:
-    session: Session | None = g.pop("db", None)
-    if session is not None:
-        session.close()
+    for name in ("db", "read_db"):
+        session: Session | None = g.pop(name, None)
+        if session is not None:
+            session.close()

@@ -6,24 +6,23 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import time
-from types import FrameType
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from gateway.leader import run_alone
 from gateway.logs import mask_phone
 from gateway.metrics import REJECTED
 from gateway.phones import caller_e164
 from gateway.sms.smpp import USSD_PSSR_INDICATION
-from gateway.sms.smpp_process import SmppProcess, UssdIndication, UssdReply, serve_metrics
+from gateway.sms.smpp_process import LivenessCollector, SmppProcess, UssdIndication, UssdReply, serve_metrics
 from gateway.sms_app import app_session
 from gateway.ussd.adapters.smpp import adapter as smpp_adapter
 from gateway.ussd.adapters.smpp import is_dial
-from gateway.ussd.interfaces import InvalidRequest
-from gateway.ussd.service import INVALID_REQUEST, bilingual
+from gateway.ussd.interfaces import InvalidRequest, bilingual
+from gateway.ussd.service import INVALID_REQUEST
 from gateway.web.ussd import run_hop
 from gateway.wiring import EXTENSION as HIRFA
 from gateway.wiring import Hirfa
@@ -112,13 +111,17 @@ def run() -> None:
         raise click.ClickException(f"set {', '.join(missing)}: the SMPP process needs them")
     if settings.is_production and settings.sms_backend != "smpp":
         raise click.ClickException("SMS_BACKEND=smpp is required: otherwise nothing reaches this process")
-    process = app_smpp_process(app)
+    collector: LivenessCollector | None = None
 
-    def stop(_signum: int, _frame: FrameType | None) -> None:
-        process.stop()
+    def make_process() -> SmppProcess:
+        nonlocal collector
+        process = app_smpp_process(app)
+        if collector is None:
+            collector = serve_metrics(process.connection, settings.smpp_metrics_port)
+        else:
+            collector.connection = process.connection
+        click.echo(f"smpp: binding to {settings.smpp_host}:{settings.smpp_port} as {settings.smpp_system_id}")
+        return process
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    serve_metrics(process.connection, settings.smpp_metrics_port)
-    click.echo(f"smpp: binding to {settings.smpp_host}:{settings.smpp_port} as {settings.smpp_system_id}")
-    process.run()
+    # One bind at a time: a second copy waits for the lease (gateway/leader.py).
+    run_alone("smpp", settings, app.extensions[HIRFA].redis, make_process)

@@ -95,9 +95,16 @@ def sweep_app(app: Flask) -> SweepResult:
         return sweep(db_session=db, sms=dispatcher_of(app), now=parts.clock())
 
 
-def app_clock(app: Flask) -> Clock:
-    """The clock process (`flask sms clock`) on `app`'s parts."""
+def app_clock(app: Flask, *, ticks: int | None = None) -> Clock:
+    """The clock process (`flask sms clock`) on `app`'s parts (`ticks`: stop after so many)."""
     parts: Hirfa = app.extensions[HIRFA]
+    from gateway.calls_app import sweep_calls  # noqa: PLC0415 - calls_app builds on this module
+
     return Clock(
-        sms=dispatcher_of(app), clock=parts.clock, redis_client=parts.redis, open_session=lambda: app_session(app)
+        sms=dispatcher_of(app),
+        clock=parts.clock,
+        redis_client=parts.redis,
+        open_session=lambda: app_session(app),
+        also=lambda: sweep_calls(app),
+        ticks=ticks,
     )

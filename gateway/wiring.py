@@ -23,11 +23,13 @@ from gateway.registration.menu_ports import MenuRegistrationDesk
 from gateway.registration.service import RegistryService
 from gateway.reimbursements.menu_ports import MenuReimbursements
 from gateway.ussd.interfaces import Hop, SessionStore, UssdAdapter
+from gateway.voice.audio import PromptAudio
 from menus.engine import Context
 from menus.paging import Budget
 from menus.ports import Ports
 
 EXTENSION = "hirfa"
+AUDIO_EXTENSION = "hirfa.voice_audio"
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,14 @@ def hirfa() -> Hirfa:
     return container
 
 
-def menu_context(hop: Hop, adapter: UssdAdapter, memo: SessionMemo) -> Context:
+def prompt_audio() -> PromptAudio:
+    """The app's one PromptAudio (its TTS client keeps its connections between calls)."""
+    audio: PromptAudio = current_app.extensions[AUDIO_EXTENSION]
+    return audio
+
+
+def menu_context(hop: Hop, adapter: UssdAdapter, memo: SessionMemo, language: str | None = None) -> Context:
+    """The menus' context for one hop; `language`: one the caller chose before the menus (voice)."""
     app = hirfa()
     db = get_db()
     memo.watch(db)
@@ -68,4 +77,7 @@ def menu_context(hop: Hop, adapter: UssdAdapter, memo: SessionMemo) -> Context:
         else adapter.budget,
         today=local_today(app.clock()),
         default_language=app.settings.default_language,
+        language=language,
+        channel=adapter.channel,
+        languages=adapter.languages,
     )

@@ -6,7 +6,7 @@ and a new PIN waits for its confirmation only as a keyed mark (`Agents.prepare_p
 from __future__ import annotations
 
 from menus.engine import Context, End, Go, Home, Invalid, Screen, Session, Step, View
-from menus.i18n import N_, Translator, grouped
+from menus.i18n import N_, Translator
 from menus.payments import refusal
 from menus.ports import AgentInfo, PinOutcome, Refused
 
@@ -39,7 +39,7 @@ class AgentHome:
         agent = _agent(ctx, session)
         if agent is None or agent.locked:
             return View([t(LOCKED)], final=True)
-        return View([t("Hirfa agent {code}", code=agent.code), t("Enter your PIN:")])
+        return View([t("Hirfa agent {code}", code=agent.code), t("Enter your PIN:")], typed=True)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         if not session.data.get("pin_ok"):
@@ -68,7 +68,7 @@ class AskReference:
         self.next_screen = next_screen
 
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        return View([t("Reference (10 digits):")])
+        return View([t("Reference (10 digits):")], typed=True)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         agent = _agent(ctx, session)
@@ -94,7 +94,7 @@ class ConfirmCash:
             return View([t(refusal(refused.code))])
         return View(
             [
-                info.artisan_name,
+                t.data(info.artisan_name),
                 t("{n} months: {months}", n=info.month_count, months=t.months(info.first_month, info.month_count)),
                 t("Amount: {amount}", amount=t.money(info.amount_centimes)),
             ],
@@ -117,7 +117,11 @@ class PaymentRecorded:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         receipt = session.params["receipt"]
         return View(
-            [t("Payment recorded."), t("Receipt: {receipt}", receipt=receipt), t("SMS sent to the artisan.")],
+            [
+                t("Payment recorded."),
+                t("Receipt: {receipt}", receipt=t.reference(receipt)),
+                t("SMS sent to the artisan."),
+            ],
             final=True,
         )
 
@@ -136,8 +140,8 @@ class CheckReference:
             return View([t(refusal(refused.code))])
         return View(
             [
-                t.keep_order(grouped(info.reference)) + " " + t(STATES.get(info.state, info.state)),
-                info.artisan_name,
+                t.keep_order(t.reference(info.reference)) + " " + t(STATES.get(info.state, info.state)),
+                t.data(info.artisan_name),
                 t("{n} months: {months}", n=info.month_count, months=t.months(info.first_month, info.month_count)),
                 t("Amount: {amount}", amount=t.money(info.amount_centimes)),
             ]
@@ -158,7 +162,7 @@ class TodayTotal:
 
 class PinOld:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        return View([t("Current PIN:")])
+        return View([t("Current PIN:")], typed=True)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         if not _digits(value):
@@ -173,7 +177,7 @@ class PinOld:
 
 class PinNew:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        return View([t("New PIN (4 to 6 digits):")])
+        return View([t("New PIN (4 to 6 digits):")], typed=True)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         pin_mark = ctx.ports.agents.prepare_pin(value)
@@ -184,7 +188,7 @@ class PinNew:
 
 class PinAgain:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        return View([t("Type the new PIN again:")])
+        return View([t("Type the new PIN again:")], typed=True)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         changed = ctx.ports.agents.set_pin(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from menus.engine import Context, End, Go, Home, Invalid, Resume, Screen, Session, Step, View
+from menus.engine import Choice, Context, End, Go, Home, Invalid, Resume, Screen, Session, Step, View
 from menus.i18n import N_, Translator
+from menus.languages import language
 from menus.ports import IdentifyOutcome, RegistrationStatus, TypedCin
 from menus.registration import start_request
 from menus.trades import trade_name
@@ -62,7 +61,7 @@ def identified(ctx: Context, session: Session, target: str, t: Translator) -> St
 
 class IdentifyCin:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        return View([t("Your phone is not linked yet."), t("Enter your CIN number (e.g. AB123456):")])
+        return View([t("Your phone is not linked yet."), t("Enter your CIN number (e.g. AB123456):")], typed=True)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         cin = read_cin(value)
@@ -77,7 +76,7 @@ class IdentifyCin:
 
 class IdentifyYear:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        return View([t("Enter your year of birth (e.g. 1980):")])
+        return View([t("Enter your year of birth (e.g. 1980):")], typed=True)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         year = read_birth_year(value, ctx.today)
@@ -85,7 +84,7 @@ class IdentifyYear:
             return Invalid(N_("Enter 4 digits, e.g. 1980."))
         next_screen = str(session.params.get("next", "status"))
         cin = TypedCin(digest=str(session.params["cin"]), artisan_id=session.params.get("aid"))
-        result = ctx.ports.registry.identify(phone=ctx.phone, cin=cin, birth_year=year, language=session.language)
+        result = ctx.ports.registry.identify(phone=ctx.phone, cin=cin, birth_year=year, language=session.written)
         if result.outcome is IdentifyOutcome.MATCHED:
             session.artisan_id = result.artisan_id
             session.data["stack"] = [session.stack[0]]
@@ -114,7 +113,7 @@ class IdentifyFailed:
             session.stack.pop()  # back over this answer to the CIN screen, not on top of it
             return Go("identify_cin", {"next": next_screen}, replace=True)
         if value == "2":
-            ctx.ports.registry.send_registration_help(phone=ctx.phone, language=session.language)
+            ctx.ports.registry.send_registration_help(phone=ctx.phone, language=session.written)
             return End([t("We will send you an SMS. Thank you.")])
         if value == "3":
             return start_request(ctx, session, t)
@@ -139,7 +138,7 @@ class Status:
                 status=t(RNA_STATUSES.get(status.rna_status, status.rna_status)),
                 number=mask_tail(status.rna_number),
             ),
-            t("Trade: {trade}", trade=trade_name(status.trade, session.language)),
+            t("Trade: {trade}", trade=trade_name(status.trade, session.written)),
         ]
         return View(lines, actions=[t("1 Pay now")])
 
@@ -181,25 +180,38 @@ class ResumeOffer:
 
 
 class Language:
-    CHOICES: ClassVar[dict[str, str]] = {"1": "ar", "2": "fr"}
+    """The languages of the channel in use (menus/locale/languages.toml), numbered from 1,
+    then the SMS reminders (on screens: 3 and 4)."""
+
+    def _choices(self, ctx: Context) -> dict[str, str]:
+        return {str(number): code for number, code in enumerate(ctx.offered, start=1)}
 
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        # Each language is named in itself, whatever the current language.
-        lines = ["1 العربية", "2 Français"]
+        # Each language is named (and on the voice line announced) in itself.
+        actions: list[str | Choice] = [
+            Choice(key, language(code).name, language=code) for key, code in self._choices(ctx).items()
+        ]
         if session.artisan_id is not None:
-            lines += [t("3 Stop SMS reminders"), t("4 Get SMS reminders")]
-        return View([], actions=lines)
+            stop, get, calls = len(actions) + 1, len(actions) + 2, len(actions) + 3
+            actions += [Choice(str(stop), t("Stop SMS reminders")), Choice(str(get), t("Get SMS reminders"))]
+            actions.append(Choice(str(calls), t("Reminders by voice call")))  # menus/reminders.py
+        return View([], actions=actions)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
-        if value in ("3", "4") and session.artisan_id is not None:
-            ctx.ports.registry.set_reminders(artisan_id=session.artisan_id, wanted=value == "4")
-            return Home(notice=t("Reminders stopped.") if value == "3" else t("Reminders on."))
-        language = self.CHOICES.get(value)
-        if language is None:
+        choices = self._choices(ctx)
+        reminders = {str(len(choices) + 1): False, str(len(choices) + 2): True}
+        if value in reminders and session.artisan_id is not None:
+            ctx.ports.registry.set_reminders(artisan_id=session.artisan_id, wanted=reminders[value])
+            return Home(notice=t("Reminders on.") if reminders[value] else t("Reminders stopped."))
+        if value == str(len(choices) + 3) and session.artisan_id is not None:
+            return Go("reminders_by")
+        code = choices.get(value)
+        if code is None:
             return Invalid()
-        session.language = language
-        ctx.ports.registry.save_language(phone=ctx.phone, artisan_id=session.artisan_id, language=language)
-        return Home(notice=ctx.translator(language)(LANGUAGE_SAVED))
+        session.language = code
+        # What is stored is the screen language: a caller who chose Darija reads Arabic.
+        ctx.ports.registry.save_language(phone=ctx.phone, artisan_id=session.artisan_id, language=session.written)
+        return Home(notice=ctx.translator(code)(LANGUAGE_SAVED))
 
 
 SCREENS: dict[str, Screen] = {

@@ -3,8 +3,9 @@ with it, and agrees; the bank then contacts them (the conventions' account offer
 
 from __future__ import annotations
 
-from menus.engine import Context, Go, Invalid, Screen, Session, Step, View
+from menus.engine import Choice, Context, Go, Invalid, Screen, Session, Step, View
 from menus.i18n import N_, Translator
+from menus.typed import read_day, store_day
 
 BANK_OPTIONS = {"1": "cam", "2": "awb"}
 # models/banks.py BANKS lists the same codes (the models may not import the menus).
@@ -23,7 +24,7 @@ def _bank(session: Session) -> str:
 
 class ChooseBank:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        options = [f"{number} {t(BANK_NAMES[bank])}" for number, bank in BANK_OPTIONS.items()]
+        options = [Choice(number, t(BANK_NAMES[bank])) for number, bank in BANK_OPTIONS.items()]
         return View([t("A bank account: choose the bank"), *options])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
@@ -36,7 +37,7 @@ class ChooseBank:
 class Consent:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         # What is shared comes before the agreement, on one page (tested in both languages).
-        return View([t(CONSENT, bank=t(BANK_NAMES[_bank(session)])), t("1 I agree")])
+        return View([t(CONSENT, bank=t(BANK_NAMES[_bank(session)])), Choice("1", t("I agree"))])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         if value != "1" or session.artisan_id is None:
@@ -44,16 +45,16 @@ class Consent:
         bank = _bank(session)
         answer = ctx.ports.banks.request(artisan_id=session.artisan_id, bank=bank, consent_version=CONSENT_VERSION)
         # The outcome travels in the params: showing a page again must not ask twice.
-        since = None if answer.created else f"{answer.since:%d/%m/%Y}"
+        since = None if answer.created else store_day(answer.since)
         return Go("bank_done", {"bank": bank, "since": since})
 
 
 class BankDone:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         name = t(BANK_NAMES[_bank(session)])
-        since = session.params.get("since")
+        since = read_day(str(session.params.get("since") or ""))
         if since:
-            return View([t("You already asked {bank} on {when}.", bank=name, when=since)], final=True)
+            return View([t("You already asked {bank} on {when}.", bank=name, when=t.day(since))], final=True)
         return View([t("Recorded. {bank} will contact you. You will get an SMS.", bank=name)], final=True)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:

@@ -6,7 +6,7 @@ Items are numbered from 1 and never reach 98: `0`, `00` and `98` stay the engine
 
 from __future__ import annotations
 
-from menus.engine import Context, End, Go, Invalid, Screen, Session, Step, View
+from menus.engine import Choice, Context, End, Go, Invalid, Screen, Session, Step, View
 from menus.i18n import N_, Translator
 from menus.networks import NETWORK_NAMES
 from menus.ports import Place
@@ -14,8 +14,9 @@ from menus.ports import Place
 MAX_ITEMS = 97  # 98 is the engine's "next page"
 
 
-def numbered(places: list[Place]) -> list[str]:
-    return [f"{number} {place.name}" for number, place in enumerate(places[:MAX_ITEMS], start=1)]
+def numbered(places: list[Place], t: Translator) -> list[Choice]:
+    """The places as choices; their names are data (said, on the voice line, by synthesis)."""
+    return [Choice(str(number), t.data(place.name)) for number, place in enumerate(places[:MAX_ITEMS], start=1)]
 
 
 def chosen(places: list[Place], value: str) -> Place | None:
@@ -35,11 +36,11 @@ class Regions:
         self.next_screen = next_screen
 
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        places = ctx.ports.cashpoints.regions(session.language)
-        return View([t(self.title), *numbered(places)])
+        places = ctx.ports.cashpoints.regions(session.written)
+        return View([t(self.title), *numbered(places, t)])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
-        place = chosen(ctx.ports.cashpoints.regions(session.language), value)
+        place = chosen(ctx.ports.cashpoints.regions(session.written), value)
         if place is None:
             return Invalid()
         return Go(self.next_screen, {**session.params, "region": place.code})
@@ -52,11 +53,11 @@ class Provinces:
         self.next_screen = next_screen
 
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        places = ctx.ports.cashpoints.provinces(region_code=session.params["region"], language=session.language)
-        return View([t("Choose your province"), *numbered(places)])
+        places = ctx.ports.cashpoints.provinces(region_code=session.params["region"], language=session.written)
+        return View([t("Choose your province"), *numbered(places, t)])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
-        places = ctx.ports.cashpoints.provinces(region_code=session.params["region"], language=session.language)
+        places = ctx.ports.cashpoints.provinces(region_code=session.params["region"], language=session.written)
         place = chosen(places, value)
         if place is None:
             return Invalid()
@@ -66,21 +67,21 @@ class Provinces:
 class CashPointList:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         province = session.params["province"]
-        name = ctx.ports.cashpoints.province_name(province_code=province, language=session.language) or province
+        name = ctx.ports.cashpoints.province_name(province_code=province, language=session.written) or province
         points = ctx.ports.cashpoints.cash_points(province)
         if not points:
             return View([t("No cash point in {province} yet.", province=name)])
         lines = [t("Cash points in {province}:", province=name)]
         for point in points:
-            lines.append(f"{t(NETWORK_NAMES[point.network])}: {point.name}")
-            lines.extend(line for line in (point.address, point.opening_hours) if line)
+            lines.append(f"{t(NETWORK_NAMES[point.network])}: {t.data(point.name)}")
+            lines.extend(t.data(line) for line in (point.address, point.opening_hours) if line)
         return View(lines, actions=[t("1 Receive this by SMS")])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         if value != "1":
             return Invalid()
         sent = ctx.ports.cashpoints.send_list(
-            phone=ctx.phone, language=session.language, province_code=session.params["province"]
+            phone=ctx.phone, language=session.written, province_code=session.params["province"]
         )
         if not sent:
             return Invalid(N_("This cannot be done now."))

@@ -12,11 +12,13 @@ wrong answer in a row ends the session politely.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from menus.i18n import N_, Translator
+from menus.i18n import N_, SpokenTranslator, Translator
+from menus.languages import SCREEN, VOICE, for_channel, on_channel, written
 from menus.paging import Budget, paginate
 from menus.ports import Ports
 
@@ -28,12 +30,48 @@ STATE_VERSION = 1
 
 
 @dataclass(frozen=True)
+class Choice:
+    """One answer a screen offers: the key to press and what it does. On a screen it
+    reads `1 Pay all due`; `language`, when given, is the language the label is in and
+    said in (the language menu names each language in itself)."""
+
+    key: str
+    label: str
+    language: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.label}"
+
+
+# An action given as text ("1 Pay all due", a catalogue message): its key, then its label.
+NUMBERED = re.compile(r"(\d+) (.+)", re.DOTALL)
+
+
+def as_choice(item: str | Choice) -> Choice | None:
+    if isinstance(item, Choice):
+        return item
+    match = NUMBERED.fullmatch(item)
+    return Choice(match.group(1), match.group(2)) if match else None
+
+
+@dataclass(frozen=True)
 class Reply:
+    """One answer of the engine: `text` is the page a screen shows (USSD); the rest is
+    the whole screen unpaged, for a renderer that is not a screen (the voice line):
+    `head` (the error or notice answering the last move), `lines`, the choices
+    (`actions`, in the order shown), whether `0` goes back, and whether it waits for
+    an entry of several digits (`typed`)."""
+
     text: str
     final: bool
     screen: str
     # Ended by the third wrong answer in a row, not by reaching a last screen.
     gave_up: bool = False
+    head: tuple[str, ...] = ()
+    lines: tuple[str, ...] = ()
+    actions: tuple[Choice, ...] = ()
+    back: bool = False
+    typed: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,11 +80,15 @@ class View:
 
     `actions` are the screen's choices ("1 Pay all due"): the paging keeps them all on
     the first page, after as many `lines` as fit, so that no one pages to act. A list to
-    choose from (regions, claims) is `lines`: it pages like any information."""
+    choose from (regions, claims) is `lines` of `Choice`s: it pages like any information.
+    An action given as text is numbered ("1 Pay all due"): its number is its key.
+    `typed`: the screen waits for an entry of several digits (a year, a PIN, a reference,
+    a number of months), not a choice: the voice line lets it end with `#`."""
 
-    lines: list[str]
+    lines: Sequence[str | Choice]
     final: bool = False
-    actions: list[str] = field(default_factory=list)
+    actions: Sequence[str | Choice] = field(default_factory=list)
+    typed: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,6 +137,12 @@ class Session:
         self.data["lang"] = value
 
     @property
+    def written(self) -> str:
+        """The screen language of the language in use: the one the ports get (names of
+        places and trades, the preference stored, SMS)."""
+        return written(self.language)
+
+    @property
     def artisan_id(self) -> int | None:
         value = self.data.get("aid")
         return int(value) if value is not None else None
@@ -120,16 +168,29 @@ class Session:
 
 @dataclass
 class Context:
+    """One hop's outside world. `channel` is "screen" (USSD) or "voice"; `languages`
+    the languages offered on it (default: every language of the channel; the voice line
+    passes only those whose prompts it can play)."""
+
     phone: str
     ports: Ports
     budget: Budget
     today: dt.date
     default_language: str
+    # A language chosen before the menus (the voice line's offer): it wins over the caller's.
+    language: str | None = None
+    channel: str = SCREEN
+    languages: tuple[str, ...] = ()
     _translators: dict[str, Translator] = field(default_factory=dict)
+
+    @property
+    def offered(self) -> tuple[str, ...]:
+        return self.languages or on_channel(self.channel)
 
     def translator(self, language: str) -> Translator:
         if language not in self._translators:
-            self._translators[language] = Translator(language)
+            spoken = self.channel == VOICE
+            self._translators[language] = SpokenTranslator(language) if spoken else Translator(language)
         return self._translators[language]
 
 
@@ -193,7 +254,7 @@ class Engine:
         home = self.agent_home if caller.agent_id is not None and self.agent_home else self.home
         data: dict[str, Any] = {
             "v": STATE_VERSION,
-            "lang": caller.language or ctx.default_language,
+            "lang": ctx.language or for_channel(caller.language, ctx.channel, ctx.default_language),
             "aid": caller.artisan_id,
             "home": home,
             "stack": [{"s": home}],
@@ -267,27 +328,51 @@ class Engine:
         self, ctx: Context, session: Session, error: str | None = None, notice: str | None = None
     ) -> tuple[list[str], bool]:
         """Every page of the current screen, and whether the screen is final."""
+        view, head, back = self._layout(ctx, session, error, notice)
+        return self._paginate(ctx, session, view, head, back), view.final
+
+    def _layout(
+        self, ctx: Context, session: Session, error: str | None, notice: str | None
+    ) -> tuple[View, list[str], str | None]:
         t = ctx.translator(session.language)
         view = self.screens[session.frame["s"]].render(ctx, session, t)
         head = [line for line in (error, notice) if line]
         back = None if view.final or len(session.stack) == 1 else t("0 Back")
-        pages = paginate(
-            head + view.lines, ctx.budget, more=t("98 More"), back=back, actions=view.actions, keep=len(head)
-        )
-        return pages, view.final
+        return view, head, back
+
+    def _paginate(self, ctx: Context, session: Session, view: View, head: list[str], back: str | None) -> list[str]:
+        t = ctx.translator(session.language)
+        lines = [str(line) for line in view.lines]
+        actions = [str(action) for action in view.actions]
+        return paginate(head + lines, ctx.budget, more=t("98 More"), back=back, actions=actions, keep=len(head))
 
     def _render(self, ctx: Context, session: Session, error: str | None = None, notice: str | None = None) -> Reply:
         data = session.data
         name = session.frame["s"]
-        pages, final_view = self.pages(ctx, session, error, notice)
+        view, head, back = self._layout(ctx, session, error, notice)
+        pages = self._paginate(ctx, session, view, head, back)
         data["pages"] = len(pages)
         page = min(data.get("page", 0), len(pages) - 1)
         data["page"] = page
-        final = final_view and page == len(pages) - 1
+        # The voice line says a screen whole: its last page is the one it says.
+        final = view.final and (page == len(pages) - 1 or ctx.channel == VOICE)
         if final:
             data["done"] = True
-        return Reply(text=pages[page], final=final, screen=name)
+        # A choice is a `Choice` among the lines, or any action (numbered text).
+        listed = [item for item in view.lines if isinstance(item, Choice)]
+        choices = [choice for choice in map(as_choice, [*listed, *view.actions]) if choice is not None]
+        plain = tuple(item for item in view.lines if not isinstance(item, Choice))
+        return Reply(
+            text=pages[page],
+            final=final,
+            screen=name,
+            head=tuple(head),
+            lines=plain,
+            actions=tuple(choices),
+            back=back is not None,
+            typed=view.typed,
+        )
 
     def _finish(self, session: Session, lines: list[str]) -> Reply:
         session.data["done"] = True
-        return Reply(text="\n".join(lines), final=True, screen=session.frame["s"])
+        return Reply(text="\n".join(lines), final=True, screen=session.frame["s"], lines=tuple(lines))

@@ -7,6 +7,7 @@ from menus.artisan import identified
 from menus.engine import Context, Go, Invalid, Screen, Session, Step, View
 from menus.i18n import N_, Translator
 from menus.registration import start_request
+from menus.typed import read_day, store_day
 
 KINDS = {"1": "advisor_callback", "2": "export_support", "3": "chamber_contact"}
 
@@ -44,15 +45,17 @@ class HelpMenu:
             return identified(ctx, session, "help", t)
         answer = ctx.ports.help.request(artisan_id=session.artisan_id, kind=kind)
         # The outcome travels in the params: showing a page again must not ask twice.
-        since = None if answer.created else f"{answer.since:%d/%m/%Y}"
+        since = None if answer.created else store_day(answer.since)
         return Go("help_done", {"kind": kind, "since": since})
 
 
 class HelpDone:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        since = session.params.get("since")
+        since = read_day(str(session.params.get("since") or ""))
         if since:
-            return View([t("You already have an open request of this kind, since {when}.", when=since)], final=True)
+            return View(
+                [t("You already have an open request of this kind, since {when}.", when=t.day(since))], final=True
+            )
         kind = str(session.params.get("kind", "advisor_callback"))
         return View([t(DONE.get(kind, DONE["advisor_callback"]))], final=True)
 

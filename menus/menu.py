@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from menus import agent, artisan, banks, cashpoints, help, payments, registration, reimbursements
+from menus import agent, artisan, banks, cashpoints, help, payments, registration, reimbursements, reminders
 from menus.engine import Engine
 
 SCREENS = {
     **artisan.SCREENS,
+    **reminders.SCREENS,
     **payments.SCREENS,
     **reimbursements.SCREENS,
     **help.SCREENS,

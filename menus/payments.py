@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
-from menus.engine import Context, Go, Home, Invalid, Screen, Session, Step, View
-from menus.i18n import N_, Translator, grouped
+from menus.engine import Choice, Context, Go, Home, Invalid, Screen, Session, Step, View
+from menus.i18n import N_, Translator
 from menus.networks import NETWORK_NAMES, NETWORK_OPTIONS
 from menus.ports import ReferenceInfo, Refused
 
@@ -29,15 +27,11 @@ def refusal(code: str) -> str:
     return REFUSALS.get(code, N_("This cannot be done now."))
 
 
-def expiry(moment: dt.datetime) -> str:
-    return moment.strftime("%d/%m %H:%M")
-
-
 def reference_lines(info: ReferenceInfo, t: Translator) -> list[str]:
     return [
-        t("Reference: {reference}", reference=grouped(info.reference)),
+        t("Reference: {reference}", reference=t.reference(info.reference)),
         t("Amount: {amount}", amount=t.money(info.amount_centimes)),
-        t("Pay at {network} before {when}", network=t(NETWORK_NAMES[info.network]), when=expiry(info.expires_at)),
+        t("Pay at {network} before {when}", network=t(NETWORK_NAMES[info.network]), when=t.moment(info.expires_at)),
     ]
 
 
@@ -56,7 +50,7 @@ class Dues:
         actions: list[str] = []
         if dues.months:
             first, last = dues.months[0], dues.months[-1]
-            span = t.months(first, 1) if first == last else f"{t.months(first, 1)}-{t.months(last, 1)}"
+            span = t.month_span(first, last)
             lines.append(t("Total: {amount}", amount=t.money(dues.total_centimes)))
             lines.append(t("Due: {n} months ({months})", n=len(dues.months), months=span))
             actions.append(t("1 Pay all due"))
@@ -83,7 +77,7 @@ class Dues:
 
 class Months:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        return View([t("How many months? (1 to 12)"), t("Due months first, then months ahead.")])
+        return View([t("How many months? (1 to 12)"), t("Due months first, then months ahead.")], typed=True)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         if not (value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_MONTHS):
@@ -95,7 +89,7 @@ class Network:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         return View(
             [t("Where will you pay?")],
-            actions=[f"{key} {t(NETWORK_NAMES[name])}" for key, name in NETWORK_OPTIONS.items()],
+            actions=[Choice(key, t(NETWORK_NAMES[name])) for key, name in NETWORK_OPTIONS.items()],
         )
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:

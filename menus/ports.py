@@ -88,6 +88,12 @@ class Registry(Protocol):
     def set_reminders(self, *, artisan_id: int, wanted: bool) -> None:
         """Start or stop the monthly dues reminders (what the artisan asks for still comes)."""
 
+    def reminders_by(self, artisan_id: int) -> str | None:
+        """How the artisan's reminders come: sms or voice (None: no such artisan)."""
+
+    def set_reminders_by(self, *, artisan_id: int, channel: str) -> None:
+        """Reminders by `channel` (sms or voice) from now on."""
+
 
 class Refused(Exception):
     """A payment step refused, with a stable code the screens turn into a message."""

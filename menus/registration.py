@@ -6,11 +6,11 @@ caller lands after "1 My registration") and in option 5 (help and services)."""
 from __future__ import annotations
 
 from menus.cashpoints import Provinces, Regions, chosen, numbered
-from menus.engine import Context, End, Go, Invalid, Screen, Session, Step, View
+from menus.engine import Choice, Context, End, Go, Invalid, Screen, Session, Step, View
 from menus.i18n import N_, Translator
 from menus.ports import Place, RequestOutcome
 from menus.trades import TRADES, trade_name
-from menus.typed import mask_tail, read_birth_year, read_cin
+from menus.typed import mask_tail, read_birth_year, read_cin, read_day, store_day
 
 LIMITED = N_("You have made too many registration requests today. Please try again tomorrow.")
 ALREADY_OPEN = N_("You already have an open registration request, since {when}. Your chamber of crafts will call you.")
@@ -23,7 +23,7 @@ def start_request(ctx: Context, session: Session, t: Translator) -> Step:
         return End([t(LIMITED)])
     since = desk.open_since(ctx.phone)
     if since is not None:
-        return End([t(ALREADY_OPEN, when=f"{since:%d/%m/%Y}")])
+        return End([t(ALREADY_OPEN, when=t.day(since))])
     return Go("rna_trade")
 
 
@@ -33,10 +33,10 @@ def _trades(language: str) -> list[Place]:
 
 class Trade:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        return View([t("Registration in the RNA: your trade"), *numbered(_trades(session.language))])
+        return View([t("Registration in the RNA: your trade"), *numbered(_trades(session.written), t)])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
-        trade = chosen(_trades(session.language), value)
+        trade = chosen(_trades(session.written), value)
         if trade is None:
             return Invalid()
         return Go("rna_region", {"trade": trade.code})
@@ -45,10 +45,10 @@ class Trade:
 class Commune:
     def _communes(self, ctx: Context, session: Session) -> list[Place]:
         province = str(session.params["province"])
-        return ctx.ports.registrations.communes(province_code=province, language=session.language)
+        return ctx.ports.registrations.communes(province_code=province, language=session.written)
 
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        return View([t("Choose your commune"), *numbered(self._communes(ctx, session))])
+        return View([t("Choose your commune"), *numbered(self._communes(ctx, session), t)])
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         commune = chosen(self._communes(ctx, session), value)
@@ -59,7 +59,7 @@ class Commune:
 
 class Cin:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        return View([t("Enter your CIN number (e.g. AB123456):")])
+        return View([t("Enter your CIN number (e.g. AB123456):")], typed=True)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         cin = read_cin(value)
@@ -75,7 +75,7 @@ class Cin:
 
 class Year:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        return View([t("Enter your year of birth (e.g. 1980):")])
+        return View([t("Enter your year of birth (e.g. 1980):")], typed=True)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:
         year = read_birth_year(value, ctx.today)
@@ -89,15 +89,15 @@ class Confirm:
 
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         params, desk = session.params, ctx.ports.registrations
-        commune = desk.commune_name(commune_code=str(params["commune"]), language=session.language)
+        commune = desk.commune_name(commune_code=str(params["commune"]), language=session.written)
         cin = desk.reveal_cin(str(params["cin"]))
         if cin is None:
             return View([t("This session took too long. Please dial again.")], final=True)
         return View(
             [
-                t("1 Send my registration request"),
-                t("Trade: {trade}", trade=trade_name(str(params["trade"]), session.language)),
-                t("Commune: {commune}", commune=commune or params["commune"]),
+                Choice("1", t("Send my registration request")),
+                t("Trade: {trade}", trade=trade_name(str(params["trade"]), session.written)),
+                t("Commune: {commune}", commune=commune or str(params["commune"])),
                 # The CIN's last digits only: the screen's text is kept in the session
                 # record (to answer a retried hop), which must not hold the CIN.
                 t("CIN: {cin}, born in {year}", cin=mask_tail(cin), year=params["year"]),
@@ -114,19 +114,19 @@ class Confirm:
             commune_code=str(params["commune"]),
             sealed_cin=str(params["cin"]),
             birth_year=int(params["year"]),
-            language=session.language,
+            language=session.written,
         )
         if answer.outcome is RequestOutcome.EXPIRED:
             return End([t("This session took too long. Please dial again.")])
-        since = f"{answer.since:%d/%m/%Y}" if answer.since else None
+        since = store_day(answer.since) if answer.since else None
         return Go("rna_done", {"number": answer.number, "since": since})
 
 
 class Done:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
-        since = session.params.get("since")
+        since = read_day(str(session.params.get("since") or ""))
         if since:
-            return View([t(ALREADY_OPEN, when=since)], final=True)
+            return View([t(ALREADY_OPEN, when=t.day(since))], final=True)
         number = session.params.get("number", "")
         return View(
             [t("Request {number} sent to the chamber of crafts of your region. You will get an SMS.", number=number)],

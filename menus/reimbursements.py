@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from menus.engine import Context, Go, Invalid, Screen, Session, Step, View
+from menus.engine import Choice, Context, Go, Invalid, Screen, Session, Step, View
 from menus.i18n import N_, Translator
 from menus.networks import NETWORK_NAMES
 from menus.ports import ClaimInfo, ResendOutcome
@@ -36,6 +36,10 @@ def can_resend(claim: ClaimInfo, ctx: Context) -> bool:
     return available and claim.available_until is not None and claim.available_until >= ctx.today
 
 
+def claim_label(claim: ClaimInfo, t: Translator) -> str:
+    return f"{t.day(claim.date, year=False)} {t.money(claim.amount_centimes)} {status_label(claim.status, t)}"
+
+
 class Claims:
     def render(self, ctx: Context, session: Session, t: Translator) -> View:
         claims = ctx.ports.reimbursements.claims(session.artisan_id or 0, limit=MAX_LISTED)
@@ -45,10 +49,7 @@ class Claims:
         return View(
             [
                 t("Choose a claim:"),
-                *(
-                    f"{number} {claim.date:%d/%m} {t.money(claim.amount_centimes)} {status_label(claim.status, t)}"
-                    for number, claim in enumerate(claims, start=1)
-                ),
+                *(Choice(str(number), claim_label(claim, t)) for number, claim in enumerate(claims, start=1)),
             ]
         )
 
@@ -76,19 +77,19 @@ class Claim:
         if claim.status == "available" and claim.network is not None:
             if claim.code_from is not None:
                 # A phone newly linked by identification: the code waits (RELINK_COOLDOWN_HOURS).
-                lines.insert(0, t("Pick-up code shown from {when}", when=f"{claim.code_from:%d/%m %H:%M}"))
+                lines.insert(0, t("Pick-up code shown from {when}", when=t.moment(claim.code_from)))
             else:
-                lines.insert(0, t("Pick-up code: {code}", code=claim.pick_up_code))
+                lines.insert(0, t("Pick-up code: {code}", code=t.reference(claim.pick_up_code or "")))
             lines.append(t("At {network}", network=t(NETWORK_NAMES.get(claim.network, claim.network))))
             if claim.available_until is not None:
-                lines.append(t("Valid until {when}", when=f"{claim.available_until:%d/%m/%Y}"))
+                lines.append(t("Valid until {when}", when=t.day(claim.available_until)))
             if can_resend(claim, ctx):
                 actions.append(t("1 Send the code again by SMS"))
         if claim.status == "rejected" and claim.reason:
             # The reason comes as the paying body wrote it: data, not a text of ours.
             label = t("Reason:")
-            lines.append(f"{label} {claim.reason}")
-        lines.append(t("Claim no. {number}", number=claim.claim_number))
+            lines.append(f"{label} {t.data(claim.reason)}")
+        lines.append(t("Claim no. {number}", number=t.reference(claim.claim_number)))
         return View(lines, actions=actions)
 
     def handle(self, ctx: Context, session: Session, value: str, t: Translator) -> Step:

@@ -24,3 +24,21 @@ def read_birth_year(value: str, today: dt.date) -> int | None:
 def mask_tail(value: str, keep: int = 4) -> str:
     """Last digits only, behind a short fixed mask (a screen has no room to spare)."""
     return "**" + value[-keep:] if len(value) > keep else value
+
+
+# A day kept in a session's params (an answer's "since"), as the screens once showed it.
+STORED_DAY = "%d/%m/%Y"
+
+
+def store_day(day: dt.date) -> str:
+    return f"{day:{STORED_DAY}}"
+
+
+def read_day(value: str) -> dt.date | None:
+    parts = value.split("/")
+    if len(parts) != 3 or not all(part.isascii() and part.isdigit() for part in parts):
+        return None
+    try:
+        return dt.date(int(parts[2]), int(parts[1]), int(parts[0]))
+    except ValueError:
+        return None

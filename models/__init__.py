@@ -3,13 +3,14 @@
 from models.artisan import Artisan
 from models.banks import BankLead
 from models.base import Base, UTCDateTime, utcnow
+from models.calls import CallOutbox
 from models.contribution import ContributionAmount, ContributionCategory
 from models.help import HelpRequest
 from models.identification import IdentificationAttempt, IdentificationCounter, PhoneLink, PhonePreference
 from models.payments import Agent, CashPoint, PaidMonth, PartnerKey, Payment, PaymentReference
 from models.registration import Chamber, RegistrationRequest
 from models.reimbursements import ReimbursementClaim
-from models.sms import OutboxMessage, SmsReminder
+from models.sms import OutboxMessage, OutboxPart, SmsReminder
 from models.staff import StaffMember
 from models.ussd import UssdSessionOutcome
 
@@ -18,6 +19,7 @@ __all__ = [
     "Artisan",
     "BankLead",
     "Base",
+    "CallOutbox",
     "CashPoint",
     "Chamber",
     "ContributionAmount",
@@ -26,6 +28,7 @@ __all__ = [
     "IdentificationAttempt",
     "IdentificationCounter",
     "OutboxMessage",
+    "OutboxPart",
     "PaidMonth",
     "PartnerKey",
     "Payment",

@@ -15,6 +15,7 @@ CATEGORIES = ("artisan", "maalem", "cooperative", "enterprise")
 RNA_STATUSES = ("registered", "pending", "struck_off")
 AMO_STATUSES = ("not_registered", "pre_registered", "registered")
 LANGUAGES = ("ar", "fr")
+REMINDER_CHANNELS = ("sms", "voice")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -29,6 +30,7 @@ class Artisan(Base):
         CheckConstraint(_in("amo_status", AMO_STATUSES), name="amo_status"),
         CheckConstraint("language IS NULL OR " + _in("language", LANGUAGES), name="language"),
         CheckConstraint("birth_year BETWEEN 1900 AND 2100", name="birth_year"),
+        CheckConstraint(_in("reminders_by", REMINDER_CHANNELS), name="reminders_by"),
     )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
@@ -55,5 +57,8 @@ class Artisan(Base):
     amo_paid_through: Mapped[dt.date | None] = mapped_column(Date)
     # STOP by SMS or from the menu: no more reminders (what the artisan asked for still comes).
     sms_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How the monthly reminder and "your reimbursement is ready" come: sms (the default) or
+    # voice (a call out, option 6 then 5; an SMS still when the calls fail).
+    reminders_by: Mapped[str] = mapped_column(String(8), default="sms", server_default="sms")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -54,6 +54,24 @@ class OutboxMessage(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
+class OutboxPart(Base):
+    """One part of a message sent in several (SMPP: a submit_sm each, a message_id and a
+    receipt each). The row is delivered once every part is; a part failing fails it."""
+
+    __tablename__ = "sms_outbox_parts"
+    __table_args__ = (
+        UniqueConstraint("outbox_id", "part"),
+        Index("ix_sms_outbox_parts_provider_message_id", "provider_message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ID, ForeignKey("sms_outbox.id", ondelete="CASCADE"))
+    part: Mapped[int] = mapped_column(SmallInteger)
+    provider_message_id: Mapped[str] = mapped_column(String(128))
+    # The part's last receipt word (DELIVRD, UNDELIV ...); empty until one comes.
+    provider_status: Mapped[str | None] = mapped_column(String(40))
+
+
 class SmsReminder(Base):
     """The monthly dues reminder sent to an artisan: at most one per month, by constraint."""
 

@@ -134,7 +134,7 @@ def app(settings: Settings) -> Iterator[Flask]:
 
 
 def dispose(app: Flask) -> None:
-    app.extensions[db.EXTENSION].kw["bind"].dispose()
+    db.dispose_engines(app)
     app.extensions[EXTENSION].redis.close()
 
 

@@ -129,4 +129,7 @@ PRODUCTION_SECRETS: dict[str, str] = {
     "sms_backend": "africastalking",
     "at_username": "hirfa",
     "at_api_key": "12b56a37a798e931fa9186952fe5da60eec6f919f21c5428",
+    "voice_tts_backend": "azure",
+    "azure_speech_region": "westeurope",
+    "azure_speech_key": "5c1e0d7a9b3f48e2a6d4c8b0f2e1a3d5",
 }

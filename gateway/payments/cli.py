@@ -13,7 +13,8 @@ import click
 from flask.cli import AppGroup
 
 from gateway.cli import read_secret
-from gateway.db import get_db, rollback
+from gateway.clock import local_today
+from gateway.db import get_db, get_read_db, rollback
 from gateway.logs import mask_phone
 from gateway.payments import agents
 from gateway.payments.agents import AgentError
@@ -26,6 +27,7 @@ from gateway.payments.settlement import (
     settlement_rows,
     write_settlement,
 )
+from gateway.wiring import hirfa
 from models.payments import NETWORKS
 
 agents_cli = AppGroup("agents", help="Cash-point agents of Wafacash and Fellah Cash.")
@@ -118,7 +120,9 @@ def disable(code: str) -> None:
 )
 def settlement(network: str, day: dt.datetime, output: Path | None) -> None:
     """Write the settlement CSV of NETWORK for one business day (Africa/Casablanca)."""
-    db = get_db()
+    # A past day is closed: a standby (DATABASE_READ_URL) may answer; today is the primary's.
+    past = day.date() < local_today(hirfa().clock())
+    db = get_read_db() if past else get_db()
     rows = settlement_rows(db, network=network, day=day.date())
     db.commit()
     if output is not None and str(output) == "-":

@@ -267,6 +267,16 @@ class RegistryService:
             artisan.sms_opt_out = not wanted
             self.db.flush()
 
+    def reminders_by(self, artisan_id: int) -> str | None:
+        artisan = self.db.get(Artisan, artisan_id)
+        return artisan.reminders_by if artisan is not None else None
+
+    def set_reminders_by(self, *, artisan_id: int, channel: str) -> None:
+        artisan = self.db.get(Artisan, artisan_id)
+        if artisan is not None:
+            artisan.reminders_by = channel
+            self.db.flush()
+
     def send_registration_help(self, *, phone: str, language: str) -> None:
         queue_sms(self.db, recipient=phone, language=language, template="rna_registration_help")
         self.db.flush()

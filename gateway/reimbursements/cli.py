@@ -33,6 +33,7 @@ def import_command(file: Path, rejects: Path | None) -> None:
             rejects=rejects_for(file, rejects),
             clock=app.clock,
             default_language=app.settings.default_language,
+            calls_out=app.settings.calls_out,
             on_batch=db.commit,
         )
     except ClaimFileError as err:

@@ -57,6 +57,7 @@ def import_claims(
     rejects: Path,
     clock: Clock,
     default_language: str,
+    calls_out: bool = False,
     batch_size: int = 500,
     on_batch: Callable[[], None] | None = None,
 ) -> ClaimImportSummary:
@@ -91,7 +92,9 @@ def import_claims(
                 number = values["claim_number"]
                 if number in seen:
                     raise Refusal("invalid_field", f"claim_number: duplicate of line {seen[number]}")
-                outcome = upsert_claim(db, **values, clock=clock, default_language=default_language)
+                outcome = upsert_claim(
+                    db, **values, clock=clock, default_language=default_language, calls_out=calls_out
+                )
             except Refusal as error:
                 rejects_file.write(line, cells, error.message)
             else:

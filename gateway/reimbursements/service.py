@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from gateway.clock import MOROCCO, local_today
 from gateway.errors import Refusal
 from gateway.sms.outbox import MAX_SEGMENTS, queue_sms, render, segments
+from gateway.voice.call_outbox import queue_call, wants_call
 from menus.i18n import Translator, format_amount
 from menus.networks import NETWORK_NAMES
 from menus.ports import ResendOutcome
@@ -177,6 +178,7 @@ def upsert_claim(
     reason: str | None = None,
     clock: Clock,
     default_language: str,
+    calls_out: bool = False,
 ) -> ClaimUpsert:
     """Create or replace the claim `claim_number` of the artisan with this CIN and/or CNSS number.
 
@@ -184,7 +186,9 @@ def upsert_claim(
     available claim needs network, pick_up_code and an available_until not in the
     past; a rejected one a reason. The claim stays with the artisan it was first
     reported for. A new claim or a new status queues one SMS in the artisan's language
-    (`default_language` when they have none); nothing is queued otherwise.
+    (`default_language` when they have none); nothing is queued otherwise. With `calls_out`
+    (AT_VOICE_NUMBER set), "ready at the cash point" is a call to an artisan who chose
+    reminders by voice (gateway/voice/calls.py), the SMS only if the call fails.
 
     Raises Refusal before writing anything. Flushes; the caller commits."""
     _check_fields(
@@ -225,7 +229,7 @@ def upsert_claim(
             if claim is None:
                 raise
         else:
-            _notify(db, claim, artisan, now=now, default_language=default_language)
+            _notify(db, claim, artisan, now=now, default_language=default_language, calls_out=calls_out)
             return ClaimUpsert(claim, changed=True, created=True)
     if claim.artisan_id != artisan.id:
         raise Refusal("claim_artisan_mismatch", "claim_number: this claim belongs to another artisan")
@@ -241,7 +245,7 @@ def upsert_claim(
         claim.status_changed_at = now
     db.flush()
     if "status" in changes:
-        _notify(db, claim, artisan, now=now, default_language=default_language)
+        _notify(db, claim, artisan, now=now, default_language=default_language, calls_out=calls_out)
     return ClaimUpsert(claim, changed=True, created=False)
 
 
@@ -260,11 +264,25 @@ def _notify(
     default_language: str,
     urgent: bool = False,
     counted: bool = False,
+    calls_out: bool = False,
 ) -> OutboxMessage | None:
     """Queue the SMS for the claim's current status (nothing when the artisan has no phone).
 
-    A pick-up SMS counts towards the day's limit, unless the caller `counted` it already."""
+    A pick-up SMS counts towards the day's limit, unless the caller `counted` it already.
+    With `calls_out`, an artisan who chose calls gets "ready" as a call instead (None returned)."""
     if not artisan.phone:
+        return None
+    if claim.status == "available" and wants_call(artisan, calls_out=calls_out):
+        changed = claim.status_changed_at or now
+        queue_call(
+            db,
+            artisan=artisan,
+            kind="claim_ready",
+            subject=f"claim:{claim.id}:{changed:%Y%m%d%H%M%S}",
+            language=artisan.language or default_language,
+            claim_id=claim.id,
+        )
+        db.flush()
         return None
     if claim.status == "available" and not counted:
         _count_pick_up_sms(db, claim.id, local_today(now))
@@ -301,6 +319,14 @@ def _notify(
     message.created_at = message.updated_at = now
     db.flush()
     return message
+
+
+def claim_status_sms(
+    db: Session, claim: ReimbursementClaim, artisan: Artisan, *, now: dt.datetime, default_language: str
+) -> OutboxMessage | None:
+    """The SMS of the claim's current status, whatever the artisan chose (a call out that
+    failed sends it: gateway/voice/calls.py)."""
+    return _notify(db, claim, artisan, now=now, default_language=default_language)
 
 
 def _fitted_reason(template: str, language: str, values: dict[str, str], reason: str) -> str:

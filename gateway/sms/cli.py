@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import signal
-from types import FrameType
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from gateway.clock import local_today, month_start
 from gateway.db import get_db
+from gateway.leader import run_alone
 from gateway.sms.reminders import ReminderError, send_reminders
-from gateway.sms.sweep import reminder_code
+from gateway.sms.sweep import Clock, reminder_code
 from gateway.sms_app import app_clock, sweep_app
 from gateway.wiring import hirfa
 
@@ -52,12 +51,13 @@ def remind(month: str | None, code: str | None) -> None:
 @click.option("--ticks", type=int, default=None, hidden=True, help="Stop after this many ticks (tests).")
 def clock(ticks: int | None) -> None:
     """Run the sweep every SMS_SWEEP_INTERVAL_SECONDS and the reminders each month (Procfile `clock:`)."""
-    runner = app_clock(current_app._get_current_object())  # type: ignore[attr-defined]
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    parts = hirfa()
 
-    def stop(_signum: int, _frame: FrameType | None) -> None:
-        runner.stopping.set()
+    def make_clock() -> Clock:
+        runner = app_clock(app, ticks=ticks)
+        click.echo(f"sms clock: sweeping every {runner.settings.sms_sweep_interval_seconds}s")
+        return runner
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    click.echo(f"sms clock: sweeping every {runner.settings.sms_sweep_interval_seconds}s")
-    runner.run(ticks=ticks)
+    # One clock at a time: a second copy waits for the lease (gateway/leader.py).
+    run_alone("clock", parts.settings, parts.redis, make_clock)

@@ -22,6 +22,8 @@ class SendResult:
     # The request may have reached the provider (read timeout, garbled 2xx): a retry may
     # deliver the message twice, so the row is marked.
     maybe_sent: bool = False
+    # A message sent in several parts: every part's id, in order (receipts come per part).
+    provider_part_ids: tuple[str, ...] = ()
 
 
 class SmsSender(Protocol):

@@ -1,4 +1,5 @@
-"""The monthly dues reminder: one SMS per artisan with dues, never twice for a month.
+"""The monthly dues reminder: one SMS per artisan with dues, never twice for a month (a
+call instead to an artisan who chose reminders by voice: gateway/voice/calls.py).
 
 The `sms_reminders` row is written with its outbox row in the same transaction, and
 (artisan, month) is unique: a second run, even a concurrent one, sends nothing twice.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import exists, select
@@ -19,6 +21,7 @@ from gateway.clock import add_months, month_start, months_between
 from gateway.config import Settings
 from gateway.payments.service import artisan_dues
 from gateway.sms.outbox import queue_sms
+from gateway.voice.call_outbox import queue_call, wants_call
 from menus.i18n import format_amount, months_label
 from models import Artisan, OutboxMessage, SmsReminder
 
@@ -52,10 +55,17 @@ def dues_date(month: dt.date, today: dt.date) -> dt.date:
 
 
 def send_reminders(
-    *, db_session: Session, settings: Settings, month: dt.date, today: dt.date, code: str
+    *,
+    db_session: Session,
+    settings: Settings,
+    month: dt.date,
+    today: dt.date,
+    code: str,
+    keep_going: Callable[[], bool] = lambda: True,
 ) -> ReminderCounts:
     """Queue the reminder of `month` (its first day) for every artisan who has dues, a phone
-    and no opt-out, and has not had it yet. Commits once per chunk."""
+    and no opt-out, and has not had it yet. Commits once per chunk; stops before a chunk
+    when `keep_going()` is false (the clock lost its lease)."""
     db = db_session
     month = month_start(month)
     as_of = dues_date(month, today)
@@ -63,7 +73,7 @@ def send_reminders(
     counts = ReminderCounts()
     after_id = 0
     retries = 0
-    while True:
+    while keep_going():
         artisans = db.scalars(
             select(Artisan)
             .where(
@@ -80,7 +90,7 @@ def send_reminders(
         if not artisans:
             db.commit()
             break
-        queued: list[tuple[int, OutboxMessage]] = []
+        queued: list[tuple[int, OutboxMessage | None]] = []
         nothing_due = 0
         for artisan in artisans:
             dues = artisan_dues(db, artisan, as_of)
@@ -88,6 +98,11 @@ def send_reminders(
                 nothing_due += 1
                 continue
             language = artisan.language or settings.default_language
+            if wants_call(artisan, calls_out=settings.calls_out):
+                # A call instead (gateway/voice/calls.py: its figures are read when it is answered).
+                queue_call(db, artisan=artisan, kind="dues_reminder", subject=subject, language=language, month=month)
+                queued.append((artisan.id, None))
+                continue
             first, last = dues.months[0][0], dues.months[-1][0]
             message = queue_sms(
                 db,
@@ -103,7 +118,10 @@ def send_reminders(
         try:
             db.flush()
             db.add_all(
-                [SmsReminder(artisan_id=artisan_id, month=month, outbox_id=row.id) for artisan_id, row in queued]
+                [
+                    SmsReminder(artisan_id=artisan_id, month=month, outbox_id=row.id if row else None)
+                    for artisan_id, row in queued
+                ]
             )
             db.commit()
         except IntegrityError:

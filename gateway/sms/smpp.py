@@ -414,7 +414,7 @@ class SmppSmsSender:
 
     def send(self, *, recipient: str, body: str) -> SendResult:
         encoded = encode(body)
-        message_id = ""
+        part_ids: list[str] = []
         for index, part in enumerate(encoded.parts):
             try:
                 status, part_id = self.connection.submit(
@@ -439,6 +439,11 @@ class SmppSmsSender:
                 name = status_name(status)
                 log.warning("smpp submit refused", extra={"status": name, "recipient": mask_phone(recipient)})
                 return SendResult(outcome, provider_status=name, reason=name, maybe_sent=index > 0)
-            # The first part's id is the message's: its receipt says whether the SMS arrived.
-            message_id = message_id or part_id
-        return SendResult(SendStatus.SENT, provider_message_id=message_id or None, provider_status="ESME_ROK")
+            part_ids.append(part_id)
+        # The first part's id names the message; every part's comes back in its own receipt.
+        return SendResult(
+            SendStatus.SENT,
+            provider_message_id=part_ids[0] or None,
+            provider_status="ESME_ROK",
+            provider_part_ids=tuple(part_ids) if len(part_ids) > 1 else (),
+        )

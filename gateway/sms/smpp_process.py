@@ -5,15 +5,19 @@ factory, the clock and Redis.
 How the outbox's guarantees survive the move from RQ jobs to one connection:
 - After a commit the dispatcher pushes the new row ids to a Redis list (`ids_key`) instead
   of queueing RQ jobs (gateway/sms/dispatch.py); the sweep pushes the ids of due and dead
-  rows there too. This process pops them and sends each with `send_outbox_message`, the
-  very function the RQ job runs: it claims the row with the same compare-and-set (pending
-  -> `sending`, committed before the submit_sm), so an id pushed twice is sent once.
-- Nothing is lost when a process dies: an id popped but not sent leaves its row pending,
-  and the sweep pushes it again after SMS_PENDING_TIMEOUT_SECONDS; a row left `sending`
-  (the submit may have gone) is put back flagged `possible_duplicate` after
-  SMS_SENDING_TIMEOUT_SECONDS. At most the messages in flight (the window) go twice.
-- Ids are popped only while bound and while the window has room, so a dead SMSC costs
-  no attempts: the ids wait in Redis.
+  rows there too. This process pops them in batches (up to SMPP_WINDOW x CLAIM_ROUNDS) and
+  claims each batch in one transaction (`claim_outbox_rows`: pending -> `sending`,
+  committed before any submit_sm; rows locked by another claim are skipped), so an id
+  pushed twice is sent once. The results are recorded in batches too (`record_results`,
+  one transaction for the results that came in meanwhile).
+- Nothing is lost when a process dies: an id popped but not claimed leaves its row
+  pending, and the sweep pushes it again after SMS_PENDING_TIMEOUT_SECONDS; a row left
+  `sending` (claimed, maybe submitted) is put back flagged `possible_duplicate` after
+  SMS_SENDING_TIMEOUT_SECONDS. A window slot is freed only once its row's result is
+  committed, so at most SMPP_WINDOW messages are submitted and unrecorded at any time:
+  those alone can go twice (a claimed row still waiting for a slot was never submitted;
+  it is flagged all the same).
+- Ids are claimed only while bound, so a dead SMSC costs no attempts: the ids wait in Redis.
 - deliver_sm is dispatched by kind: a receipt updates the row with
   `record_delivery_report` (the rule Africa's Talking's reports use), an incoming SMS goes
   through `set_opt_out` (STOP / START), and a USSD indication (`ussd_service_op`) goes to
@@ -27,7 +31,9 @@ How the outbox's guarantees survive the move from RQ jobs to one connection:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -47,7 +53,16 @@ from gateway.logs import mask_phone
 from gateway.phones import InvalidPhone, caller_e164
 from gateway.sms.africastalking import InboundSms
 from gateway.sms.dispatch import smpp_ids_key
-from gateway.sms.service import record_delivery_report, send_outbox_message, set_opt_out
+from gateway.sms.interfaces import SendResult, SendStatus
+from gateway.sms.service import (
+    ClaimedRow,
+    RetryPolicy,
+    claim_outbox_rows,
+    record_delivery_report,
+    record_results,
+    send_claimed,
+    set_opt_out,
+)
 from gateway.sms.smpp import (
     USSD_PSSR_RESPONSE,
     USSD_USSR_REQUEST,
@@ -61,6 +76,12 @@ from gateway.sms.smpp import (
 log = logging.getLogger(__name__)
 
 POP_TIMEOUT_SECONDS = 1
+# Outbox ids claimed per round trip: SMPP_WINDOW x this (the next batch is claimed while
+# the window sends the last one).
+CLAIM_ROUNDS = 2
+RECORD_BATCH = 500
+RECORD_TRIES = 3
+RECORD_RETRY_SECONDS = 0.5
 # Under the Redis client's socket timeout (0.5 s): a longer wait would read as Redis down.
 BLPOP_SECONDS = 0.3
 ESME_ROK = 0
@@ -72,6 +93,7 @@ class UssdIndication:
     """A deliver_sm carrying ussd_service_op, as read off the wire."""
 
     source: str  # the caller's MSISDN, as the SMSC wrote it
+    destination: str  # what the caller dialed to (the service's short code)
     op: int
     session_info: int | None  # its_session_info: session number << 8 | dialogue sequence << 1 | end
     text: str
@@ -122,45 +144,102 @@ class SmppProcess:
         self.sender = SmppSmsSender(self.connection, source_addr=settings.smpp_source_addr)
         self.stopping = self.connection.stopping
         self._room = threading.BoundedSemaphore(settings.smpp_window)
+        self._results: queue.Queue[tuple[int, SendResult]] = queue.Queue()
+        self._sent_all = threading.Event()
+        self._policy = RetryPolicy.from_settings(settings)
         self._ussd_pool = ThreadPoolExecutor(USSD_WORKERS, thread_name_prefix="smpp-ussd")
 
     def run(self) -> None:
         """Until `stop()`: keep the link bound and send what the outbox pushes."""
         link = threading.Thread(target=self.connection.run, name="smpp-link", daemon=True)
         link.start()
+        recorder = threading.Thread(target=self._record_loop, name="smpp-record", daemon=True)
+        recorder.start()
         with ThreadPoolExecutor(self.settings.smpp_window, thread_name_prefix="smpp-send") as pool:
             while not self.stopping.is_set():
                 if not self.connection.wait_bound(POP_TIMEOUT_SECONDS):
                     continue
-                if not self._room.acquire(timeout=POP_TIMEOUT_SECONDS):
+                ids = self._pop(self.settings.smpp_window * CLAIM_ROUNDS)
+                if not ids:
                     continue
                 try:
-                    popped = self.redis.blpop([smpp_ids_key(self.settings.redis_prefix)], timeout=BLPOP_SECONDS)
-                except redis.RedisError:
-                    self._room.release()
-                    log.warning("smpp: redis unavailable", exc_info=True)
+                    with self.open_session() as db:
+                        claim = claim_outbox_rows(
+                            db_session=db, settings=self.settings, now=self.clock(), outbox_ids=ids, skip_locked=True
+                        )
+                except Exception:
+                    log.exception("smpp claim failed; the sweep will push them again", extra={"count": len(ids)})
                     self.stopping.wait(POP_TIMEOUT_SECONDS)
                     continue
-                if popped is None:
-                    self._room.release()
-                    continue
-                pool.submit(self._send, int(popped[1]))
+                for row in claim.claimed:
+                    while not self._room.acquire(timeout=POP_TIMEOUT_SECONDS):
+                        pass  # the room comes back as results are recorded, stopping or not
+                    pool.submit(self._submit, row)
+        self._sent_all.set()
+        recorder.join()
         link.join(timeout=5)
 
     def stop(self) -> None:
         self.connection.stop()
         self._ussd_pool.shutdown(wait=False, cancel_futures=True)
 
-    def _send(self, outbox_id: int) -> None:
+    def _pop(self, limit: int) -> list[int]:
+        """Up to `limit` outbox ids: waits briefly for the first, takes what else is there."""
+        key = smpp_ids_key(self.settings.redis_prefix)
         try:
-            with self.open_session() as db:
-                send_outbox_message(
-                    db_session=db, sender=self.sender, settings=self.settings, clock=self.clock, outbox_id=outbox_id
-                )
-        except Exception:
-            log.exception("smpp send failed; the sweep will retry", extra={"outbox_id": outbox_id})
-        finally:
-            self._room.release()
+            first = self.redis.blpop([key], timeout=BLPOP_SECONDS)
+            if first is None:
+                return []
+            more = self.redis.lpop(key, limit - 1) if limit > 1 else None
+        except redis.RedisError:
+            log.warning("smpp: redis unavailable", exc_info=True)
+            self.stopping.wait(POP_TIMEOUT_SECONDS)
+            return []
+        return [int(first[1]), *(int(found) for found in more or ())]
+
+    def _submit(self, row: ClaimedRow) -> None:
+        if self.stopping.is_set():
+            result = SendResult(SendStatus.RETRY, reason="smpp: stopping")  # never sent: back to pending
+        else:
+            result = send_claimed(self.sender, row)
+        self._results.put((row.id, result))
+
+    def _record_loop(self) -> None:
+        """Record the results in batches (one transaction for what came meanwhile); a row's
+        window slot is free once its result is committed, so at most SMPP_WINDOW rows are
+        ever between their submit_sm and their committed result (those a crash may send twice)."""
+        while True:
+            try:
+                batch = [self._results.get(timeout=BLPOP_SECONDS)]
+            except queue.Empty:
+                if self._sent_all.is_set():
+                    return
+                continue
+            while len(batch) < RECORD_BATCH:
+                try:
+                    batch.append(self._results.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._record(batch)
+            finally:
+                for _ in batch:
+                    self._room.release()
+
+    def _record(self, batch: list[tuple[int, SendResult]]) -> None:
+        """Tried RECORD_TRIES times (the window waits meanwhile): rows whose results are
+        not recorded stay `sending`, and the sweep sends them again, flagged."""
+        for attempt in range(1, RECORD_TRIES + 1):
+            try:
+                with self.open_session() as db:
+                    record_results(db_session=db, policy=self._policy, clock=self.clock, results=batch)
+                return
+            except Exception:
+                if attempt == RECORD_TRIES:
+                    log.exception("smpp results not recorded; the sweep puts them back", extra={"count": len(batch)})
+                    return
+                log.warning("smpp results not recorded; trying again", exc_info=True)
+                time.sleep(RECORD_RETRY_SECONDS)
 
     # deliver_sm --------------------------------------------------------------------------
 
@@ -171,7 +250,7 @@ class SmppProcess:
             return self._ussd_indication(pdu, text)
         if int(pdu.esm_class or 0) & 0x3C == 0x04:
             return self._receipt(text)
-        return self._incoming(_text(pdu.source_addr), text, pdu.sequence)
+        return self._incoming(pdu, text)
 
     def _ussd_indication(self, pdu: Any, text: str) -> int:
         if self.ussd is None:
@@ -180,6 +259,7 @@ class SmppProcess:
         info = getattr(pdu, "its_session_info", None)
         indication = UssdIndication(
             source=_text(pdu.source_addr),
+            destination=_text(pdu.destination_addr),
             op=int(pdu.ussd_service_op),
             session_info=None if info is None else int(info),
             text=text,
@@ -208,7 +288,8 @@ class SmppProcess:
                 timeout=left,
                 source_addr_ton=0,
                 source_addr_npi=0,
-                source_addr=self.settings.smpp_service_number,
+                # The service number when set; else the short code the caller reached.
+                source_addr=self.settings.smpp_service_number or indication.destination,
                 dest_addr_ton=1,
                 dest_addr_npi=1,
                 destination_addr=indication.source.lstrip("+"),
@@ -239,19 +320,19 @@ class SmppProcess:
         log.info("smpp receipt", extra={"message_id": receipt.message_id, "outcome": outcome.value})
         return ESME_ROK
 
-    def _incoming(self, source: str, text: str, sequence: int) -> int:
+    def _incoming(self, pdu: Any, text: str) -> int:
+        source = _text(pdu.source_addr)
         try:
             sender = caller_e164(source if source.startswith("+") else f"+{source}")
         except InvalidPhone:
             log.warning("smpp incoming sms from an unreadable number")
             return ESME_ROK
-        # SMPP gives an incoming SMS no id of its own: the sequence number within this
-        # bind and the moment tell a redelivery (same PDU answered with an error) apart.
-        message = InboundSms(message_id=f"smpp-{self.clock():%Y%m%d%H%M}-{sequence}", sender=sender, text=text)
+        message = InboundSms(message_id=inbound_key(pdu), sender=sender, text=text)
         keyword = message.keyword
         if keyword is None:
             log.info("smpp incoming sms without a keyword", extra={"phone": mask_phone(sender)})
             return ESME_ROK
+        now = self.clock()
         with self.open_session() as db:
             set_opt_out(
                 db_session=db,
@@ -259,9 +340,29 @@ class SmppProcess:
                 phone=sender,
                 opt_out=keyword == "stop",
                 inbound_id=message.message_id,
+                seen_after=now - INBOUND_REDELIVERY_WINDOW,
             )
             db.commit()
         return ESME_ROK
+
+
+# The fields of a deliver_sm that a redelivery repeats (its sequence number changes).
+INBOUND_KEY_FIELDS = ("source_addr", "destination_addr", "data_coding", "esm_class", "short_message")
+INBOUND_KEY_OPTIONS = ("sar_msg_ref_num", "sar_total_segments", "sar_segment_seqnum", "receipted_message_id")
+# How long an SMSC may keep redelivering a deliver_sm we did not acknowledge.
+INBOUND_REDELIVERY_WINDOW = dt.timedelta(hours=24)
+
+
+def inbound_key(pdu: Any) -> str:
+    """A stable id for an incoming SMS: SMPP gives it none, and an SMSC redelivers a
+    deliver_sm (answered with an error, or not at all) under a new sequence number, often
+    on a new bind. So: a hash of what the redelivery repeats (addresses, coding, the raw
+    short_message with its UDH, the sar_* / receipted_message_id options when present)."""
+    digest = hashlib.sha256()
+    for name in (*INBOUND_KEY_FIELDS, *INBOUND_KEY_OPTIONS):
+        value = getattr(pdu, name, None)
+        digest.update(name.encode() + b"=" + (value if isinstance(value, bytes) else str(value).encode()) + b"\x00")
+    return f"smpp-{digest.hexdigest()[:32]}"
 
 
 def _text(value: object) -> str:
@@ -286,9 +387,13 @@ class LivenessCollector(Collector):
         )
 
 
-def serve_metrics(connection: SmppConnection, port: int) -> None:
-    """Start `/metrics` on 127.0.0.1:`port` (0: off), in a thread of prometheus_client's."""
-    if port:
-        registry = CollectorRegistry()
-        registry.register(LivenessCollector(connection))
-        start_http_server(port, addr="127.0.0.1", registry=registry)
+def serve_metrics(connection: SmppConnection, port: int) -> LivenessCollector | None:
+    """Start `/metrics` on 127.0.0.1:`port` (0: off), in a thread of prometheus_client's;
+    returns its collector (a later process's connection can be given to it)."""
+    if not port:
+        return None
+    collector = LivenessCollector(connection)
+    registry = CollectorRegistry()
+    registry.register(collector)
+    start_http_server(port, addr="127.0.0.1", registry=registry)
+    return collector

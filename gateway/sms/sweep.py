@@ -102,17 +102,24 @@ class Clock:
         clock: Callable[[], dt.datetime],
         redis_client: redis.Redis,
         open_session: Callable[[], AbstractContextManager[Session]],
+        also: Callable[[], object] | None = None,
+        ticks: int | None = None,
     ) -> None:
         self.sms = sms
+        self.ticks = ticks
         self.settings = sms.settings
         self.clock = clock
         self.redis = redis_client
         # A session of its own for each sweep and each reminders run (the edge's unit of work).
         self.open_session = open_session
+        # Another sweep to run on each tick (calls out: gateway/calls_app.sweep_calls).
+        self.also = also
         self.stopping = threading.Event()
         self._reminders: threading.Thread | None = None
 
     def run(self, *, ticks: int | None = None) -> None:
+        """Tick until `stop()` (or `ticks` ticks: the argument, else the constructor's)."""
+        ticks = self.ticks if ticks is None else ticks
         done = 0
         while not self.stopping.is_set() and (ticks is None or done < ticks):
             self.tick()
@@ -122,12 +129,21 @@ class Clock:
         if self._reminders is not None:
             self._reminders.join()
 
+    def stop(self) -> None:
+        """At once: no further tick; a reminders run stops after its current chunk."""
+        self.stopping.set()
+
     def tick(self) -> None:
         try:
             with self.open_session() as db:
                 sweep(db_session=db, sms=self.sms, now=self.clock())
         except Exception:
             log.exception("sms sweep failed; next tick tries again")
+        if self.also is not None:
+            try:
+                self.also()
+            except Exception:
+                log.exception("calls sweep failed; next tick tries again")
         try:
             self._maybe_start_reminders()
         except Exception:
@@ -162,7 +178,10 @@ class Clock:
                     month=month,
                     today=local_today(self.clock()),
                     code=code,
+                    keep_going=lambda: not self.stopping.is_set(),
                 )
+            if self.stopping.is_set():
+                return  # cut short: the next clock takes it up
             self.redis.set(self._key("done", month), str(counts.queued), ex=REMINDER_DONE_SECONDS)
         except Exception:
             log.exception("reminders failed; the next tick runs them again", extra={"month": f"{month:%Y-%m}"})

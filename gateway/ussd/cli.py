@@ -6,23 +6,32 @@ with `--url`. The answers are given on the command line (each is sent in turn, t
 phone hangs up) or typed at each screen. Every answer goes to the real callback, with
 `text` holding all answers so far joined by `*`; the end-of-session notification follows
 (`Success` after an END, `Incomplete` when you hang up with Ctrl-D or Ctrl-C or the
-answers run out first), so a hang-up can be resumed."""
+answers run out first), so a hang-up can be resumed.
+
+Or over SMPP with `--smsc http://127.0.0.1:2776`: the control port of the test SMSC
+(`make smsc`) sends each answer as a `deliver_sm` with `ussd_service_op` on the bind of
+`flask smpp run`, and the screen shown is the `submit_sm` that comes back. SMPP reports
+no hang-up: a session left unanswered is simply cut off."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import secrets
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
 from gateway.phones import InvalidPhone, typed_e164
+from gateway.sms.smpp import USSD_PSSR_RESPONSE, USSD_USSR_CONFIRM
 from gateway.wiring import hirfa
 
 ussd_cli = AppGroup("ussd", help="Try the USSD menus from the terminal.")
@@ -73,16 +82,31 @@ def _over_http(base: str) -> Post:
 @click.option("--url", default=None, help="A running gateway, e.g. http://127.0.0.1:5000 (default: in-process).")
 @click.option("--key", default=None, help="Its callback key (default: this app's USSD_CALLBACK_KEY).")
 @click.option(
+    "--smsc",
+    default=None,
+    help="Over SMPP instead: the control URL of `make smsc` (http://127.0.0.1:2776); `flask smpp run` bound to it.",
+)
+@click.option(
     "--network", default="60401", show_default=True, help="Network: 60400 Orange, 60401 Maroc Telecom, 60402 inwi."
 )
 def dial_command(
-    *, phone: str, answers: tuple[str, ...], code: str | None, url: str | None, key: str | None, network: str
+    *,
+    phone: str,
+    answers: tuple[str, ...],
+    code: str | None,
+    url: str | None,
+    key: str | None,
+    smsc: str | None,
+    network: str,
 ) -> None:
     """Dial the short code from PHONE and answer each screen: with ANSWERS, one after the
     other, then hang up (e.g. `dial +212600000001 1 98`); without, as you type them
     (Ctrl-D or Ctrl-C hangs up)."""
     settings = hirfa().settings
     code = code or settings.short_code
+    if smsc:
+        _dial_over_smpp(smsc, phone, code, iter(answers) if answers else None)
+        return
     query = "?" + urllib.parse.urlencode({"key": key or settings.ussd_callback_key})
     post = _over_http(url) if url else _in_process()
     session_id = "ATUid_cli_" + uuid.uuid4().hex
@@ -133,6 +157,63 @@ def dial_command(
     post("/ussd/africastalking/events" + query, ended)
     if status == "Failed":
         raise SystemExit(1)
+
+
+def _dial_over_smpp(control: str, phone: str, code: str, scripted: Iterator[str] | None) -> None:
+    """The caller's side over SMPP: each answer goes to the test SMSC's control port, which
+    sends it as a deliver_sm (ussd_service_op 1 for the dial, 18 after) on the bind of
+    `flask smpp run`; the screen is the submit_sm that comes back (op 2 waits, 17 ends)."""
+    msisdn, short_code = phone.lstrip("+"), code.strip("*#").split("*")[0]
+    session = secrets.randbelow(256)
+    click.echo(f"Dialing {code} from {phone} over SMPP ({control})." + ("" if scripted else " Ctrl-D hangs up."))
+    text, op = code, 1
+    for turn in range(128):
+        before = len(_smsc_screens(control, msisdn))
+        query = {
+            "from": msisdn,
+            "to": short_code,
+            "text": text,
+            "op": str(op),
+            "session": f"{session:02x}{turn << 1:02x}",
+        }
+        found = _smsc_call(control, "/ussd?" + urllib.parse.urlencode(query), "POST")
+        if not found.get("sessions"):
+            raise click.ClickException("the SMSC has no bound client: start `flask smpp run` against it")
+        deadline = time.monotonic() + 15
+        while len(screens := _smsc_screens(control, msisdn)) == before:
+            if time.monotonic() > deadline:
+                raise click.ClickException("no answer from Hirfa within 15 s (is `flask smpp run` bound?)")
+            time.sleep(0.05)
+        screen = screens[-1]
+        click.echo("\n" + _framed(str(screen.get("message", ""))))
+        if screen.get("ussd_service_op") == USSD_PSSR_RESPONSE:
+            return
+        answer = _next_answer(scripted)
+        if answer is None:
+            click.echo("\nHung up.")
+            return
+        text, op = answer, USSD_USSR_CONFIRM
+
+
+def _smsc_call(control: str, path: str, method: str) -> Any:
+    request = urllib.request.Request(control.rstrip("/") + path, method=method)  # noqa: S310 - our own test SMSC
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            return json.loads(response.read())
+    except OSError as error:
+        raise click.ClickException(f"cannot reach the SMSC's control port {control}: {error}") from error
+
+
+def _smsc_screens(control: str, msisdn: str) -> list[dict[str, Any]]:
+    """The USSD submit_sm the SMSC received for `msisdn`, oldest first."""
+    pdus = _smsc_call(control, "/pdus", "GET")
+    return [
+        pdu
+        for pdu in pdus
+        if pdu.get("kind") == "submit"
+        and pdu.get("ussd_service_op") is not None
+        and pdu.get("destination_addr") == msisdn
+    ]
 
 
 def _next_answer(scripted: Iterator[str] | None) -> str | None:

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from menus.engine import Reply
+from menus.i18n import Translator
 from menus.paging import Budget
 
 
@@ -86,11 +88,28 @@ class TextMark:
         return len(text) == self.length and len(self.digest) >= 32 and hmac.compare_digest(digest, self.digest)
 
 
+def bilingual(message: str) -> str:
+    """A message for a caller whose language we do not know yet: Arabic, then French."""
+    return "\n".join(Translator(language)(message) for language in ("ar", "fr"))
+
+
+def last_word(message: str, language: str | None) -> str:
+    """A catalogue message in `language`, else in both screen languages."""
+    return Translator(language)(message) if language else bilingual(message)
+
+
 class UssdAdapter(Protocol):
-    """One aggregator's wire protocol. A new aggregator is a new module with `adapter`."""
+    """One channel's wire protocol (an aggregator's USSD, or the voice line). A new
+    aggregator is a new module with `adapter`."""
 
     name: str
     budget: Budget
+    # A USSD code is dialled (USSD_SERVICE_CODES applies); False for a call to a number.
+    dialled: bool
+    # The menus' channel (menus.languages: "screen" or "voice") and the languages offered
+    # on it (empty: every language of the channel).
+    channel: str
+    languages: tuple[str, ...]
 
     def parse_hop(self, form: Mapping[str, str]) -> Hop:
         """Read a hop callback, its text through `ascii_digits`; raise InvalidRequest on
@@ -102,8 +121,14 @@ class UssdAdapter(Protocol):
     def new_inputs(self, previous: TextMark | None, text: str, key: bytes) -> list[str]:
         """What the user typed since the last hop (`previous` marks its text; None: first hop)."""
 
-    def render(self, text: str, final: bool) -> str:
-        """The response body for a screen."""
+    def render(self, reply: Reply, *, language: str, turn: int) -> str:
+        """The response body for a screen of the menus in `language`; `turn` counts the
+        hops answered in this session, this one included (the voice line asks for the
+        next keys with it, so that a repeated callback is told from a new one)."""
+
+    def message(self, message: str, language: str | None) -> str:
+        """The response body of a last word (a catalogue message, the session ends): in
+        `language`, or in the channel's languages when the caller's is not known yet."""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """One USSD hop: load the session, work out the new input, run the menu, save.
 
-Per hop: one Redis GET and one pipelined SET; a repeated request (same session,
+The adapter turns the engine's reply into its channel's body (USSD text, the voice
+line's XML). Per hop: one Redis GET and one pipelined SET; a repeated request (same session,
 same text) gets the stored reply byte for byte and runs nothing. The session's first
 hop and the hop that sends its last screen are also written down (`journal`, in the
 hop's transaction); the hops between write nothing to the database.
@@ -17,7 +18,7 @@ from gateway.memo import SessionMemo
 from gateway.phones import in_regions
 from gateway.ussd.interfaces import Hop, SessionProgress, SessionStore, TextMark, UssdAdapter
 from menus.engine import Context, Engine
-from menus.i18n import N_, Translator
+from menus.i18n import N_
 
 UNAVAILABLE = N_("Service unavailable. Please try again later.")
 NOT_MOROCCAN = N_("This service is for Moroccan mobile numbers.")
@@ -34,11 +35,6 @@ class HopAnswer:
     replayed: bool = False
 
 
-def bilingual(message: str) -> str:
-    """A message for a caller whose language we do not know yet: Arabic, then French."""
-    return "\n".join(Translator(language)(message) for language in ("ar", "fr"))
-
-
 class HopService:
     def __init__(self, *, adapter: UssdAdapter, store: SessionStore, engine: Engine, settings: Settings) -> None:
         self.adapter = adapter
@@ -49,10 +45,10 @@ class HopService:
     def refusal(self, hop: Hop) -> HopAnswer | None:
         """A polite END for callers we do not serve, before any state is touched."""
         codes = self.settings.ussd_service_codes
-        if codes and hop.service_code not in codes:
-            return HopAnswer(self.adapter.render(bilingual(UNKNOWN_CODE), True), "refused", True)
+        if codes and self.adapter.dialled and hop.service_code not in codes:
+            return HopAnswer(self.adapter.message(UNKNOWN_CODE, None), "refused", True)
         if not in_regions(hop.phone, self.settings.phone_regions):
-            return HopAnswer(self.adapter.render(bilingual(NOT_MOROCCAN), True), "refused", True)
+            return HopAnswer(self.adapter.message(NOT_MOROCCAN, None), "refused", True)
         return None
 
     def answer(
@@ -73,7 +69,7 @@ class HopService:
         limit = self.settings.ussd_hops_per_phone_per_minute
         if limit and loaded.phone_hops > limit:
             # Nothing runs and nothing is saved: the session is as it was for a retry.
-            return HopAnswer(self.adapter.render(bilingual(TOO_MANY), True), "rate_limited", True)
+            return HopAnswer(self.adapter.message(TOO_MANY, None), "rate_limited", True)
         if record is not None and record.get("phone") != hop.phone:
             record = None  # a session id never carries state across phones
         key = text_mark_key(self.settings)
@@ -95,6 +91,9 @@ class HopService:
             memo = SessionMemo(record.get("memo"))
             ctx = context(memo)
             inputs = self.adapter.new_inputs(previous, hop.text, key)
+            if not inputs:
+                # Nothing to answer (the voice line's `*`, or silence): the screen again, nothing run.
+                return HopAnswer(record["reply"], record["screen"], record["final"], replayed=True)
             reply = None
         seen(state["lang"])
         for value in inputs:
@@ -115,7 +114,7 @@ class HopService:
             )
             journal(progress)
         commit()
-        body = self.adapter.render(reply.text, reply.final)
+        body = self.adapter.render(reply, language=state["lang"], turn=hops)
         point = self.engine.resume_point(state)
         saved = {
             "phone": hop.phone,
@@ -139,5 +138,4 @@ class HopService:
         return HopAnswer(body, reply.screen, reply.final)
 
     def unavailable(self, language: str | None) -> str:
-        text = Translator(language)(UNAVAILABLE) if language else bilingual(UNAVAILABLE)
-        return self.adapter.render(text, True)
+        return self.adapter.message(UNAVAILABLE, language)

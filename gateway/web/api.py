@@ -209,6 +209,7 @@ def put_reimbursement(claim_number: str) -> tuple[Response, int]:
         reason=text["reason"],
         clock=app.clock,
         default_language=app.settings.default_language,
+        calls_out=app.settings.calls_out,
     )
     get_db().commit()
     return jsonify(_claim_body(claim)), 201 if created else 200

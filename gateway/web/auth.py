@@ -20,11 +20,13 @@ def _networks(allowed: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddre
     return tuple(ipaddress.ip_network(value, strict=False) for value in allowed)
 
 
-def callback_refusal(settings: Settings) -> str | None:
-    """Why the current callback must be refused (`key` or `ip`), or None. Rate limits
-    are the caller's to check (`limit_per_ip`): not every callback needs one."""
+def callback_refusal(settings: Settings, keys: tuple[str, ...] | None = None) -> str | None:
+    """Why the current callback must be refused (`key` or `ip`), or None. `keys`: those
+    that open it (default USSD_CALLBACK_KEY and its fallbacks). Rate limits are the
+    caller's to check (`limit_per_ip`): not every callback needs one."""
     given = request.args.get("key", "").encode()
-    keys = (settings.ussd_callback_key, *settings.ussd_callback_key_fallbacks)
+    if keys is None:
+        keys = (settings.ussd_callback_key, *settings.ussd_callback_key_fallbacks)
     # Every key is compared (no early exit), so the time taken tells nothing of which matched.
     if not [key for key in keys if hmac.compare_digest(given, key.encode())]:
         return "key"

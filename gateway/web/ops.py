@@ -39,7 +39,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from gateway.clock import MOROCCO
 from gateway.csv_records import defuse
-from gateway.db import get_db, rollback
+from gateway.db import get_db, get_read_db, rollback
 from gateway.help.service import HelpError, close_request, list_requests
 from gateway.logs import mask_phone
 from gateway.ops import charts, stats
@@ -450,15 +450,15 @@ def _local(moment: dt.datetime) -> str:
 @bp.get("/")
 def dashboard() -> str:
     name = _period_name()
-    db = get_db()
-    figures = stats.dashboard(db, name=name, now=hirfa().clock(), session_ttl=_session_ttl())
+    figures_db = get_read_db()  # a standby when DATABASE_READ_URL is set: the figures may lag
+    figures = stats.dashboard(figures_db, name=name, now=hirfa().clock(), session_ttl=_session_ttl())
     t = Translator(language())
-    requests = list_requests(db, status="open")
+    requests = list_requests(get_db(), status="open")
     now = hirfa().clock()
-    leads = stats.bank_leads(db, figures.period)
-    oldest = stats.oldest_open_lead(db)
-    unfetched = stats.unfetched_leads(db, now=now)
-    registrations = stats.registration_requests(db, now)
+    leads = stats.bank_leads(figures_db, figures.period)
+    oldest = stats.oldest_open_lead(figures_db)
+    unfetched = stats.unfetched_leads(figures_db, now=now)
+    registrations = stats.registration_requests(figures_db, now)
     return render_template(
         "ops/dashboard.html",
         period=name,
@@ -544,7 +544,7 @@ def _session_ttl() -> dt.timedelta:
 
 
 def _export_rows(dataset: str, p: stats.Period) -> tuple[list[str], list[Sequence[object]]]:
-    db = get_db()
+    db = get_read_db()
     ttl = _session_ttl()
     start = "hour" if p.hourly else "day"
     exports: dict[str, Callable[[], tuple[list[str], list[Sequence[object]]]]] = {

@@ -14,9 +14,9 @@ from gateway.db import commit_if_used, get_db, rollback
 from gateway.logs import mask_phone
 from gateway.metrics import ERRORS, HOP_SECONDS, HOPS, REJECTED
 from gateway.ussd.adapters import load_adapter
-from gateway.ussd.interfaces import Hop, InvalidRequest, UssdAdapter
+from gateway.ussd.interfaces import Hop, InvalidRequest, UssdAdapter, bilingual
 from gateway.ussd.outcomes import record_hop, record_session_end
-from gateway.ussd.service import INVALID_REQUEST, HopAnswer, HopService, bilingual
+from gateway.ussd.service import INVALID_REQUEST, HopAnswer, HopService
 from gateway.web.auth import callback_refusal, limit_per_ip, retry_after_header
 from gateway.wiring import hirfa, menu_context
 from menus.menu import MENU
@@ -61,14 +61,15 @@ def hop(aggregator: str) -> Response:
         # Still a screen the phone can show (the status tells a person reading logs).
         REJECTED.labels("hop", "invalid").inc()
         log.warning("hop refused", extra={"reason": str(error)})
-        return _plain(adapter.render(bilingual(INVALID_REQUEST), True), 400)
+        return _plain(adapter.message(INVALID_REQUEST, None), 400)
 
     return _plain(run_hop(adapter, parsed).body)
 
 
-def run_hop(adapter: UssdAdapter, parsed: Hop) -> HopAnswer:
-    """Answer one parsed hop in an app context (this view, and the SMPP process for
-    USSD over SMPP): refusals, the menus, metrics by screen, a polite END on failure."""
+def run_hop(adapter: UssdAdapter, parsed: Hop, *, language: str | None = None) -> HopAnswer:
+    """Answer one parsed hop in an app context (this view, the SMPP process for USSD
+    over SMPP, the voice line): refusals, the menus, metrics by screen, a polite END on
+    failure. `language`: chosen before the menus (the voice line's offer), for a first hop."""
     app = hirfa()
     service = HopService(adapter=adapter, store=app.session_store, engine=MENU, settings=app.settings)
     refusal = service.refusal(parsed)
@@ -77,15 +78,15 @@ def run_hop(adapter: UssdAdapter, parsed: Hop) -> HopAnswer:
         return refusal
 
     started = time.perf_counter()
-    language: list[str] = []
+    seen: list[str] = []
     screen = "unknown"
     try:
         answer = service.answer(
             parsed,
-            context=lambda memo: menu_context(parsed, adapter, memo),
+            context=lambda memo: menu_context(parsed, adapter, memo, language),
             commit=commit_if_used,
             journal=lambda progress: record_hop(get_db(), aggregator=adapter.name, progress=progress, now=app.clock()),
-            seen=language.append,
+            seen=seen.append,
         )
         screen = answer.screen
         kind = "replay" if answer.replayed else "end" if answer.final else "con"
@@ -106,7 +107,7 @@ def run_hop(adapter: UssdAdapter, parsed: Hop) -> HopAnswer:
         )
         rollback()
         ERRORS.labels(adapter.name, screen, "exception").inc()
-        answer = HopAnswer(service.unavailable(language[-1] if language else None), screen, True)
+        answer = HopAnswer(service.unavailable(seen[-1] if seen else language), screen, True)
     HOP_SECONDS.labels(adapter.name, screen).observe(time.perf_counter() - started)
     return answer
 

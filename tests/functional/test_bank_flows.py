@@ -40,7 +40,7 @@ def test_a_bank_account_request_with_consent(
     assert t(BANK_NAMES["cam"]) in banks and t(BANK_NAMES["awb"]) in banks
     consent = phone.send(choice)
     # What is shared, with whom, and the agreement: on the first page.
-    assert consent.startswith("CON ") and t(CONSENT, bank=name) in consent and t("1 I agree") in consent
+    assert consent.startswith("CON ") and t(CONSENT, bank=name) in consent and "1 " + t("I agree") in consent
     assert demo.scalar(select(func.count()).select_from(BankLead)) == 0  # nothing before the agreement
     done = phone.send("1")
     assert done == "END " + t("Recorded. {bank} will contact you. You will get an SMS.", bank=name)

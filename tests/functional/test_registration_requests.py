@@ -78,7 +78,7 @@ def test_the_whole_flow_from_a_failed_identification_stores_the_request_and_its_
     phone.send(COMMUNE, CIN.lower())
     summary = phone.send(YEAR)
     # What will be sent, `1` first (on the first page), the end of the CIN as typed.
-    assert summary.startswith("CON " + t("1 Send my registration request"))
+    assert summary.startswith("CON 1 " + t("Send my registration request"))
     text = "\n".join(all_pages(phone, summary))
     assert TRADES[0].name(language) in text and "**" + CIN[-4:] in text and YEAR in text
     assert places.commune(TIZNIT_TOWN).name(language) in text  # type: ignore[union-attr]

@@ -12,22 +12,29 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select, update
+from rq.job import Job
+from rq.serializers import JSONSerializer
+from sqlalchemy import event, func, select, update
+from sqlalchemy.exc import OperationalError
 
 from gateway import create_app
 from gateway.config import Settings
+from gateway.db import EXTENSION as db_extension
 from gateway.db import get_db
 from gateway.demo import load_demo
 from gateway.smpp_app import app_smpp_process
+from gateway.sms.interfaces import SendResult, SendStatus
 from gateway.sms.outbox import queue_sms
+from gateway.sms.service import claim_outbox_rows
 from gateway.sms.smpp import SmppConnection
 from gateway.sms.smpp_process import SmppProcess, serve_metrics
-from gateway.sms_app import sweep_app
-from models import Artisan, OutboxMessage, PaymentReference
+from gateway.sms_app import app_session, dispatcher_of, sweep_app
+from models import Artisan, OutboxMessage, OutboxPart, PaymentReference
 from tests.conftest import create_database, dispose, drop_database
 from tests.smsc.fixture import PASSWORD, SYSTEM_ID, Smsc, free_port, smsc
 
@@ -357,3 +364,300 @@ def test_a_retransmitted_ussd_answer_gets_the_same_screen(smpp_app: Flask, runni
     # The same key on the next turn is a new answer, not a retry.
     third = ussd(smsc, "2", session=9, turn=2, op=18)
     assert ussd_text(third) != ussd_text(twice)
+
+
+# The outbox through the SMPP process: claims and results in batches ----------------------
+
+
+def test_the_outbox_claims_and_records_rows_in_batches(smpp_app: Flask, running: SmppProcess, smsc: Smsc) -> None:
+    engine = smpp_app.extensions[db_extension].kw["bind"]
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        ids = queue_many(smpp_app, "+212600000004", 200)
+        wait_for(lambda: _count(smpp_app, ids, "sent") == 200, seconds=60)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    claims = [s for s in statements if s.startswith("UPDATE sms_outbox SET state") and "attempts + " in s]
+    records = [s for s in statements if s.startswith("SELECT sms_outbox.id") and "FOR UPDATE" in s]
+    # Row by row it took 200 claims and 200 locked reads for the results; a claim takes up
+    # to SMPP_WINDOW x 2 = 20 rows, a record what came in meanwhile.
+    assert len(claims) <= 40, len(claims)
+    assert len(records) <= 100, len(records)
+    with smpp_app.app_context():
+        attempts = get_db().scalars(select(OutboxMessage.attempts).where(OutboxMessage.id.in_(ids))).all()
+    assert set(attempts) == {1}  # each claimed once, sent once
+    assert len([p for p in smsc.pdus("submit") if p["destination_addr"] == "212600000004"]) == 200
+
+
+def queue_many(app: Flask, recipient: str, count: int) -> list[int]:
+    """`count` urgent SMS to `recipient`, committed at once; their ids."""
+    with app.app_context():
+        session = get_db()
+        rows = [
+            queue_sms(session, recipient=recipient, language="fr", template="sms_stopped", urgent=True)
+            for _ in range(count)
+        ]
+        session.commit()
+        return [row.id for row in rows]
+
+
+def _count(app: Flask, ids: list[int], state: str) -> int:
+    with app.app_context():
+        found = get_db().scalar(select(func.count()).where(OutboxMessage.id.in_(ids), OutboxMessage.state == state))
+        return int(found or 0)
+
+
+def test_two_claims_of_the_same_ids_claim_each_row_once(committed_app: Flask) -> None:
+    """SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL; on SQLite (no row locks) the UPDATE
+    checks `pending` again and RETURNING says which rows it took."""
+    settings = committed_app.extensions["hirfa"].settings
+    ids = queue_many(committed_app, "+212600000001", 60)
+    # On PostgreSQL the commit queued RQ jobs on this run's queue: their ids (one per row
+    # id) would pass for live jobs of later tests' rows.
+    sms = dispatcher_of(committed_app)
+    jobs = Job.fetch_many([sms.job_id(i) for i in ids], connection=sms.redis, serializer=JSONSerializer)
+    for job in jobs:
+        if job is not None:
+            job.delete()
+    with committed_app.app_context():
+        session = get_db()
+        # The embedded default sends console SMS right after the commit: pending again.
+        session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(state="pending", attempts=0))
+        session.commit()
+    claimed: list[list[int]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def claim() -> None:
+        start.wait()
+        for _ in range(5):
+            try:
+                with committed_app.app_context():
+                    found = claim_outbox_rows(
+                        db_session=get_db(),
+                        settings=settings,
+                        now=dt.datetime.now(dt.UTC),
+                        outbox_ids=ids,
+                        skip_locked=True,
+                    )
+                claimed.append([row.id for row in found.claimed])
+            except OperationalError as error:  # SQLite: "database is locked", nothing claimed
+                errors.append(error)
+
+    threads = [threading.Thread(target=claim) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    every = [row_id for batch in claimed for row_id in batch]
+    assert sorted(every) == sorted(ids), (len(every), errors)
+    with committed_app.app_context():
+        rows = get_db().execute(select(OutboxMessage.state, OutboxMessage.attempts).where(OutboxMessage.id.in_(ids)))
+        assert set(rows) == {("sending", 1)}
+
+
+# Receipts of a message in two parts -------------------------------------------------------
+
+
+def part_ids(app: Flask, outbox_id: int) -> list[str]:
+    with app.app_context():
+        found = get_db().scalars(
+            select(OutboxPart.provider_message_id).where(OutboxPart.outbox_id == outbox_id).order_by(OutboxPart.part)
+        )
+        return list(found)
+
+
+def test_a_two_part_sms_is_delivered_once_both_parts_are(smpp_app: Flask, running: SmppProcess, smsc: Smsc) -> None:
+    outbox_id = queue(smpp_app, ARABIC, recipient="+212600000005")
+    wait_for(lambda: row_of(smpp_app, outbox_id).state == "sent")
+    first, second = part_ids(smpp_app, outbox_id)
+    # The SMSC's ids of the two submit_sm, in order; the first names the row, as before.
+    assert row_of(smpp_app, outbox_id).provider_message_id == first
+    assert int(second.removeprefix("smsc-")) > int(first.removeprefix("smsc-"))
+    smsc.call(f"/receipt?id={second}&stat=DELIVRD")  # the later part's receipt first
+    wait_for(lambda: row_of(smpp_app, outbox_id).provider_status == "DELIVRD 1/2")
+    assert row_of(smpp_app, outbox_id).state == "sent"
+    smsc.call(f"/receipt?id={second}&stat=DELIVRD")  # again: still one part of two
+    smsc.call(f"/receipt?id={first}&stat=DELIVRD")
+    wait_for(lambda: row_of(smpp_app, outbox_id).state == "delivered")
+    assert row_of(smpp_app, outbox_id).provider_status == "DELIVRD"
+
+
+def test_a_two_part_sms_fails_when_one_part_fails(smpp_app: Flask, running: SmppProcess, smsc: Smsc) -> None:
+    outbox_id = queue(smpp_app, ARABIC, recipient="+212600000005")
+    wait_for(lambda: row_of(smpp_app, outbox_id).state == "sent")
+    first, second = part_ids(smpp_app, outbox_id)
+    smsc.call(f"/receipt?id={first}&stat=DELIVRD")
+    wait_for(lambda: row_of(smpp_app, outbox_id).provider_status == "DELIVRD 1/2")
+    smsc.call(f"/receipt?id={second}&stat=UNDELIV")
+    wait_for(lambda: row_of(smpp_app, outbox_id).state == "failed")
+    assert row_of(smpp_app, outbox_id).failure_reason.startswith("UNDELIV")
+
+
+# Incoming SMS redelivered -----------------------------------------------------------------
+
+
+def confirmations(app: Flask, phone: str) -> list[str]:
+    with app.app_context():
+        found = get_db().scalars(
+            select(OutboxMessage.template)
+            .where(OutboxMessage.recipient == phone, OutboxMessage.subject.like("inbound:smpp-%"))
+            .order_by(OutboxMessage.id)
+        )
+        return list(found)
+
+
+def test_a_redelivered_incoming_sms_is_taken_once(smpp_app: Flask, running: SmppProcess, smsc: Smsc) -> None:
+    phone = "+212600000001"
+    before = confirmations(smpp_app, phone)
+    smsc.call("/deliver?from=212600000001&text=STOP")
+    wait_for(lambda: len(confirmations(smpp_app, phone)) == len(before) + 1)
+    # The SMSC delivers the same deliver_sm again (a new sequence number): taken once.
+    answered = len(smsc.pdus("deliver_sm_resp"))
+    smsc.call("/deliver?from=212600000001&text=STOP")
+    wait_for(lambda: len(smsc.pdus("deliver_sm_resp")) > answered)  # handled (committed) before its answer
+    assert confirmations(smpp_app, phone)[len(before) :] == ["sms_stopped"]
+    # START, then STOP again: new messages, each confirmed.
+    smsc.call("/deliver?from=212600000001&text=START")
+    wait_for(lambda: len(confirmations(smpp_app, phone)) == len(before) + 2)
+    smsc.call("/deliver?from=212600000001&text=STOP")
+    wait_for(lambda: len(confirmations(smpp_app, phone)) == len(before) + 3)
+    assert confirmations(smpp_app, phone)[len(before) :] == ["sms_stopped", "sms_started", "sms_stopped"]
+    assert _opted_out(smpp_app, phone)
+    with smpp_app.app_context():
+        get_db().execute(update(Artisan).where(Artisan.phone == phone).values(sms_opt_out=False))
+        get_db().commit()
+
+
+# USSD answers: their source address, and the answer window ------------------------------
+
+
+def test_ussd_answers_come_from_the_service_number_or_the_dialed_code(
+    smpp_app: Flask, running: SmppProcess, smsc: Smsc
+) -> None:
+    assert running.settings.smpp_service_number == ""
+    query = urllib.parse.urlencode({"from": YOUSSEF, "to": "4243", "text": "*4242#", "op": 1, "session": "2000"})
+    before = len(ussd_answers(smsc, YOUSSEF))
+    smsc.call(f"/ussd?{query}")
+    wait_for(lambda: len(ussd_answers(smsc, YOUSSEF)) > before)
+    assert ussd_answers(smsc, YOUSSEF)[-1]["source_addr"] == "4243"  # the code the caller reached
+    settings = running.settings
+    running.settings = dataclasses.replace(settings, smpp_service_number="4242")
+    try:
+        answer = ussd(smsc, "*4242#", session=0x21, turn=0, op=1)  # sent to 4242 by default
+        assert answer["source_addr"] == "4242"
+        query = urllib.parse.urlencode({"from": YOUSSEF, "to": "4243", "text": "*4242#", "op": 1, "session": "2200"})
+        before = len(ussd_answers(smsc, YOUSSEF))
+        smsc.call(f"/ussd?{query}")
+        wait_for(lambda: len(ussd_answers(smsc, YOUSSEF)) > before)
+        assert ussd_answers(smsc, YOUSSEF)[-1]["source_addr"] == "4242"  # SMPP_SERVICE_NUMBER wins
+    finally:
+        running.settings = settings
+
+
+class SlowUssd:
+    """The process's USSD handler, its screens ready `delay` seconds late for `slow` answers."""
+
+    def __init__(self, inner: Any, slow: str, delay: float) -> None:
+        self.inner, self.slow, self.delay = inner, slow, delay
+        self.cut: list[str] = []
+
+    def answer(self, indication: Any) -> Any:
+        reply = self.inner.answer(indication)
+        if indication.text == self.slow:
+            time.sleep(self.delay)
+        return reply
+
+    def cut_off(self, indication: Any) -> None:
+        self.cut.append(indication.text)
+        self.inner.cut_off(indication)
+
+
+def test_a_screen_ready_after_the_answer_window_is_not_sent_and_the_session_can_be_resumed(
+    smpp_app: Flask, running: SmppProcess, smsc: Smsc
+) -> None:
+    phone = "212600000001"  # Fatima
+    settings, handler = running.settings, running.ussd
+    slow = SlowUssd(handler, slow="1", delay=0.6)
+    running.settings = dataclasses.replace(settings, smpp_ussd_answer_seconds=0.4)
+    running.ussd = slow
+    try:
+
+        def indicate(text: str, info: str, op: int) -> int:
+            before = len(ussd_answers(smsc, phone))
+            query = urllib.parse.urlencode({"from": phone, "text": text, "op": op, "session": info})
+            smsc.call(f"/ussd?{query}")
+            return before
+
+        before = indicate("*4242#", "3000", 1)
+        wait_for(lambda: len(ussd_answers(smsc, phone)) > before)
+        before = indicate("2", "3002", 18)  # pay what is due
+        wait_for(lambda: len(ussd_answers(smsc, phone)) > before)
+        before = indicate("1", "3004", 18)  # all of it: the network choice, ready too late
+        wait_for(lambda: slow.cut == ["1"])
+        time.sleep(0.3)
+        assert len(ussd_answers(smsc, phone)) == before  # nothing sent past the window
+    finally:
+        running.settings, running.ussd = settings, handler
+    # The next dial offers to take the session up where it was cut off.
+    offer = ussd_answers_after(smsc, phone, "*4242#", "3100", 1)
+    assert offer["ussd_service_op"] == 2
+    assert "المتابعة من حيث توقفت" in ussd_text(offer), ussd_text(offer)
+    resumed = ussd_answers_after(smsc, phone, "1", "3102", 18)
+    assert "1 وفاكاش" in ussd_text(resumed), ussd_text(resumed)  # the network choice, where it was cut off
+
+
+def ussd_answers_after(smsc: Smsc, phone: str, text: str, info: str, op: int) -> dict[str, Any]:
+    before = len(ussd_answers(smsc, phone))
+    query = urllib.parse.urlencode({"from": phone, "text": text, "op": op, "session": info})
+    smsc.call(f"/ussd?{query}")
+    wait_for(lambda: len(ussd_answers(smsc, phone)) > before)
+    return ussd_answers(smsc, phone)[-1]
+
+
+def test_flask_ussd_dial_over_smpp_through_the_smsc_control_port(
+    smpp_app: Flask, running: SmppProcess, smsc: Smsc
+) -> None:
+    control = f"http://127.0.0.1:{smsc.control}"
+    result = smpp_app.test_cli_runner().invoke(
+        args=["ussd", "dial", "--smsc", control, "+212600000003", "1"]  # Aicha (French): my registration
+    )
+    assert result.exit_code == 0, result.output
+    assert f"over SMPP ({control})" in result.output
+    screens = re.findall(r"^\| (.*) \|$", result.output, re.MULTILINE)
+    assert any("Mon inscription" in line for line in screens), result.output
+    assert "Hung up." in result.output
+    assert any("Payer maintenant" in line for line in screens), result.output  # the answer `1` went through
+
+
+def test_results_are_recorded_again_when_the_database_fails_once(smpp_app: Flask) -> None:
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    with smpp_app.app_context():
+        session = get_db()
+        row = queue_sms(session, recipient="+212600000006", language="fr", template="sms_stopped", urgent=True)
+        row.next_attempt_at = later  # not for the running SMPP process: claimed here
+        session.commit()
+        outbox_id = row.id
+        claim = claim_outbox_rows(
+            db_session=session, settings=smpp_app.extensions["hirfa"].settings, now=later, outbox_ids=[outbox_id]
+        )
+    assert [row.id for row in claim.claimed] == [outbox_id]
+    failures = [OperationalError("COMMIT", {}, Exception("server closed the connection"))]
+
+    @contextmanager
+    def flaky_session() -> Iterator[Any]:
+        if failures:
+            raise failures.pop()
+        with app_session(smpp_app) as session:
+            yield session
+
+    process = app_smpp_process(smpp_app)
+    process.open_session = flaky_session
+    process._record([(outbox_id, SendResult(SendStatus.SENT, provider_message_id="smsc-x1"))])
+    assert not failures
+    assert (row_of(smpp_app, outbox_id).state, row_of(smpp_app, outbox_id).provider_message_id) == ("sent", "smsc-x1")

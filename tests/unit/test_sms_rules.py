@@ -149,6 +149,7 @@ def test_production_defaults_to_africastalking_from_the_environment() -> None:
         "METRICS_TOKEN": PRODUCTION_SECRETS["metrics_token"],
         "AT_USERNAME": "hirfa",
         "AT_API_KEY": PRODUCTION_SECRETS["at_api_key"],
+        "VOICE_TTS_BACKEND": "none",
     }
     assert Settings.from_env(env).sms_backend == "africastalking"
     with pytest.raises(SettingsError, match="AT_USERNAME and AT_API_KEY"):

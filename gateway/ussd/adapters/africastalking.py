@@ -7,7 +7,9 @@ import re
 from collections.abc import Mapping
 
 from gateway.phones import InvalidPhone, caller_e164
-from gateway.ussd.interfaces import Hop, InvalidRequest, SessionEnd, TextMark, ascii_digits
+from gateway.ussd.interfaces import Hop, InvalidRequest, SessionEnd, TextMark, ascii_digits, last_word
+from menus.engine import Reply
+from menus.languages import SCREEN
 from menus.paging import Budget
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,128}$")
@@ -48,6 +50,9 @@ def _optional_int(form: Mapping[str, str], name: str) -> int | None:
 class AfricasTalkingAdapter:
     name = "africastalking"
     budget = Budget(gsm7=160, other=80)
+    dialled = True
+    channel = SCREEN
+    languages: tuple[str, ...] = ()
 
     def parse_hop(self, form: Mapping[str, str]) -> Hop:
         text = form.get("text")
@@ -102,8 +107,11 @@ class AfricasTalkingAdapter:
         # The history does not extend what we saw (a network rewrote it): the last part.
         return [text.rsplit("*", 1)[-1]]
 
-    def render(self, text: str, final: bool) -> str:
-        return ("END " if final else "CON ") + text
+    def render(self, reply: Reply, *, language: str, turn: int) -> str:
+        return ("END " if reply.final else "CON ") + reply.text
+
+    def message(self, message: str, language: str | None) -> str:
+        return "END " + last_word(message, language)
 
 
 adapter = AfricasTalkingAdapter()

@@ -18,7 +18,9 @@ import re
 from collections.abc import Mapping
 
 from gateway.phones import InvalidPhone, caller_e164
-from gateway.ussd.interfaces import Hop, InvalidRequest, SessionEnd, TextMark, ascii_digits
+from gateway.ussd.interfaces import Hop, InvalidRequest, SessionEnd, TextMark, ascii_digits, last_word
+from menus.engine import Reply
+from menus.languages import SCREEN
 from menus.paging import Budget
 
 DIAL = re.compile(r"^\*([0-9]{1,10})((?:\*[0-9]{1,32}){0,8})#$")
@@ -29,6 +31,9 @@ MAX_ANSWER = 182  # a USSD string's longest
 class SmppUssdAdapter:
     name = "smpp"
     budget = Budget(gsm7=160, other=80)
+    dialled = True
+    channel = SCREEN
+    languages: tuple[str, ...] = ()
 
     def parse_hop(self, form: Mapping[str, str]) -> Hop:
         try:
@@ -59,8 +64,11 @@ class SmppUssdAdapter:
             return text.split("*") if text else []
         return [text.partition("*")[2]]
 
-    def render(self, text: str, final: bool) -> str:
-        return text  # finality travels as ussd_service_op 17 / 2
+    def render(self, reply: Reply, *, language: str, turn: int) -> str:
+        return reply.text  # finality travels as ussd_service_op 17 / 2
+
+    def message(self, message: str, language: str | None) -> str:
+        return last_word(message, language)
 
 
 def is_dial(text: str) -> bool:

@@ -1,0 +1,123 @@
+"""A local stand-in for Africa's Talking's call API (`POST /call` on voice.africastalking.com),
+for tests and for trying calls out by hand (`python -m gateway.voice.fake_africastalking_voice`
+prints its base URL: AT_VOICE_API_BASE_URL).
+
+It answers as scripted:
+
+- `success`: 200 JSON, the entry `Queued` with a fresh `ATVId_…` sessionId
+- `invalid_number`: 200 JSON, the entry `InvalidPhoneNumber`, sessionId `None`
+- `server_error`: 500 plain text;  `unauthorized`: 401 (also what a wrong apiKey gets)
+
+Every request is recorded (callFrom, callTo, username, the sessionId given) before it is answered."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import parse_qs
+
+from gateway.sms.fake_africastalking import API_KEY, FakeAfricasTalking, _QuietServer
+
+
+@dataclass(frozen=True)
+class ReceivedCall:
+    call_from: str
+    call_to: str
+    username: str
+    session_id: str | None
+    answered: str  # the mode used to answer
+
+
+class FakeAfricasTalkingVoice:
+    def __init__(self, *, api_key: str = API_KEY, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.api_key = api_key
+        self.default_mode = "success"
+        self.received: list[ReceivedCall] = []
+        self.arrived = threading.Condition()
+        self._modes: deque[str] = deque()
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                fake._handle(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = _QuietServer((host, port), Handler)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> FakeAfricasTalkingVoice:
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-at-voice", daemon=True
+        ).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeAfricasTalkingVoice:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def script(self, *modes: str) -> None:
+        """Answer the next requests with these modes, then with `default_mode`."""
+        with self._lock:
+            self._modes.extend(modes)
+
+    def calls_to(self, phone: str) -> list[ReceivedCall]:
+        with self.arrived:
+            return [call for call in self.received if call.call_to == phone]
+
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        length = int(request.headers.get("Content-Length") or 0)
+        form = {key: values[0] for key, values in parse_qs(request.rfile.read(length).decode()).items()}
+        if request.path != "/call":
+            self._send(request, 404, "text/plain", "Not Found")
+            return
+        if request.headers.get("apiKey") != self.api_key:
+            self._send(request, 401, "text/plain", "The supplied authentication is invalid")
+            return
+        with self._lock:
+            mode = self._modes.popleft() if self._modes else self.default_mode
+        phone = form.get("to", "")
+        session_id = f"ATVId_{uuid.uuid4().hex}" if mode == "success" else None
+        with self.arrived:
+            self.received.append(ReceivedCall(form.get("from", ""), phone, form.get("username", ""), session_id, mode))
+            self.arrived.notify_all()
+        if mode == "server_error":
+            self._send(request, 500, "text/plain", "Internal Server Error")
+        elif mode == "unauthorized":
+            self._send(request, 401, "text/plain", "The supplied authentication is invalid")
+        else:
+            status = "Queued" if session_id else "InvalidPhoneNumber"
+            entry = {"phoneNumber": phone, "status": status, "sessionId": session_id or "None"}
+            body = {"entries": [entry], "errorMessage": "None" if session_id else "Invalid phone number"}
+            self._send(request, 200, "application/json", json.dumps(body))
+
+    # Writing an answer (and a client that gave up waiting) as the SMS fake does.
+    _send = staticmethod(FakeAfricasTalking._send)
+
+
+if __name__ == "__main__":
+    server = FakeAfricasTalkingVoice().start()
+    print(f"fake Africa's Talking voice at {server.base_url} (AT_VOICE_API_BASE_URL), apiKey {API_KEY}")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()

@@ -1,0 +1,316 @@
+"""The voice line over real HTTP, called as Africa's Talking Voice does: a fake AT
+client posts each callback, follows the XML (the GetDigits callbackUrl with the keys
+pressed, the Redirect when no key comes) and checks every reply against the actions AT
+knows (tests/voice_xml.py). What the caller hears is read from the clips the replies
+play (every Play URL is made by PromptAudio.url from one clip: the test keeps them)."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.voice.audio import PromptAudio
+from gateway.voice.speech import Clip
+from gateway.voice.words import number_units
+from models import Artisan, PaymentReference, UssdSessionOutcome
+from tests.conftest import CALLBACK_KEY
+from tests.voice_xml import Parsed, check
+
+YOUSSEF = "+212600000002"
+OUR_NUMBER = "+212522000000"
+
+
+@pytest.fixture
+def clips(monkeypatch: pytest.MonkeyPatch) -> dict[str, Clip]:
+    """Every clip a reply plays, by the audio URL it was given."""
+    heard: dict[str, Clip] = {}
+    original = PromptAudio.url
+
+    def url(self: PromptAudio, clip: Clip) -> str:
+        address = original(self, clip)
+        heard[address] = clip
+        return address
+
+    monkeypatch.setattr(PromptAudio, "url", url)
+    return heard
+
+
+class Call:
+    """One call to the voice line, as AT places it."""
+
+    def __init__(self, server: str, clips: dict[str, Clip], phone: str = YOUSSEF, key: str = CALLBACK_KEY) -> None:
+        self.url = f"{server}/voice/africastalking?{urllib.parse.urlencode({'key': key})}"
+        self.clips = clips
+        self.session_id = "ATVId_" + uuid.uuid4().hex
+        self.phone = phone
+        self.last: tuple[str, dict[str, str]] | None = None
+        self.body = ""
+        self.reply = Parsed()
+        self.status = 0
+
+    def _post(self, url: str, **fields: str) -> Parsed:
+        form = {
+            "isActive": "1",
+            "sessionId": self.session_id,
+            "direction": "Inbound",
+            "callerNumber": self.phone,
+            "destinationNumber": OUR_NUMBER,
+            **fields,
+        }
+        self.last = (url, form)
+        request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode(), method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                self.status, content_type, self.body = (
+                    response.status,
+                    response.headers["Content-Type"],
+                    response.read(),
+                )
+        except urllib.error.HTTPError as error:
+            self.status, content_type, self.body = error.code, error.headers["Content-Type"], error.read()
+        assert content_type.startswith("application/xml"), content_type
+        self.body = self.body.decode("utf-8")
+        self.reply = check(self.body)
+        return self.reply
+
+    def start(self) -> Parsed:
+        return self._post(self.url)
+
+    def press(self, keys: str) -> Parsed:
+        assert self.reply.digits is not None, f"no keys asked: {self.body}"
+        return self._post(self.reply.digits["callbackUrl"], dtmfDigits=keys)
+
+    def silence(self) -> Parsed:
+        assert self.reply.redirect is not None, f"nothing after the prompt: {self.body}"
+        return self._post(self.reply.redirect)
+
+    def again(self) -> str:
+        """AT posts the last callback once more; the reply's body."""
+        assert self.last is not None
+        url, form = self.last
+        self._post(url, **form)
+        return self.body
+
+    def hang_up(self, seconds: int = 42) -> None:
+        self._post(self.url, isActive="0", durationInSeconds=str(seconds), currencyCode="MAD", amount="1.75")
+
+    def heard(self) -> list[Clip]:
+        return [self.clips[url] for url in self.reply.plays]
+
+    def said(self) -> str:
+        return "\n".join(clip.text for clip in self.heard())
+
+    def pick_french(self) -> str:
+        self.start()
+        self.press("2")
+        return self.said()
+
+
+def outcome(db: Session, session_id: str) -> UssdSessionOutcome:
+    row = db.scalars(select(UssdSessionOutcome).where(UssdSessionOutcome.session_id == session_id)).one()
+    db.refresh(row)
+    return row
+
+
+def heard_reference(said: str, language: str) -> str | None:
+    """The 10-digit reference a caller writes down from the transcript: digit words in
+    groups of 3, 3 and 4 ("huit zéro zéro, cinq deux deux, neuf cinq cinq trois")."""
+    digit = {number_units(n, language)[0]: str(n) for n in range(10)}
+    for line in said.splitlines():
+        words = line.replace(",", " ").split()
+        if len(words) == 10 and all(word in digit for word in words):
+            return "".join(digit[word] for word in words)
+    return None
+
+
+def hops(screen: str, kind: str) -> float:
+    return (
+        REGISTRY.get_sample_value("hirfa_ussd_hops_total", {"aggregator": "voice", "screen": screen, "kind": kind})
+        or 0.0
+    )
+
+
+def test_the_call_offers_each_language_in_itself_then_the_menus(server: str, clips: dict[str, Clip]) -> None:
+    call = Call(server, clips)
+    offer = call.start()
+    assert call.status == 200
+    # Each language announced in itself, with its key (menus/locale/languages.toml's order).
+    assert [(clip.language, clip.text) for clip in call.heard()] == [
+        ("ary", "إلا بغيتي"),
+        ("ary", "الدارجة"),
+        ("ary", "ورك على"),
+        ("ary", "واحد"),
+        ("fr", "Pour continuer en"),
+        ("fr", "Français"),
+        ("fr", "tapez"),
+        ("fr", "deux"),
+    ]
+    assert offer.digits is not None and offer.digits["numDigits"] == "1" and offer.digits["finishOnKey"] == "#"
+    assert "turn=0" in offer.digits["callbackUrl"] and offer.redirect is not None and "silence=1" in offer.redirect
+    menu = call.press("2")
+    assert "Mon inscription\ntapez\nun" in call.said() and all(clip.language == "fr" for clip in call.heard())
+    assert menu.digits is not None and menu.digits["numDigits"] == "1" and "turn=1" in menu.digits["callbackUrl"]
+
+
+def test_a_caller_pays_to_a_reference_in_french(server: str, clips: dict[str, Clip], demo: Session) -> None:
+    before = hops("pay_reference", "end")
+    call = Call(server, clips)
+    call.pick_french()
+    for key in ("2", "1", "1"):  # pay, all due, Wafacash
+        call.press(key)
+        assert call.reply.digits is not None and call.reply.digits["numDigits"] == "1"
+    done = call.press("1")  # confirm
+    assert done.digits is None and done.redirect is None, "the last screen ends the call"
+    said = call.said()
+    spoken = heard_reference(said, "fr")
+    assert spoken is not None, said
+    youssef = demo.scalars(select(Artisan).where(Artisan.first_name == "Youssef")).one()
+    references = demo.scalars(select(PaymentReference).where(PaymentReference.artisan_id == youssef.id)).all()
+    assert [reference.reference for reference in references] == [spoken]
+    assert hops("pay_reference", "end") == before + 1
+
+    call.hang_up(seconds=95)
+    row = outcome(demo, call.session_id)
+    assert (row.aggregator, row.status, row.duration_ms, row.cost) == ("voice", "Success", 95_000, "MAD 1.75")
+    assert (row.last_screen, row.language, row.hops_answered) == ("pay_reference", "fr", 5)
+    assert row.ended_at is not None and row.service_code == OUR_NUMBER
+
+
+def test_a_repeated_callback_changes_nothing(server: str, clips: dict[str, Clip], demo: Session) -> None:
+    call = Call(server, clips)
+    call.pick_french()
+    assert call.again() == call.body  # the language chosen, posted twice: the same menu
+    for key in ("2", "1", "1", "1"):
+        call.press(key)
+    last = call.body
+    replays = hops("pay_reference", "replay")
+    assert call.again() == last
+    assert call.again() == last
+    assert hops("pay_reference", "replay") == replays + 2
+    youssef = demo.scalars(select(Artisan).where(Artisan.first_name == "Youssef")).one()
+    assert len(demo.scalars(select(PaymentReference).where(PaymentReference.artisan_id == youssef.id)).all()) == 1
+
+
+def test_the_same_key_twice_is_two_answers(server: str, clips: dict[str, Clip]) -> None:
+    """`1` then `1` on two prompts: two turns, two answers (not a replay)."""
+    call = Call(server, clips)
+    call.pick_french()
+    call.press("2")
+    call.press("1")  # all due: the networks
+    networks = call.said()
+    call.press("1")  # Wafacash: the confirmation
+    assert call.said() != networks and call.reply.digits is not None
+
+
+def test_a_call_cut_off_mid_flow_is_offered_again(server: str, clips: dict[str, Clip], demo: Session) -> None:
+    call = Call(server, clips)
+    call.pick_french()
+    call.press("2")
+    call.press("1")  # all due, then the network screen: a choice made inside a task
+    networks = call.said()
+    call.hang_up()
+    assert outcome(demo, call.session_id).status == "Incomplete"
+
+    again = Call(server, clips)
+    again.pick_french()
+    assert "Votre dernière session a été coupée." in again.said()
+    again.press("1")  # continue where you stopped
+    assert again.said() == networks
+
+
+def test_a_wrong_key_says_so_and_asks_again(server: str, clips: dict[str, Clip]) -> None:
+    call = Call(server, clips)
+    call.start()
+    offer = call.said()
+    call.press("7")  # no language has key 7: the offer again
+    assert call.said() == offer
+    menu = call.pick_french()
+    call.press("9")
+    assert call.said().startswith("Choix invalide.") and menu in call.said()
+
+
+def test_star_says_the_prompt_again_and_runs_nothing(server: str, clips: dict[str, Clip]) -> None:
+    call = Call(server, clips)
+    call.pick_french()
+    menu = call.body
+    call.press("*")
+    assert call.body == menu
+    call.press("2")
+    assert "Choisir les mois\ntapez\ndeux" in call.said()
+
+
+def test_silence_says_the_prompt_once_more_then_ends_politely(
+    server: str, clips: dict[str, Clip], demo: Session
+) -> None:
+    call = Call(server, clips)
+    menu = call.pick_french()
+    call.silence()
+    assert call.said() == menu and call.reply.redirect is not None and "silence=2" in call.reply.redirect
+    bye = call.silence()
+    assert bye.digits is None and bye.redirect is None
+    assert call.said() == "Nous n'avons pas entendu votre réponse. Au revoir."
+    call.hang_up()
+    assert outcome(demo, call.session_id).status == "Incomplete"
+
+
+def test_silence_at_the_language_offer(server: str, clips: dict[str, Clip]) -> None:
+    call = Call(server, clips)
+    call.start()
+    offer = call.said()
+    call.silence()
+    assert call.said() == offer
+    call.silence()
+    assert call.reply.digits is None
+    assert [clip.language for clip in call.heard()] == ["ary", "fr"]
+
+
+def test_a_bad_key_is_rejected_as_xml(server: str, clips: dict[str, Clip]) -> None:
+    call = Call(server, clips, key="not-the-key")
+    reply = call.start()
+    assert call.status == 403 and reply.rejected
+
+
+def test_an_internal_failure_is_spoken_not_a_5xx(
+    server: str, clips: dict[str, Clip], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    call = Call(server, clips)
+    call.pick_french()
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("menus.engine.Engine.step", broken)
+    call.press("2")
+    assert call.status == 200 and call.reply.digits is None
+    assert call.said() == "Service indisponible, réessayez plus tard."
+
+
+def test_when_the_prompts_fail_at_s_own_voice_says_unavailable(server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: PromptAudio, clip: Clip) -> str:
+        raise OSError("no audio")
+
+    monkeypatch.setattr(PromptAudio, "url", broken)
+    call = Call(server, {})
+    reply = call.start()
+    assert call.status == 200 and reply.plays == [] and "Service indisponible, réessayez plus tard." in reply.says
+
+
+def test_a_malformed_callback_is_refused_as_xml(server: str, clips: dict[str, Clip]) -> None:
+    call = Call(server, clips, phone="not a phone")
+    call.start()
+    assert call.status == 400 and call.reply.digits is None and len(call.heard()) == 2
+
+
+def test_a_foreign_number_hears_why(server: str, clips: dict[str, Clip]) -> None:
+    call = Call(server, clips, phone="+33612345678")
+    call.start()
+    assert call.status == 200 and call.reply.digits is None
+    assert [clip.language for clip in call.heard()] == ["ary", "fr"]
+    assert call.heard()[1].text == "Ce service est réservé aux numéros marocains."
