@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test install install-dev lint typecheck debian smsc-deps smsc messages bench drills clean
+.PHONY: run test install install-dev lint typecheck debian smsc-deps smsc messages bench drills cluster cluster-stop clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 # Unset, HIRFA_ENV means production (fail closed): each target that runs the app says development.
-run bench drills: export HIRFA_ENV = development
+run bench drills cluster: export HIRFA_ENV = development
 
 run: install
 	$(BIN)/flask db upgrade
@@ -55,10 +55,11 @@ smsc: smsc-deps
 
 # Debian packages the tests drive, installed when missing: Chromium (tests/e2e: Playwright's
 # own download does not work here), msgfmt (catalogue checks), espeak-ng (the voice line's
-# development text-to-speech), redis-sentinel (the high-availability tests: tests/sentinels.py).
+# development text-to-speech), redis-sentinel (the high-availability tests: tests/sentinels.py),
+# haproxy (the cluster drills of tests/drills, `make cluster`).
 DEBIAN_NEEDS := /usr/bin/chromium:chromium /usr/bin/chromedriver:chromium-driver \
 	/usr/bin/msgfmt:gettext /usr/bin/espeak-ng:espeak-ng \
-	/usr/bin/redis-sentinel:redis-sentinel
+	/usr/bin/redis-sentinel:redis-sentinel /usr/sbin/haproxy:haproxy
 debian:
 	@missing="$(foreach need,$(DEBIAN_NEEDS),$(if $(wildcard $(firstword $(subst :, ,$(need)))),,$(lastword $(subst :, ,$(need)))))"; \
 	if [ -n "$$(echo $$missing)" ]; then apt-get update && apt-get install -y $$missing; fi
@@ -78,6 +79,15 @@ bench: install-dev debian smsc-deps
 # Fault drills on private Redis/PostgreSQL instances (never the shared ones): see drills/.
 drills: install-dev
 	$(BIN)/python -m drills.run
+
+# The highly available topology on this machine (Redis + replica + 3 Sentinels, PostgreSQL +
+# streaming standby, 2 web instances behind HAProxy, a worker, the clock), in the background
+# on free ports; prints where it is and how to dial it. `make cluster-stop` ends it.
+cluster: install
+	$(BIN)/python -m drills.cluster start
+
+cluster-stop:
+	$(BIN)/python -m drills.cluster stop
 
 clean:
 	rm -rf $(VENV) instance .mypy_cache .ruff_cache .pytest_cache

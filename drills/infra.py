@@ -125,9 +125,10 @@ def _stop_group(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None
 class PrivateRedis:
     """`redis-server` on a free port, no persistence: a restart loses every session."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, extra: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.workdir = workdir
+        self.extra = extra  # more options (`--replicaof host port`)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -137,6 +138,7 @@ class PrivateRedis:
     def start(self) -> None:
         argv = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         argv += ["--daemonize", "no", "--dir", str(self.workdir), "--logfile", str(self.workdir / "redis.log")]
+        argv += list(self.extra)
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, start_new_session=True)
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         try:
@@ -218,6 +220,19 @@ class PrivatePostgres:
         """`immediate` is a crash: committed work must come back from the WAL on start."""
         self._ctl("stop", "-m", mode)
         self.running = False
+
+    def clone(self, primary: PrivatePostgres) -> None:
+        """Make this a streaming standby of the running `primary`: `pg_basebackup -R` copies
+        it and writes standby.signal and primary_conninfo (then `start()` it)."""
+        self.home.mkdir(mode=0o700)
+        _chown_postgres(self.home)
+        backup = [str(self.bin / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"]
+        backup += ["-D", str(self.data), "-R", "-X", "stream", "-c", "fast", "--no-sync"]
+        subprocess.run(as_postgres(backup), check=True, capture_output=True)
+
+    def promote(self) -> None:
+        """`pg_ctl promote -w`: a standby becomes a primary, accepting writes when it returns."""
+        self._ctl("promote")
 
     def create_database(self) -> None:
         admin = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"

@@ -137,5 +137,10 @@ def finish(result: DrillResult, load: Load, down_at: float, up_at: float, *, led
         result.count(f"unexpected screen: {screen}")
     result.count(sms_line)
     result.summary.update(
-        {"hops": str(counts.hops), "5xx": str(counts.server_errors), "errors": str(counts.kinds.get("error", 0))}
+        {
+            "hops": str(counts.hops),
+            "ENDs": str(counts.kinds.get("unavailable", 0)),
+            "5xx": str(counts.server_errors),
+            "errors": str(counts.kinds.get("error", 0)),
+        }
     )

@@ -1,10 +1,12 @@
 """Run the fault drills and print what each did and counted, then a summary table.
 
     python -m drills.run [--short] [--granian-args "..."]
-        [--only redis postgres rq-worker web-worker redis-freeze smsc-outage]
+        [--only redis postgres rq-worker web-worker redis-freeze smsc-outage
+                redis-failover postgres-failover web-instance haproxy]
 
 Exits 1 when a drill misses a target (a hop slower than 1 s or a 5xx while a dependency
-is down, service not back within 5 s, a payment or an SMS lost, ...)."""
+is down, service not back within 5 s, a payment or an SMS lost, ...). The last four run
+the highly available topology (drills/topology.py, `make cluster`) through HAProxy."""
 
 from __future__ import annotations
 
@@ -13,7 +15,18 @@ import time
 import traceback
 from collections.abc import Callable
 
-from drills import postgres_restart, redis_freeze, redis_outage, rq_worker_kill, smsc_outage, web_worker_kill
+from drills import (
+    haproxy_restart,
+    postgres_failover,
+    postgres_restart,
+    redis_failover,
+    redis_freeze,
+    redis_outage,
+    rq_worker_kill,
+    smsc_outage,
+    web_instance_kill,
+    web_worker_kill,
+)
 from drills.infra import PreparedCluster
 from drills.report import DrillResult
 
@@ -25,9 +38,15 @@ DRILLS: dict[str, Drill] = {
     web_worker_kill.NAME: web_worker_kill.run,
     redis_freeze.NAME: redis_freeze.run,  # beyond the issue's four: a Redis that hangs
     smsc_outage.NAME: smsc_outage.run,  # issue 13: the SMSC down under a stream of SMS over SMPP
+    # Issue 16: the highly available topology (drills/topology.py), load through HAProxy.
+    redis_failover.NAME: redis_failover.run,
+    postgres_failover.NAME: postgres_failover.run,
+    web_instance_kill.NAME: web_instance_kill.run,
+    haproxy_restart.NAME: haproxy_restart.run,
 }
 COLUMNS = (
     "hops",
+    "ENDs",
     "5xx",
     "errors",
     "down s",

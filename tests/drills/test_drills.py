@@ -8,7 +8,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from drills import postgres_restart, redis_outage, rq_worker_kill, smsc_outage, web_worker_kill
+from drills import (
+    haproxy_restart,
+    postgres_failover,
+    postgres_restart,
+    redis_failover,
+    redis_outage,
+    rq_worker_kill,
+    smsc_outage,
+    web_instance_kill,
+    web_worker_kill,
+)
 from drills.infra import PreparedCluster, postgres_bin
 
 pytestmark = pytest.mark.slow
@@ -44,4 +54,27 @@ def test_web_worker_killed(template: PreparedCluster) -> None:
 
 def test_smsc_stopped_under_a_stream_of_sms_and_started_again(template: PreparedCluster) -> None:
     result = smsc_outage.run(short=True, template=template, echo=False)
+    assert result.ok, result.report()
+
+
+# Issue 16: the highly available topology (drills/topology.py), the load through HAProxy.
+
+
+def test_redis_master_killed_and_the_replica_promoted_by_sentinel(template: PreparedCluster) -> None:
+    result = redis_failover.run(short=True, template=template, echo=False)
+    assert result.ok, result.report()
+
+
+def test_postgres_primary_crashed_and_the_standby_promoted(template: PreparedCluster) -> None:
+    result = postgres_failover.run(short=True, template=template, echo=False)
+    assert result.ok, result.report()
+
+
+def test_web_instance_killed_behind_haproxy(template: PreparedCluster) -> None:
+    result = web_instance_kill.run(short=True, template=template, echo=False)
+    assert result.ok, result.report()
+
+
+def test_haproxy_reloaded_and_restarted(template: PreparedCluster) -> None:
+    result = haproxy_restart.run(short=True, template=template, echo=False)
     assert result.ok, result.report()
