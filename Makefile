@@ -83,7 +83,7 @@ drills: install-dev
 # The highly available topology on this machine (Redis + replica + 3 Sentinels, PostgreSQL +
 # streaming standby, 2 web instances behind HAProxy, a worker, the clock), in the background
 # on free ports; prints where it is and how to dial it. `make cluster-stop` ends it.
-cluster: install
+cluster: install debian
 	$(BIN)/python -m drills.cluster start
 
 cluster-stop:
