@@ -34,7 +34,7 @@ from gateway.voice.adapter import VoiceAdapter
 from gateway.voice.service import NO_ANSWER, VOICE_LANGUAGES, chosen
 from gateway.web.auth import callback_refusal, limit_per_ip, retry_after_header
 from gateway.web.ussd import run_hop, trace_without_messages
-from gateway.wiring import hirfa, prompt_audio
+from gateway.wiring import hirfa, played_prompts, prompt_audio
 from menus.i18n import Translator
 from menus.menu import MENU
 
@@ -63,6 +63,7 @@ def _adapter() -> VoiceAdapter:
         key=request.args.get("key", ""),
         languages=tuple(code for code in VOICE_LANGUAGES if audio.offered(code)),
         answer_seconds=settings.voice_answer_seconds,
+        played=played_prompts(),
     )
 
 
