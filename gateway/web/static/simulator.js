@@ -253,7 +253,10 @@
     const item = document.createElement("li");
     item.className = kind;
     item.dir = "auto";
-    item.textContent = text;
+    const said = document.createElement("span");
+    said.className = "text";
+    said.textContent = text;
+    item.append(said);
     Object.assign(item.dataset, extra || {});
     $("transcript").append(item);
     $("transcript-empty").hidden = true;
