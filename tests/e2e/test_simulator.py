@@ -282,8 +282,9 @@ def voice_reply(page: Page, n: int) -> list[str]:
         """items => {
           const turns = [];
           for (const item of items) {
+            const text = item.querySelector(".text").textContent;
             if (item.classList.contains("turn")) turns.push([]);
-            else if (item.classList.contains("prompt")) turns[turns.length - 1].push(item.querySelector(".text").textContent);
+            else if (item.classList.contains("prompt")) turns[turns.length - 1].push(text);
           }
           return turns[turns.length - 1];
         }""",

@@ -102,7 +102,7 @@ def test_tachelhit_is_missing_recordings_and_not_offered(voice_server: str, app:
     result = app.test_cli_runner().invoke(args=["voice", "coverage"])
     assert result.exit_code == 0, result.output
     rows = {line.split()[0]: line.split() for line in result.output.splitlines()[1:]}
-    language, prompts, recorded, synthesised, cached, missing, offered = rows["shi"]
+    _, prompts, recorded, synthesised, _cached, missing, offered = rows["shi"]
     assert int(missing) == int(prompts) > 0 and (recorded, synthesised, offered) == ("0", "0", "no")
 
     call = Call(voice_server, Transcripts(voice_server), phone=YOUSSEF)
