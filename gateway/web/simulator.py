@@ -87,7 +87,7 @@ CHROME = {
     "voice_ended": N_("Call ended."),
     "transcript": N_("What the voice line said"),
     "no_transcript": N_("Nothing said yet."),
-    "you_pressed": N_("You pressed {keys}"),
+    "you_pressed": N_("You pressed {key}"),
     "silence": N_("(no key pressed)"),
     "source_recorded": N_("recorded"),
     "source_synthesised": N_("synthesised"),

@@ -468,7 +468,7 @@
 
   function answerKeys(current) {
     const keys = current.keys;
-    transcriptLine("caller", t("you_pressed").replace("{keys}", keys), { keys: keys });
+    transcriptLine("caller", t("you_pressed").replace("{key}", keys), { keys: keys });
     postCall(current.digits.callbackUrl, { dtmfDigits: keys });
   }
 
