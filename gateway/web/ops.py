@@ -108,6 +108,7 @@ SCREEN_NAMES = {
     "not_in_rna": N_("Not in the RNA"),
     "status": N_("Registration and AMO status"),
     "language": N_("Language and reminders"),
+    "reminders_by": N_("Reminders: by call or SMS"),
     "resume": N_("Offer to resume"),
     "pay": N_("Dues"),
     "pay_months": N_("Pay: number of months"),

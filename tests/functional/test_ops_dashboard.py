@@ -597,7 +597,7 @@ def test_session_cookie_is_secure_in_production(make_app: Callable[..., Flask]) 
 def test_the_dashboard_shows_the_figures_as_svg(client: FlaskClient, activity: Session, logged_in: str) -> None:
     html = client.get("/ops/?period=30d").get_data(as_text=True)
     assert '<html lang="fr" dir="ltr">' in html
-    assert html.count("<svg") == 7  # six charts and the bank-account requests' one
+    assert html.count("<svg") == 10  # nine charts (three of the voice line) and the bank-account requests' one
     assert 'data-series="Wafacash" data-value="2"' in html  # 2 payments today
     assert "24/11 · Wafacash: 270,00 MAD" in html
     assert "24/11 · Fellah Cash: 405,00 MAD" in html
