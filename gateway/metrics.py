@@ -16,6 +16,9 @@ HOP_SECONDS = Histogram(
 ERRORS = Counter(
     "hirfa_ussd_errors_total", "USSD hops answered with the unavailable screen", ["aggregator", "screen", "reason"]
 )
+VOICE_PROMPTS = Counter(
+    "hirfa_voice_prompts_total", "Prompts the voice line's replies played, by where their audio came from", ["source"]
+)
 REJECTED = Counter("hirfa_http_rejected_total", "Callbacks refused before touching state", ["endpoint", "reason"])
 
 

@@ -24,6 +24,7 @@ from gateway.registration.service import RegistryService
 from gateway.reimbursements.menu_ports import MenuReimbursements
 from gateway.ussd.interfaces import Hop, SessionStore, UssdAdapter
 from gateway.voice.audio import PromptAudio
+from gateway.voice.played import PlayedPrompts
 from menus.engine import Context
 from menus.paging import Budget
 from menus.ports import Ports
@@ -50,6 +51,14 @@ def prompt_audio() -> PromptAudio:
     """The app's one PromptAudio (its TTS client keeps its connections between calls)."""
     audio: PromptAudio = current_app.extensions[AUDIO_EXTENSION]
     return audio
+
+
+def played_prompts() -> PlayedPrompts:
+    """The voice prompts played, counted in Redis; their transcripts too in development only."""
+    app = hirfa()
+    return PlayedPrompts(
+        app.redis, prefix=app.settings.redis_prefix, clock=app.clock, transcripts=not app.settings.is_production
+    )
 
 
 def menu_context(hop: Hop, adapter: UssdAdapter, memo: SessionMemo, language: str | None = None) -> Context:

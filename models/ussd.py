@@ -43,7 +43,7 @@ class UssdSessionOutcome(Base):
     hops_count: Mapped[int | None] = mapped_column(Integer)
     # Our own last screen id, from the live session; never what the user typed (CIN, PIN).
     last_screen: Mapped[str | None] = mapped_column(String(64))
-    language: Mapped[str | None] = mapped_column(String(2))
+    language: Mapped[str | None] = mapped_column(String(8))  # a language code: ar, fr, ary (voice)…
     error_message: Mapped[str | None] = mapped_column(String(255))
     cost: Mapped[str | None] = mapped_column(String(32))
     reported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -4,25 +4,37 @@ A period is today (24 hourly buckets) or the last 30 days (daily buckets), in th
 business time of Morocco. Bucket boundaries are computed here, in Python, from the
 time zone database, and each query sorts its rows into them with one CASE: the same
 SQL on PostgreSQL and SQLite, which bucket dates differently, and correct on the days
-Morocco moves its clocks. Each figure is one GROUP BY statement, whatever the period."""
+Morocco moves its clocks. Each figure is one GROUP BY statement, whatever the period.
+
+The voice line's calls are rows of the same table (aggregator `voice`): counted apart
+from USSD sessions. The prompts they played, recorded or synthesised, are counted in
+Redis (gateway/voice/played.py: by UTC hour and Morocco day), one pipeline per chart."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
 import itertools
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from gateway.clock import MOROCCO, local_today
 from gateway.registration.requests import RegionFigures, figures
+from gateway.voice.played import SOURCES, PlayedPrompts
 from models import Artisan, BankLead, OutboxMessage, Payment, PaymentReference, UssdSessionOutcome
 from models.banks import BANKS, OPEN_LEAD_STATUSES
 from models.payments import NETWORKS
+
+log = logging.getLogger(__name__)
+VOICE = "voice"  # the aggregator of the voice line's calls
+# A voice call with no screen of the menus hung up at the language offer (or was refused).
+LANGUAGE_OFFER = "language_offer"
 
 # A session's outcome, from Hirfa's own hops first: "completed" once Hirfa sent its last
 # screen (an END of the menus); else the aggregator's report (Incomplete, Failed, or
@@ -133,6 +145,9 @@ class Dashboard:
     payments: Payments
     expired_references: Breakdown  # one category: "expired"
     sms: Breakdown  # delivered / sent / failed / waiting
+    voice_calls: Breakdown  # SESSION_OUTCOMES (/ other), calls to the voice line
+    voice_drop_off: tuple[DropOff, ...]
+    voice_prompts: Breakdown  # recorded / synthesised, prompts the calls played
 
 
 def _bucket(column: InstrumentedAttribute[Any], p: Period) -> ColumnElement[Any]:
@@ -185,32 +200,40 @@ def session_outcome(now: dt.datetime, session_ttl: dt.timedelta) -> ColumnElemen
     )
 
 
-def session_outcomes(db: Session, p: Period, *, session_ttl: dt.timedelta) -> Breakdown:
-    """USSD sessions that started in the period (their first hop), by outcome."""
+def _channel(voice: bool) -> ColumnElement[bool]:
+    aggregator = UssdSessionOutcome.aggregator
+    return aggregator == VOICE if voice else aggregator != VOICE
+
+
+def session_outcomes(db: Session, p: Period, *, session_ttl: dt.timedelta, voice: bool = False) -> Breakdown:
+    """USSD sessions (or `voice` calls) that started in the period (their first hop), by outcome."""
     column = UssdSessionOutcome.started_at
     inner = select(_bucket(column, p).label("bucket"), session_outcome(p.now, session_ttl).label("category")).where(
-        _in_period(column, p)
+        _in_period(column, p), _channel(voice)
     )
     rows = db.execute(_grouped(inner)).all()
     return _breakdown(p, SESSION_OUTCOMES, rows, other=True)
 
 
 def drop_off(
-    db: Session, p: Period, *, session_ttl: dt.timedelta, limit: int = DROP_OFF_SCREENS
+    db: Session, p: Period, *, session_ttl: dt.timedelta, limit: int = DROP_OFF_SCREENS, voice: bool = False
 ) -> tuple[DropOff, ...]:
-    """Hirfa's last screen of the sessions that ended without completing, most frequent first."""
+    """Hirfa's last screen of the sessions (or `voice` calls) that ended without completing,
+    most frequent first. A call without a screen of the menus ended at the language offer."""
     screen = func.coalesce(UssdSessionOutcome.last_screen, UNKNOWN_SCREEN)
     query = (
         select(UssdSessionOutcome.last_screen, func.count().label("sessions"))
         .where(
             _in_period(UssdSessionOutcome.started_at, p),
             session_outcome(p.now, session_ttl).not_in((COMPLETED, IN_PROGRESS)),
+            _channel(voice),
         )
         .group_by(UssdSessionOutcome.last_screen)
         .order_by(func.count().desc(), screen)
         .limit(limit)
     )
-    return tuple(DropOff(screen=name or UNKNOWN_SCREEN, sessions=int(n)) for name, n in db.execute(query).all())
+    nameless = LANGUAGE_OFFER if voice else UNKNOWN_SCREEN
+    return tuple(DropOff(screen=name or nameless, sessions=int(n)) for name, n in db.execute(query).all())
 
 
 def payments(db: Session, p: Period) -> Payments:
@@ -247,9 +270,29 @@ def sms(db: Session, p: Period) -> Breakdown:
     return _breakdown(p, SMS_CATEGORIES, rows)
 
 
-def dashboard(db: Session, *, name: PeriodName, now: dt.datetime, session_ttl: dt.timedelta) -> Dashboard:
-    """Every figure of the dashboard for the period, in five statements. `session_ttl`:
-    how long a session without news lives (USSD_SESSION_TTL_SECONDS)."""
+def voice_prompts(played: PlayedPrompts, p: Period) -> Breakdown:
+    """Prompts the voice line played in the period, recorded or synthesised (Redis: none
+    when it cannot be read, logged)."""
+    try:
+        counts = played.counts((bucket.start for bucket in p.buckets), hourly=p.hourly)
+    except redis.RedisError:
+        log.warning("dashboard: voice prompts not read (Redis)", exc_info=True)
+        counts = []
+    rows = ((index, source, n) for index, row in enumerate(counts) for source, n in row.items())
+    return _breakdown(p, SOURCES, rows)
+
+
+def dashboard(
+    db: Session,
+    *,
+    name: PeriodName,
+    now: dt.datetime,
+    session_ttl: dt.timedelta,
+    played: PlayedPrompts | None = None,
+) -> Dashboard:
+    """Every figure of the dashboard for the period, in seven statements and a Redis
+    pipeline (none without `played`: no prompts counted). `session_ttl`: how long a
+    session without news lives (USSD_SESSION_TTL_SECONDS)."""
     p = period(name, now)
     return Dashboard(
         period=p,
@@ -258,6 +301,9 @@ def dashboard(db: Session, *, name: PeriodName, now: dt.datetime, session_ttl: d
         payments=payments(db, p),
         expired_references=expired_references(db, p),
         sms=sms(db, p),
+        voice_calls=session_outcomes(db, p, session_ttl=session_ttl, voice=True),
+        voice_drop_off=drop_off(db, p, session_ttl=session_ttl, voice=True),
+        voice_prompts=voice_prompts(played, p) if played else _breakdown(p, SOURCES, ()),
     )
 
 

@@ -24,6 +24,7 @@ from gateway.ussd.interfaces import Hop, InvalidRequest, SessionEnd, TextMark, a
 from gateway.ussd.service import INVALID_REQUEST, NOT_MOROCCAN, TOO_MANY, UNAVAILABLE
 from gateway.voice import xml
 from gateway.voice.audio import PromptAudio
+from gateway.voice.played import PlayedPrompts
 from gateway.voice.service import FINISH, REPEAT, offer
 from gateway.voice.speech import Clip, one_key, say, speak
 from menus.engine import Reply
@@ -54,9 +55,17 @@ class VoiceAdapter:
     channel = VOICE
 
     def __init__(
-        self, *, audio: PromptAudio, url: str, key: str, languages: tuple[str, ...], answer_seconds: int
+        self,
+        *,
+        audio: PromptAudio,
+        url: str,
+        key: str,
+        languages: tuple[str, ...],
+        answer_seconds: int,
+        played: PlayedPrompts | None = None,
     ) -> None:
         self.audio = audio
+        self.played = played  # counts the prompts by source (and in development, their transcripts)
         self.url = url
         self.key = key
         self.languages = languages  # those offered: a last word to an unknown caller is said in each
@@ -120,7 +129,10 @@ class VoiceAdapter:
 
     # -- replies ---------------------------------------------------------------------
     def _plays(self, clips: list[Clip]) -> list[ET.Element]:
-        return [xml.play(self.audio.url(clip)) for clip in clips]
+        urls = [self.audio.url(clip) for clip in clips]
+        if self.played is not None:
+            self.played.note([(url, clip, self.audio.source(clip)) for url, clip in zip(urls, clips, strict=True)])
+        return [xml.play(url) for url in urls]
 
     def ask(self, clips: list[Clip], *, turn: int, one: bool) -> str:
         """Play `clips` and wait for keys (posted with `turn`); none: the callback with &silence=1."""

@@ -59,6 +59,11 @@ class Coverage:
         return self.recorded + self.synthesised + self.missing
 
 
+def key_in(url: str) -> str:
+    """The audio key a URL of `PromptAudio.url` names."""
+    return url.rsplit("/", 1)[-1].removesuffix(".wav")
+
+
 def _directory(setting: str) -> Path:
     """A relative directory is the repository's (like instance/), whatever the working directory."""
     path = Path(setting)

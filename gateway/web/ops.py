@@ -55,7 +55,7 @@ from gateway.ops.staff import (
 )
 from gateway.payments.settlement import format_mad
 from gateway.ratelimit import Limit
-from gateway.wiring import hirfa
+from gateway.wiring import hirfa, played_prompts
 from menus.banks import BANK_NAMES
 from menus.i18n import LANGUAGES, N_, Translator
 from menus.networks import NETWORK_NAMES
@@ -108,7 +108,7 @@ SCREEN_NAMES = {
     "not_in_rna": N_("Not in the RNA"),
     "status": N_("Registration and AMO status"),
     "language": N_("Language and reminders"),
-    "reminders_by": N_("Reminders by voice call"),
+    "reminders_by": N_("Reminders: by call or SMS"),
     "resume": N_("Offer to resume"),
     "pay": N_("Dues"),
     "pay_months": N_("Pay: number of months"),
@@ -144,7 +144,10 @@ SCREEN_NAMES = {
     "agent_pin_old": N_("Agent: change of PIN"),
     "agent_pin_new": N_("Agent: change of PIN"),
     "agent_pin_again": N_("Agent: change of PIN"),
+    # The voice line: a call that hung up before the menus.
+    stats.LANGUAGE_OFFER: N_("Voice: language offer"),
 }
+PROMPT_SOURCES = {"recorded": N_("Recorded"), "synthesised": N_("Synthesised")}
 PERIODS = {stats.PeriodName.TODAY: N_("Today"), stats.PeriodName.LAST_30_DAYS: N_("Last 30 days")}
 DATASETS = (
     "sessions",
@@ -155,6 +158,9 @@ DATASETS = (
     "help-requests",
     "bank-leads",
     "bank-leads-unfetched",
+    "voice-calls",
+    "voice-drop-off",
+    "voice-prompts",
 )
 UNDATED_DATASETS = frozenset({"help-requests", "bank-leads-unfetched"})  # the rows as they stand now, not a period's
 
@@ -397,16 +403,14 @@ def build_charts(figures: stats.Dashboard, t: Translator) -> list[Chart]:
         # charts.py escapes every text it draws.
         return Chart(ident, title, Markup(svg), dataset)  # noqa: S704
 
-    drop_off_title = t(N_("Where unsuccessful sessions ended (screen)"))
-    drop_off = charts.horizontal_bars(
-        ident="drop-off",
-        title=drop_off_title,
-        items=[(t(SCREEN_NAMES.get(row.screen, row.screen)), row.sessions) for row in figures.drop_off],
-        empty_text=empty,
-    )
+    def screens(ident: str, title: str, rows: tuple[stats.DropOff, ...]) -> Chart:
+        items = [(t(SCREEN_NAMES.get(row.screen, row.screen)), row.sessions) for row in rows]
+        svg = charts.horizontal_bars(ident=ident, title=title, items=items, empty_text=empty)
+        return Chart(ident, title, Markup(svg), ident)  # noqa: S704  charts.py escapes its texts
+
     return [
         bars("sessions", t(N_("USSD sessions by outcome")), "sessions", _series(figures.sessions, OUTCOME_NAMES, t)),
-        Chart("drop-off", drop_off_title, Markup(drop_off), "drop-off"),  # noqa: S704
+        screens("drop-off", t(N_("Where unsuccessful sessions ended (screen)")), figures.drop_off),
         bars(
             "payments-count",
             t(N_("Payments by network (number)")),
@@ -428,6 +432,19 @@ def build_charts(figures: stats.Dashboard, t: Translator) -> list[Chart]:
             _series(figures.expired_references, {"expired": N_("Expired unpaid")}, t),
         ),
         bars("sms", t(N_("SMS by state")), "sms", _series(figures.sms, SMS_NAMES, t)),
+        bars(
+            "voice-calls",
+            t(N_("Voice calls by outcome")),
+            "voice-calls",
+            _series(figures.voice_calls, OUTCOME_NAMES, t),
+        ),
+        screens("voice-drop-off", t(N_("Where unsuccessful voice calls ended (screen)")), figures.voice_drop_off),
+        bars(
+            "voice-prompts",
+            t(N_("Voice prompts played: recorded or synthesised")),
+            "voice-prompts",
+            _series(figures.voice_prompts, PROMPT_SOURCES, t),
+        ),
     ]
 
 
@@ -452,7 +469,9 @@ def _local(moment: dt.datetime) -> str:
 def dashboard() -> str:
     name = _period_name()
     figures_db = get_read_db()  # a standby when DATABASE_READ_URL is set: the figures may lag
-    figures = stats.dashboard(figures_db, name=name, now=hirfa().clock(), session_ttl=_session_ttl())
+    figures = stats.dashboard(
+        figures_db, name=name, now=hirfa().clock(), session_ttl=_session_ttl(), played=played_prompts()
+    )
     t = Translator(language())
     requests = list_requests(get_db(), status="open")
     now = hirfa().clock()
@@ -566,6 +585,21 @@ def _export_rows(dataset: str, p: stats.Period) -> tuple[list[str], list[Sequenc
             [(p.iso(i), n) for i, n in enumerate(stats.expired_references(db, p).values["expired"])],
         ),
         "sms": lambda: ([start, "state", "messages"], list(_per_bucket(p, stats.sms(db, p)))),
+        "voice-calls": lambda: (
+            [start, "outcome", "calls"],
+            list(_per_bucket(p, stats.session_outcomes(db, p, session_ttl=ttl, voice=True))),
+        ),
+        "voice-drop-off": lambda: (
+            ["last_screen", "screen_name", "calls"],
+            [
+                (row.screen, SCREEN_NAMES.get(row.screen, row.screen), row.sessions)
+                for row in stats.drop_off(db, p, session_ttl=ttl, voice=True)
+            ],
+        ),
+        "voice-prompts": lambda: (
+            [start, "source", "prompts"],
+            list(_per_bucket(p, stats.voice_prompts(played_prompts(), p))),
+        ),
         "help-requests": lambda: (
             ["id", "kind", "phone", "created_morocco_time", "status"],
             [

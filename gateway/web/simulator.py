@@ -1,5 +1,9 @@
 """The web phone simulator (development only): a page that dials the real USSD
-endpoint with Africa's Talking's protocol, and shows the SMS each phone received.
+endpoint with Africa's Talking's protocol, and shows the SMS each phone received. In
+voice mode it calls the real voice endpoint as Africa's Talking Voice does (its
+callbacks, then isActive=0), plays each prompt's audio in order and shows its text
+beside it (`/simulator/voice/clips`: the transcripts noted in development only,
+gateway/voice/played.py).
 
 `create_app` registers this blueprint only when HIRFA_ENV=development, and it answers
 only this machine (loopback): the page carries the callback key and the SMS feed shows
@@ -17,8 +21,9 @@ from gateway.clock import MOROCCO, local_today
 from gateway.db import get_db
 from gateway.demo import DEMO_AGENTS, DEMO_PIN, UNLINKED_DEMO_PHONES, demo_artisans
 from gateway.phones import InvalidPhone, caller_e164
+from gateway.voice.audio import KEY_RE
 from gateway.web.auth import client_is_loopback
-from gateway.wiring import hirfa
+from gateway.wiring import hirfa, played_prompts
 from menus.i18n import LANGUAGES, N_, Translator
 from models import OutboxMessage
 
@@ -32,6 +37,10 @@ bp = Blueprint(
 )
 AGGREGATOR = "africastalking"  # the protocol the page speaks
 SMS_SHOWN = 20
+# The number a simulated call reaches when AT_VOICE_NUMBER is not set (the AT number the
+# voice callback is configured on: the `service code` of a call).
+VOICE_NUMBER = "+212522000000"
+CLIPS_ASKED = 100  # keys in one /simulator/voice/clips request (a reply plays fewer)
 # Operators (docs/product.md): the simulated phone says which network it is on, as AT does.
 NETWORKS = (("60401", "Maroc Telecom"), ("60400", "Orange"), ("60402", "inwi"))
 
@@ -67,6 +76,21 @@ CHROME = {
     "state_sent": N_("Sent"),
     "state_delivered": N_("Delivered"),
     "state_failed": N_("Not sent"),
+    "mode": N_("Mode"),
+    "mode_ussd": N_("USSD"),
+    "mode_voice": N_("Voice call"),
+    "call": N_("Call"),
+    "voice_idle": N_("Choose a phone, then call the voice line."),
+    "voice_calling": N_("Calling…"),
+    "voice_listen": N_("Listen, then answer on the keypad."),
+    "voice_keys": N_("Keys: a digit answers, 0 back, * repeat, # ends a number."),
+    "voice_ended": N_("Call ended."),
+    "transcript": N_("What the voice line said"),
+    "no_transcript": N_("Nothing said yet."),
+    "you_pressed": N_("You pressed {key}"),
+    "silence": N_("(no key pressed)"),
+    "source_recorded": N_("recorded"),
+    "source_synthesised": N_("synthesised"),
 }
 
 
@@ -115,6 +139,9 @@ def page() -> str:
         "hopUrl": url_for("ussd.hop", aggregator=AGGREGATOR, key=key),
         "eventsUrl": url_for("ussd.session_event", aggregator=AGGREGATOR, key=key),
         "smsUrl": url_for("simulator.sms"),
+        "voiceUrl": url_for("voice.call", key=settings.voice_callback_keys[0]),
+        "voiceNumber": settings.at_voice_number or VOICE_NUMBER,
+        "clipsUrl": url_for("simulator.voice_clips"),
         "texts": {code: chrome(code) for code in LANGUAGES},
         "language": language,
     }
@@ -158,3 +185,16 @@ def sms() -> Response:
         for row in rows
     ]
     return jsonify(phone=phone, messages=messages)
+
+
+@bp.get("/voice/clips")
+def voice_clips() -> Response:
+    """What each prompt said, by audio key (`?key=…` repeated): its language, text and
+    source, and where this server serves its audio (the page plays it from here: the
+    Play URL names PUBLIC_BASE_URL, which may be another host)."""
+    keys = request.args.getlist("key")[:CLIPS_ASKED]
+    if not all(KEY_RE.fullmatch(key) for key in keys):
+        abort(400, description="key: the 16 hexadecimal digits of an audio URL")
+    found = played_prompts().transcripts_of(keys)
+    clips = {key: {**clip, "audio": url_for("voice_audio.audio", key=key)} for key, clip in found.items()}
+    return jsonify(clips=clips)

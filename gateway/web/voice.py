@@ -36,7 +36,7 @@ from gateway.voice.service import NO_ANSWER, VOICE_LANGUAGES, chosen
 from gateway.voice.speech import speak_text
 from gateway.web.auth import callback_refusal, limit_per_ip, retry_after_header
 from gateway.web.ussd import run_hop, trace_without_messages
-from gateway.wiring import hirfa, prompt_audio
+from gateway.wiring import hirfa, played_prompts, prompt_audio
 from menus.i18n import SpokenTranslator, Translator
 from menus.languages import VOICE, for_channel
 from menus.menu import MENU
@@ -66,6 +66,7 @@ def _adapter() -> VoiceAdapter:
         key=request.args.get("key", ""),
         languages=tuple(code for code in VOICE_LANGUAGES if audio.offered(code)),
         answer_seconds=settings.voice_answer_seconds,
+        played=played_prompts(),
     )
 
 

@@ -18,9 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
+from gateway.voice.words import darija
 from gateway.web.simulator import CHROME
 from menus.i18n import Translator
-from models import OutboxMessage, UssdSessionOutcome
+from models import OutboxMessage, PaymentReference, UssdSessionOutcome
+from tests.voice_calls import heard_reference
 
 pytestmark = pytest.mark.slow
 
@@ -259,3 +261,83 @@ def test_an_answer_that_is_not_con_or_end_ends_the_session_as_failed(page: Page,
         outcome = demo.scalar(select(UssdSessionOutcome).where(UssdSessionOutcome.session_id == session_id))
     assert outcome is not None and outcome.status == "Failed" and outcome.hops_count == 1
     assert outcome.error_message == "HTTP 500 oops"
+
+
+# ---- voice mode ---------------------------------------------------------------------
+
+
+def voice_call(page: Page, server: Server, phone: str) -> None:
+    open_simulator(page, server, phone)
+    page.check("#mode-voice")
+    expect(page.locator("#dial")).to_have_text(Translator("fr")(CHROME["call"]))
+    page.click("#dial")
+    voice_reply(page, 1)
+
+
+def voice_reply(page: Page, n: int) -> list[str]:
+    """The texts of the `n`th reply of the call, once it has come (the transcript's last turn)."""
+    expect(page.locator("body")).to_have_attribute("data-voice-replies", str(n))
+    return page.eval_on_selector_all(
+        "#transcript li",
+        """items => {
+          const turns = [];
+          for (const item of items) {
+            const text = item.querySelector(".text").textContent;
+            if (item.classList.contains("turn")) turns.push([]);
+            else if (item.classList.contains("prompt")) turns[turns.length - 1].push(text);
+          }
+          return turns[turns.length - 1];
+        }""",
+    )
+
+
+def press_keys(page: Page, keys: str, reply: int) -> list[str]:
+    for key in keys:
+        page.click(f"#key-{ {'*': 'star', '#': 'hash'}.get(key, key) }")
+    return voice_reply(page, reply)
+
+
+def test_a_voice_call_in_darija_reaches_the_dues_amount(page: Page, server: Server, demo: Session) -> None:
+    voice_call(page, server, YOUSSEF)
+    assert "الدارجة" in voice_reply(page, 1)
+    menu = press_keys(page, "1", 2)  # Darija
+    assert all(ARABIC.search(text) for text in menu if text.strip()), menu
+    dues = press_keys(page, "2", 3)  # pay
+    assert " ".join(darija(405)) in "\n".join(dues), dues
+    # The prompts play in Chromium, one after the other: the first ones have ended by now.
+    expect(page.locator("#transcript li.prompt[data-played=true]").first).to_be_attached(timeout=20_000)
+    assert page.get_attribute("#transcript li.prompt[data-key]", "lang") == "ary"
+    screenshot(page, "simulator-voice-ary-dues")
+    page.click("#key-hangup")
+    expect(page.locator("body")).to_have_attribute("data-last-event", re.compile(":ended$"))
+    session_id = (page.get_attribute("body", "data-last-event") or "").rsplit(":", 1)[0]
+    page.close()
+    with server.lock:
+        outcome = demo.scalar(select(UssdSessionOutcome).where(UssdSessionOutcome.session_id == session_id))
+    assert outcome is not None and (outcome.aggregator, outcome.language, outcome.status) == (
+        "voice",
+        "ary",
+        "Incomplete",
+    )
+    assert outcome.last_screen == "pay" and outcome.phone == YOUSSEF
+
+
+def test_a_voice_call_in_french_pays_to_a_reference(page: Page, server: Server, demo: Session) -> None:
+    voice_call(page, server, YOUSSEF)
+    press_keys(page, "2", 2)  # French
+    press_keys(page, "2", 3)  # pay
+    months = press_keys(page, "2", 4)  # choose the months: a number, then #
+    assert page.locator("#transcript li.prompt").last.get_attribute("lang") == "fr", months
+    press_keys(page, "3", 4)
+    expect(page.locator("#screen-input")).to_have_text("3")  # kept until # (or the timeout)
+    press_keys(page, "#", 5)  # three months: the networks
+    press_keys(page, "1", 6)  # Wafacash: the confirmation
+    said = press_keys(page, "1", 7)  # confirm: the reference
+    reference = heard_reference("\n".join(said), "fr")
+    assert reference is not None, said
+    assert page.locator("#transcript li.caller").filter(has_text="3").count() == 1  # "You pressed 3"
+    screenshot(page, "simulator-voice-fr-reference")
+    page.close()
+    with server.lock:
+        issued = demo.scalar(select(PaymentReference).where(PaymentReference.reference == reference))
+    assert issued is not None and (issued.month_count, issued.network) == (3, "wafacash")

@@ -4,12 +4,15 @@ charts, CSV exports and closing help requests, over the Flask client on PostgreS
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import itertools
 import re
 import threading
+import wave
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -18,12 +21,16 @@ from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
 from gateway.banks.service import request_lead
+from gateway.config import Settings
 from gateway.db import get_db
 from gateway.demo import DEMO_STAFF, load_demo_staff
 from gateway.help.service import request_help
 from gateway.ops import stats
 from gateway.ops.staff import create_staff
+from gateway.voice.audio import PromptAudio
+from gateway.voice.speech import Clip
 from gateway.web.ops import SCREEN_NAMES
+from gateway.wiring import AUDIO_EXTENSION
 from menus.i18n import Translator
 from menus.menu import SCREENS
 from models import (
@@ -39,6 +46,7 @@ from models import (
 )
 from tests.conftest import CALLBACK_KEY
 from tests.helpers import PRODUCTION_SECRETS, Dialer, FrozenClock
+from tests.voice_calls import Call
 
 PASSWORD = "correct horse battery"
 TTL = dt.timedelta(seconds=300)
@@ -279,7 +287,7 @@ def test_the_30_day_figures_take_a_fixed_number_of_statements(activity: Session,
     finally:
         event.remove(engine, "before_cursor_execute", count)
     queries = [s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE"))]
-    assert len(queries) == 5, queries  # one per figure, whatever the number of days or rows
+    assert len(queries) == 7, queries  # one per figure, whatever the number of days or rows
     assert all("GROUP BY" in s for s in queries)
 
 
@@ -589,7 +597,7 @@ def test_session_cookie_is_secure_in_production(make_app: Callable[..., Flask]) 
 def test_the_dashboard_shows_the_figures_as_svg(client: FlaskClient, activity: Session, logged_in: str) -> None:
     html = client.get("/ops/?period=30d").get_data(as_text=True)
     assert '<html lang="fr" dir="ltr">' in html
-    assert html.count("<svg") == 7  # six charts and the bank-account requests' one
+    assert html.count("<svg") == 10  # nine charts (three of the voice line) and the bank-account requests' one
     assert 'data-series="Wafacash" data-value="2"' in html  # 2 payments today
     assert "24/11 · Wafacash: 270,00 MAD" in html
     assert "24/11 · Fellah Cash: 405,00 MAD" in html
@@ -908,3 +916,64 @@ def test_bank_leads_on_the_dashboard_and_those_not_fetched_in_30_days(
     unfetched = read_csv(client, "/ops/export/bank-leads-unfetched.csv")
     assert unfetched[0] == ["id", "bank", "phone", "created_morocco_time", "status"]
     assert [str(ids["+212600000003"]), "awb", "'+2126******03", "2026-11-24 11:00", "new"] in unfetched
+
+
+def prompts_today(client: FlaskClient) -> dict[str, int]:
+    rows = read_csv(client, "/ops/export/voice-prompts.csv?period=today")
+    assert rows[0] == ["hour", "source", "prompts"]
+    return {source: sum(int(n) for _, s, n in rows[1:] if s == source) for source in ("recorded", "synthesised")}
+
+
+def test_voice_calls_by_outcome_drop_off_and_prompts_by_source(
+    app: Flask,
+    client: FlaskClient,
+    logged_in: str,
+    server: str,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A voice talent recorded "tapez" in French: each menu line plays it.
+    audio = PromptAudio(dataclasses.replace(settings, voice_recordings_dir=str(tmp_path)))
+    recording = audio.recording(Clip("fr", "tapez"))
+    recording.parent.mkdir(parents=True)
+    with wave.open(str(recording), "wb") as take:
+        take.setnchannels(1)
+        take.setsampwidth(2)
+        take.setframerate(8000)
+        take.writeframes(bytes(8000))
+    monkeypatch.setitem(app.extensions, AUDIO_EXTENSION, audio)
+    before = prompts_today(client)
+
+    paid = Call(server, {})
+    paid.start()
+    for key in ("2", "2", "1", "1", "1"):  # French, pay, all due, Wafacash, confirm
+        paid.press(key)
+    assert paid.reply.digits is None
+    paid.hang_up()
+    at_offer = Call(server, {})
+    at_offer.start()
+    at_offer.hang_up()
+    at_dues = Call(server, {})
+    at_dues.start()
+    at_dues.press("2")
+    at_dues.press("2")
+    at_dues.hang_up()
+
+    calls = read_csv(client, "/ops/export/voice-calls.csv?period=today")
+    assert ["2026-11-24T11:00+01:00", "completed", "1"] in calls and [
+        "2026-11-24T11:00+01:00",
+        "incomplete",
+        "2",
+    ] in calls
+    drop = read_csv(client, "/ops/export/voice-drop-off.csv?period=today")
+    assert sorted(drop[1:]) == [["language_offer", "Voice: language offer", "1"], ["pay", "Dues", "1"]]
+    # USSD sessions are counted without the calls.
+    assert all(row[2] == "0" for row in read_csv(client, "/ops/export/sessions.csv?period=today")[1:])
+    after = prompts_today(client)
+    assert after["recorded"] > before["recorded"] and after["synthesised"] > before["synthesised"]
+
+    html = client.get("/ops/?period=today").get_data(as_text=True)
+    for title in ("Voice calls by outcome", "Where unsuccessful voice calls ended (screen)"):
+        assert FR(title) in html
+    assert FR("Voice: language offer") in html and f"{FR('Recorded')}:" in html
