@@ -17,9 +17,9 @@ import secrets
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import bindparam, delete, func, literal, select, update
+from sqlalchemy import Table, bindparam, delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -63,7 +63,7 @@ SAME_OPEN_REFERENCE = OPEN_REFERENCES.where(
 )
 # A new reference, unless an open one for the same months and network stands (then no
 # row), or its random number is taken (no row either: ON CONFLICT DO NOTHING).
-_REFERENCES = PaymentReference.__table__
+_REFERENCES = cast(Table, PaymentReference.__table__)
 _NEW_NAMES = ("reference", "artisan_id", "network", "first_month", "month_count", "amount_centimes", "status")
 _NEW_COLUMNS = [_REFERENCES.c[name] for name in (*_NEW_NAMES, "created_at", "expires_at")]
 _NEW_ROW = select(*(bindparam(f"new_{column.name}", type_=column.type) for column in _NEW_COLUMNS)).where(

@@ -11,12 +11,15 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from gateway import create_app, db
 from gateway.config import Settings
 from gateway.demo import load_demo
+from gateway.payments import service
+from models import ContributionAmount
 from tests.conftest import CALLBACK_KEY, create_database, dispose, drop_database
-from tests.helpers import Dialer
+from tests.helpers import Dialer, sql_sent
 from tests.pg_wire import WireCounter
 
 CYCLE_MAX = 25  # issue 15; 53 before it
@@ -84,3 +87,25 @@ def test_the_full_mix_cycle_takes_at_most_25_round_trips(wired: tuple[Flask, Wir
     total = sum(len(sent) for _, sent in per_hop)
     print("".join(report) + f"round trips {total}")
     assert total <= CYCLE_MAX, "".join(report)
+
+
+def test_decree_amounts_are_kept_a_minute_per_process(db_session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(service.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(service, "_amounts", {})
+    before = service.contribution_amounts(db_session, "smig_1")
+    # A decree: a new dated row (never an edit), added ahead of its date.
+    db_session.add(
+        ContributionAmount(category_code="smig_1", effective_from=dt.date(2031, 1, 1), monthly_centimes=19000)
+    )
+    db_session.flush()
+    with sql_sent(db_session) as sent:
+        assert service.contribution_amounts(db_session, "smig_1") == before
+    assert not sent
+    now[0] += service.AMOUNTS_SECONDS
+    assert service.contribution_amounts(db_session, "smig_1") == [*before, (dt.date(2031, 1, 1), 19000)]
+    # A category no decree priced is read again each time (our data is wrong: it shows).
+    assert service.contribution_amounts(db_session, "unpriced") == []
+    with sql_sent(db_session) as sent:
+        service.contribution_amounts(db_session, "unpriced")
+    assert sent
