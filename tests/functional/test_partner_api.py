@@ -855,3 +855,19 @@ def test_the_demo_prints_a_signed_curl_line_that_works_once(
     assert (first.status_code, error_of(first)) == (404, "reference_not_found")
     again = client.get(path, headers=headers)
     assert (again.status_code, error_of(again)) == (401, "replayed")
+
+
+def test_months_paid_through_another_reference_are_refused_and_undone(
+    wafacash: Partner, fellah: Partner, demo: Session, settings: Settings, clock: FrozenClock, youssef: int
+) -> None:
+    # Two references for the same months at two networks: the first paid, the second is
+    # refused, and what its confirmation wrote before the clash is undone.
+    first = new_reference(demo, settings, clock, youssef, "wafacash")
+    second = new_reference(demo, settings, clock, youssef, "fellah_cash")
+    assert wafacash.post("/api/v1/payments", payment(first)).status_code == 201
+    months = paid_months(demo, youssef)
+    response = fellah.post("/api/v1/payments", payment(second, agent_code="FLC-MRK-001", network_txn_id="FLC-1"))
+    assert (response.status_code, error_of(response)) == (409, "months_already_paid")
+    assert payments(demo) == 1 and paid_months(demo, youssef) == months
+    demo.expire_all()
+    assert demo.scalar(select(PaymentReference.status).where(PaymentReference.reference == second)) == "open"

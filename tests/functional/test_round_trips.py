@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask
@@ -54,6 +54,26 @@ def _dialer(app: Flask, phone: str) -> Dialer:
     return Dialer(post, phone, key=CALLBACK_KEY)
 
 
+def walk_full_cycle(app: Flask, hop: Callable[[Dialer, tuple[str, ...]], str]) -> None:
+    """bench/sessions.lua's full mix on the demo, each hop through `hop(phone, answers)`."""
+    status = _dialer(app, "+212600000001")
+    for answers in ((), ("1",), ("98",)):
+        hop(status, answers)
+    payer = _dialer(app, "+212600000002")
+    for answers in ((), ("2",), ("2",), ("3",), ("1",)):
+        hop(payer, answers)
+    found = re.search(r"(\d{3})-(\d{3})-(\d{4})", hop(payer, ("1",)))
+    assert found, payer.screens[-1]
+    agent = _dialer(app, "+212700000001")
+    for answers in ((), ("1234",), ("1",), ("".join(found.groups()),)):
+        hop(agent, answers)
+    assert "تم تسجيل الأداء" in hop(agent, ("1",))
+
+
+def _send(phone: Dialer, answers: tuple[str, ...]) -> str:
+    return phone.send(*answers) if answers else phone.start()
+
+
 def test_the_full_mix_cycle_takes_at_most_25_round_trips(wired: tuple[Flask, WireCounter]) -> None:
     app, wire = wired
     per_hop: list[tuple[str, list[str]]] = []
@@ -61,32 +81,23 @@ def test_the_full_mix_cycle_takes_at_most_25_round_trips(wired: tuple[Flask, Wir
     _dialer(app, "+212600000003").send("1")
     wire.take()
 
-    def hop(phone: Dialer, *answers: str) -> str:
-        reply = phone.send(*answers) if answers else phone.start()
+    def hop(phone: Dialer, answers: tuple[str, ...]) -> str:
+        reply = _send(phone, answers)
         per_hop.append((f"{phone.phone} {'*'.join(phone.typed)}", wire.take()))
         return reply
 
-    status = _dialer(app, "+212600000001")
-    hop(status)
-    hop(status, "1")
-    hop(status, "98")
-    payer = _dialer(app, "+212600000002")
-    hop(payer)
-    for answer in ("2", "2", "3", "1"):
-        hop(payer, answer)
-    found = re.search(r"(\d{3})-(\d{3})-(\d{4})", hop(payer, "1"))
-    assert found, payer.screens[-1]
-    agent = _dialer(app, "+212700000001")
-    hop(agent)
-    hop(agent, "1234")
-    hop(agent, "1")
-    hop(agent, "".join(found.groups()))
-    assert "تم تسجيل الأداء" in hop(agent, "1")
+    walk_full_cycle(app, hop)
     assert len(per_hop) == 14
     report = [f"{len(sent):3d} {name}\n" + "".join(f"      {sql[:140]}\n" for sql in sent) for name, sent in per_hop]
     total = sum(len(sent) for _, sent in per_hop)
     print("".join(report) + f"round trips {total}")
     assert total <= CYCLE_MAX, "".join(report)
+
+
+@pytest.mark.parametrize("committed_app", ["postgresql", "sqlite"], indirect=True)
+def test_the_same_code_walks_the_cycle_on_both_databases(committed_app: Flask) -> None:
+    walk_full_cycle(committed_app, _send)
+    walk_full_cycle(committed_app, _send)  # again: the three months ahead this time
 
 
 def test_decree_amounts_are_kept_a_minute_per_process(db_session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
