@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
 from flask import Flask, current_app, g
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection, ExecutionContext
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.config import Settings
@@ -17,6 +20,10 @@ log = logging.getLogger(__name__)
 EXTENSION = "hirfa.sessionmaker"
 # Sessions on DATABASE_READ_URL (a standby), when set: read-only work that may lag.
 READ_EXTENSION = "hirfa.read_sessionmaker"
+# An execution option for a write that is whole on its own (a session's journal row):
+# when nothing before it in the transaction wrote, it commits by itself, without the
+# BEGIN and COMMIT round trips (see `begin_at_first_write`).
+ALONE = "hirfa_alone"
 
 
 def make_engine(settings: Settings, url: str | None = None) -> Engine:
@@ -35,7 +42,7 @@ def make_engine(settings: Settings, url: str | None = None) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         # No ping before each checkout (a round trip per request): a connection found
         # dead fails its hop with the polite END, and SQLAlchemy then drops every pooled
@@ -47,6 +54,40 @@ def make_engine(settings: Settings, url: str | None = None) -> Engine:
         # A hop must answer fast: never wait long for a connection or a statement.
         connect_args={"connect_timeout": 2, "options": "-c statement_timeout=5000"},
     )
+    begin_at_first_write(engine)
+    return engine
+
+
+@functools.lru_cache(maxsize=1024)
+def _plain_read(statement: str) -> bool:
+    """A SELECT that takes no lock. Anything else (a write, SELECT ... FOR UPDATE, a
+    SAVEPOINT, text we cannot tell) begins the transaction: the safe side."""
+    head = statement.lstrip()[:6].upper()
+    return head == "SELECT" and " FOR " not in statement.upper()
+
+
+def begin_at_first_write(engine: Engine) -> None:
+    """PostgreSQL transactions begin at their first write or lock, not at their first read.
+
+    psycopg sends BEGIN before a transaction's first statement, a round trip of its own,
+    and COMMIT ends it, another: a hop that only reads paid two round trips more than its
+    SELECTs. Here each statement sent while no transaction is open decides: a plain
+    SELECT runs on its own (autocommit), anything else opens the transaction it then
+    stays in until COMMIT or ROLLBACK. At READ COMMITTED (the default, which nothing here
+    changes) every statement of a transaction sees its own snapshot anyway, so a read
+    before the first write sees what it would have seen inside; locks and writes are all
+    inside. This is what Python's sqlite3 driver does on the embedded default: it begins
+    at the first INSERT, UPDATE or DELETE."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _decide(
+        conn: Connection, _cursor: Any, statement: str, _params: Any, context: ExecutionContext | None, _many: bool
+    ) -> None:
+        raw = conn.connection.dbapi_connection
+        if raw is None or raw.pgconn.transaction_status != TransactionStatus.IDLE:
+            return  # inside a transaction: it goes on
+        alone = context is not None and bool(context.execution_options.get(ALONE))
+        raw.autocommit = alone or _plain_read(statement)
 
 
 def hold_loaded_rows(session: Session | sessionmaker[Session]) -> None:

@@ -16,7 +16,7 @@ from gateway.logs import mask_name
 from gateway.marks import mark, same_mark
 from gateway.memo import FlatCodec, SessionMemo
 from gateway.payments.agents import AgentService, PinCheck, hash_pin, valid_pin
-from gateway.payments.service import MAX_MONTHS, Dues, PaymentService
+from gateway.payments.service import MAX_MONTHS, Account, Dues, PaymentService
 from menus.ports import AgentInfo, DuesInfo, PinOutcome, Quote, ReferenceInfo, Refused
 from models import Agent, Artisan, PaymentReference
 
@@ -77,19 +77,19 @@ class MenuPayments:
             artisan_name=mask_name(artisan.first_name, artisan.last_name) if artisan is not None else "",
         )
 
-    def _artisan(self, artisan_id: int) -> Artisan:
-        artisan = self.db.get(Artisan, artisan_id)
-        if artisan is None:
+    def _account(self, artisan_id: int) -> Account:
+        account = self.service.account(artisan_id)
+        if account is None:
             raise Refused("artisan_not_found")
-        return artisan
+        return account
 
     def _dues(self, artisan_id: int) -> ArtisanDues:
-        # Read once a session: the dues screen, then the quote of the months chosen.
+        # Read once a session, in one statement: the dues screen, then the quote.
         def load() -> ArtisanDues:
-            artisan = self._artisan(artisan_id)
+            account = self._account(artisan_id)
+            artisan = account.artisan
             registered = artisan.amo_status != "not_registered" and artisan.amo_start_month is not None
-            open_reference = self.service.open_reference(artisan_id)
-            return ArtisanDues(registered, self.service.dues(artisan), open_reference.id if open_reference else None)
+            return ArtisanDues(registered, self.service.dues(artisan, account.paid), account.open_reference_id)
 
         return self.memo.get(f"dues:{artisan_id}", load, encode=ArtisanDues.encode, decode=ArtisanDues.decode)
 
@@ -115,7 +115,7 @@ class MenuPayments:
             months = due[:MAX_MONTHS] if count is None else due[:count]
         else:  # months ahead (or a count to refuse): the service reads what it needs
             try:
-                months = self.service.months_to_pay(self._artisan(artisan_id), count)
+                months = self.service.months_to_pay(self._account(artisan_id), count)
             except Refusal as error:
                 raise Refused(error.code) from None
         if not months:

@@ -7,9 +7,8 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
 
-from sqlalchemy import CompoundSelect, bindparam, case, literal, select, union_all, update
+from sqlalchemy import String, bindparam, case, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -19,7 +18,7 @@ from gateway.clock import local_today
 from gateway.config import Settings
 from gateway.logs import mask_phone
 from gateway.memo import FlatCodec, SessionMemo
-from gateway.payments.service import artisan_dues
+from gateway.payments.service import dues_of, read_account
 from gateway.registration.amo import amo_rights
 from gateway.sms.outbox import queue_sms
 from menus.ports import Caller, Identification, IdentifyOutcome, RegistrationStatus, TypedCin
@@ -35,17 +34,17 @@ from models import (
 
 log = logging.getLogger(__name__)
 STATUS = FlatCodec(RegistrationStatus)
-# One statement on every first hop: the linked artisan, the phone's own language
-# preference, and whether the phone is a cash-point agent's. Built once: building it
-# cost more than running it.
-CALLER: CompoundSelect[Any] = union_all(
-    select(Artisan.id, Artisan.language, literal("artisan").label("kind")).where(Artisan.phone == bindparam("phone")),
-    select(literal(None), PhonePreference.language, literal("phone")).where(
-        PhonePreference.phone == bindparam("phone")
-    ),
-    select(Agent.id, literal(None), literal("agent")).where(
-        Agent.phone == bindparam("phone"), Agent.status != "disabled"
-    ),
+# One statement on every first hop, one row: the linked artisan, the phone's own language
+# preference, and the cash-point agent whose phone it is (the whole row: the agent's
+# screens then read it from the session, not again). Built once: building it cost more
+# than running it.
+_DIALED = select(bindparam("phone", type_=String()).label("phone")).subquery("dialed")
+CALLER = (
+    select(Artisan.id, Artisan.language, PhonePreference.language, Agent)
+    .select_from(_DIALED)
+    .outerjoin(Artisan, Artisan.phone == _DIALED.c.phone)
+    .outerjoin(PhonePreference, PhonePreference.phone == _DIALED.c.phone)
+    .outerjoin(Agent, (Agent.phone == _DIALED.c.phone) & (Agent.status != "disabled"))
 )
 
 
@@ -112,14 +111,9 @@ class RegistryService:
         self.memo = memo or SessionMemo()
 
     def caller(self, phone: str) -> Caller:
-        rows: Sequence[Any] = self.db.execute(CALLER, {"phone": phone}).all()
-        found = {row.kind: row for row in rows}
-        languages = [found[kind].language for kind in ("artisan", "phone") if kind in found and found[kind].language]
-        return Caller(
-            artisan_id=found["artisan"].id if "artisan" in found else None,
-            language=languages[0] if languages else None,
-            agent_id=found["agent"].id if "agent" in found else None,
-        )
+        artisan_id, artisan_language, phone_language, agent = self.db.execute(CALLER, {"phone": phone}).one()
+        language = (artisan_language if artisan_id is not None else None) or phone_language
+        return Caller(artisan_id=artisan_id, language=language, agent_id=agent.id if agent is not None else None)
 
     def registration_status(self, artisan_id: int) -> RegistrationStatus | None:
         # Read once a session: paging the screen with 98 shows the same status.
@@ -131,18 +125,20 @@ class RegistryService:
         )
 
     def _registration_status(self, artisan_id: int) -> RegistrationStatus | None:
-        artisan = self.db.get(Artisan, artisan_id)
-        if artisan is None:
+        today = local_today(self.clock())
+        account = read_account(self.db, artisan_id, self.clock())  # one statement
+        if account is None:
             return None
+        artisan = account.artisan
         rights = amo_rights(
             amo_status=artisan.amo_status,
             first_paid_month=artisan.amo_first_paid_month,
             paid_through=artisan.amo_paid_through,
-            today=local_today(self.clock()),
+            today=today,
             waiting_months=self.settings.amo_waiting_months,
             suspend_after_unpaid=self.settings.amo_suspend_after_unpaid,
         )
-        dues = artisan_dues(self.db, artisan, local_today(self.clock()))
+        dues = dues_of(self.db, artisan, account.paid, today)
         return RegistrationStatus(
             months_due=len(dues.months),
             total_due_centimes=dues.total_centimes,

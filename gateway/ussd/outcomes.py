@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from gateway.db import ALONE
 from gateway.ussd.interfaces import SessionEnd, SessionProgress
 from models import UssdSessionOutcome
 from models.base import UTCDateTime
@@ -32,6 +33,8 @@ def _upsert(db: Session, *, insert: Mapping[str, Any], update: Mapping[str, Any]
         dialect_insert(TABLE)
         .values(**insert)
         .on_conflict_do_update(index_elements=[ROW.aggregator, ROW.session_id], set_=dict(update))
+        # Whole on its own: on a hop that wrote nothing else, it commits by itself.
+        .execution_options(**{ALONE: True})
     )
     db.execute(statement)
 

@@ -20,7 +20,7 @@ from gateway.payments.agents import MAX_PIN_TRIES
 from gateway.payments.service import PaymentService
 from gateway.reimbursements.service import MAX_PICK_UP_SMS_A_DAY, PICK_UP_TEMPLATE, subject_of
 from gateway.wiring import hirfa
-from models import Agent, Artisan, OutboxMessage, Payment, ReimbursementClaim
+from models import Agent, Artisan, OutboxMessage, Payment, PaymentReference, ReimbursementClaim
 from tests.conftest import CALLBACK_KEY
 from tests.functional.test_partner_api import Partner, error_of
 from tests.helpers import Dialer, FrozenClock
@@ -151,3 +151,27 @@ def test_twenty_resends_at_once_send_at_most_the_daily_limit(committed_app: Flas
         .where(OutboxMessage.subject == subject_of(claim_id), OutboxMessage.template == PICK_UP_TEMPLATE)
     )
     assert count(app, pick_ups) == MAX_PICK_UP_SMS_A_DAY
+
+
+def test_twenty_requests_for_the_same_months_at_once_make_one_reference(committed_app: Flask) -> None:
+    # The artisan's row is locked while a reference is made (PostgreSQL), and the INSERT
+    # is a compare-and-set against an open reference for the same months and network.
+    app = committed_app
+    with app.app_context():
+        artisan_id = get_db().scalar(select(Artisan.id).where(Artisan.phone == YOUSSEF))
+        assert artisan_id is not None
+
+    def request(_index: int) -> tuple[str, bool]:
+        with app.app_context():
+            db = get_db()
+            service = PaymentService(db=db, settings=hirfa().settings, clock=hirfa().clock)
+            reference, reused = service.request_reference(artisan_id=artisan_id, count=3, network="wafacash")
+            db.commit()
+            return reference.reference, reused
+
+    results = all_at_once(request)
+    assert len({reference for reference, _ in results}) == 1
+    assert sorted(reused for _, reused in results) == [False] + [True] * (RACERS - 1)
+    assert count(app, select(func.count()).select_from(PaymentReference)) == 1
+    sms = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.template == "payment_reference")
+    assert count(app, sms) == 1
