@@ -607,6 +607,8 @@ def test_the_dashboard_shows_the_figures_as_svg(client: FlaskClient, activity: S
     assert "<script>" not in html
     assert "=HYPERLINK(&quot;http://x&quot;)&lt;script&gt;: 1" in html
     assert '<span class="figure" dir="ltr">1080,00 MAD</span>' in html  # the amount tile
+    # The sessions tile: 5 completed over the 30 days (3 today, 1 yesterday, 1 on the first).
+    assert f'<span class="figure">5</span><span>{FR("Successful sessions")}</span>' in html
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing from elsewhere
     today = client.get("/ops/?period=today").get_data(as_text=True)
     assert f"10h · {FR('Success')}: 2" in today
