@@ -5,6 +5,13 @@ espeak-ng into a temporary VOICE_AUDIO_DIR, then asks for each again (a cache hi
 stat calls, no subprocess), and does the same through the Azure backend against the local
 fake over HTTP (its time is the HTTP round trip and our handling, not Azure's synthesis).
 Prints p50/p95 per prompt and the audio's size per second.
+
+Then the server time of a voice step (`--calls 60`): the app in process on a PostgreSQL
+database of its own (dropped at the end) and the shared Redis (keys under a prefix of
+its own, deleted), each call from a generated artisan with three months due: the
+language offer, French, pay, all due, Wafacash, confirm (a reference): six callbacks,
+timed one by one through Flask's test client, prompts synthesised by espeak-ng and
+cached (the first calls warm the cache and are not counted).
 """
 
 from __future__ import annotations
@@ -20,10 +27,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.config import Settings  # noqa: E402
+import datetime as dt  # noqa: E402
+import re  # noqa: E402
+import urllib.parse  # noqa: E402
+import uuid  # noqa: E402
+
+import psycopg  # noqa: E402
+import redis  # noqa: E402
+from sqlalchemy import create_engine  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from gateway import create_app  # noqa: E402
+from gateway.config import DEVELOPMENT_CALLBACK_KEY, Settings  # noqa: E402
+from gateway.demo import copy_contributors, load_demo  # noqa: E402
 from gateway.voice.audio import PromptAudio  # noqa: E402
 from gateway.voice.fake_azure import API_KEY, FakeAzureSpeech  # noqa: E402
 from gateway.voice.speech import Clip  # noqa: E402
+from tests.conftest import REDIS_URL, create_database, drop_database  # noqa: E402
+
+WARM_UP = 5
+CALLBACK = re.compile(r'callbackUrl="([^"]+)"')
 
 LINES = {
     "fr": "Pour payer vos cotisations AMO, tapez {n}. Pour revenir, tapez 0.",
@@ -62,9 +85,52 @@ def sizes(files: list[Path]) -> str:
     return f"{each}, {size / seconds / 1024:.1f} KB/s at {rate} Hz"
 
 
+def steps(calls: int, directory: str) -> dict[str, list[float]]:
+    """Seconds per callback of `calls` French calls paying to a reference, by step."""
+    url = create_database("hirfa_voicebench")
+    prefix = f"voicebench{uuid.uuid4().hex[:8]}:"
+    now = dt.datetime.now(dt.UTC)
+    try:
+        with Session(create_engine(url)) as session:
+            load_demo(session, clock=lambda: now)
+            session.commit()
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+            phone = lambda i: f"+2126{20000000 + i:08d}"  # noqa: E731
+            copy_contributors(conn, count=calls + WARM_UP, tag="VOICE", phone=phone, now=now)
+        settings = Settings(
+            env="development", database_url=url, redis_url=REDIS_URL, redis_prefix=prefix, log_level="WARNING",
+            voice_audio_dir=f"{directory}/steps", voice_recordings_dir=directory,
+        )  # fmt: skip
+        client = create_app(settings).test_client()
+        timed: dict[str, list[float]] = {}
+        names = ("offer", "language", "pay", "all due", "network", "confirm")
+        for i in range(calls + WARM_UP):
+            form = {"isActive": "1", "sessionId": f"ATVId_{uuid.uuid4().hex}", "direction": "Inbound"}
+            form |= {"callerNumber": phone(i), "destinationNumber": "+212522000000"}
+            target = f"/voice/africastalking?key={DEVELOPMENT_CALLBACK_KEY}"
+            for name, key in zip(names, ("", "2", "2", "1", "1", "1"), strict=True):
+                started = time.perf_counter()
+                body = client.post(target, data={**form, "dtmfDigits": key}).get_data(as_text=True)
+                if i >= WARM_UP:
+                    timed.setdefault(name, []).append(time.perf_counter() - started)
+                found = CALLBACK.search(body)
+                if found is None:
+                    assert name == "confirm", body
+                    break
+                parts = urllib.parse.urlsplit(found.group(1).replace("&amp;", "&"))
+                target = f"{parts.path}?{parts.query}"
+        return timed
+    finally:
+        drop_database(url)
+        store = redis.Redis.from_url(REDIS_URL)
+        for key in store.scan_iter(f"{prefix}*"):
+            store.delete(key)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--prompts", type=int, default=40)
+    parser.add_argument("--calls", type=int, default=60)
     args = parser.parse_args()
     clips = [Clip(language, line.format(n=n)) for n in range(args.prompts // 2) for language, line in LINES.items()]
     with tempfile.TemporaryDirectory() as directory, FakeAzureSpeech() as fake:
@@ -79,6 +145,12 @@ def main() -> None:
             print(f"  cold (synthesised, written): {percentiles(cold)}; mean {statistics.mean(cold) * 1000:.1f} ms")
             print(f"  cached:                      {percentiles(cached)}")
             print(f"  audio: {sizes(files)}")
+        if args.calls:
+            timed = steps(args.calls, directory)
+            every = [seconds for samples in timed.values() for seconds in samples]
+            print(f"voice steps (in process, PostgreSQL, prompts cached), {args.calls} calls: {percentiles(every)}")
+            for name, samples in timed.items():
+                print(f"  {name:9} {percentiles(samples)}")
 
 
 if __name__ == "__main__":
