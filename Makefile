@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test install install-dev lint typecheck debian smsc-deps smsc messages bench drills cluster cluster-stop clean
+.PHONY: run test install install-dev lint typecheck debian speech smsc-deps smsc messages bench drills cluster cluster-stop clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ install-dev: $(VENV)/.installed-dev
 # Unset, HIRFA_ENV means production (fail closed): each target that runs the app says development.
 run bench drills cluster: export HIRFA_ENV = development
 
-run: install
+run: install speech
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo load
 	@echo "Dial the demo: HIRFA_ENV=development $(BIN)/flask --app wsgi ussd dial --url http://127.0.0.1:$(PORT) +212600000001 1"
@@ -57,12 +57,17 @@ smsc: smsc-deps
 # own download does not work here), msgfmt (catalogue checks), espeak-ng (the voice line's
 # development text-to-speech), redis-sentinel (the high-availability tests: tests/sentinels.py),
 # haproxy (the cluster drills of tests/drills, `make cluster`).
-DEBIAN_NEEDS := /usr/bin/chromium:chromium /usr/bin/chromedriver:chromium-driver \
-	/usr/bin/msgfmt:gettext /usr/bin/espeak-ng:espeak-ng \
-	/usr/bin/redis-sentinel:redis-sentinel /usr/sbin/haproxy:haproxy
-debian:
-	@missing="$(foreach need,$(DEBIAN_NEEDS),$(if $(wildcard $(firstword $(subst :, ,$(need)))),,$(lastword $(subst :, ,$(need)))))"; \
+SPEECH_NEEDS := /usr/bin/espeak-ng:espeak-ng
+DEBIAN_NEEDS := $(SPEECH_NEEDS) /usr/bin/chromium:chromium /usr/bin/chromedriver:chromium-driver \
+	/usr/bin/msgfmt:gettext /usr/bin/redis-sentinel:redis-sentinel /usr/sbin/haproxy:haproxy
+# $(call apt_missing,PATH:PACKAGE ...): apt-get install the packages whose file is missing.
+apt_missing = missing="$(foreach need,$(1),$(if $(wildcard $(firstword $(subst :, ,$(need)))),,$(lastword $(subst :, ,$(need)))))"; \
 	if [ -n "$$(echo $$missing)" ]; then apt-get update && apt-get install -y $$missing; fi
+debian:
+	@$(call apt_missing,$(DEBIAN_NEEDS))
+# What `make run` needs of them: the voice line's development text-to-speech.
+speech:
+	@$(call apt_missing,$(SPEECH_NEEDS))
 
 # Refresh the message template after changing texts; then update every catalogue (ar, fr, and the voice ones: ary, shi, tzm, rif).
 messages: install-dev
