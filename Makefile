@@ -27,6 +27,8 @@ install-dev: $(VENV)/.installed-dev
 # Unset, HIRFA_ENV means production (fail closed): each target that runs the app says development.
 run bench drills cluster: export HIRFA_ENV = development
 
+# The voice line's prompts are fetched from the port it serves on.
+run: export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: install speech
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo load
