@@ -84,6 +84,12 @@ def call() -> Response:
     language: str | None = None
     try:
         adapter = _adapter()
+        if not adapter.languages:
+            # Production offers a language only once its prompts are all recorded, unless
+            # VOICE_OFFER_SYNTHESISED: none yet, AT's own voice says so (nothing of ours to play).
+            log.warning("no voice language can be offered: record the prompts (flask voice coverage)")
+            HOPS.labels("voice", "no_language", "end").inc()
+            return _xml(_unavailable(VOICE_LANGUAGES))
         try:
             hop = adapter.parse_hop(fields)
         except InvalidRequest as error:
@@ -124,8 +130,12 @@ def call() -> Response:
         )
         rollback()
         ERRORS.labels("voice", "unknown", "exception").inc()
-        languages = (language,) if language else VOICE_LANGUAGES
-        return _xml(xml.response(*(xml.say(Translator(code)(UNAVAILABLE)) for code in languages)))
+        return _xml(_unavailable((language,) if language else VOICE_LANGUAGES))
+
+
+def _unavailable(languages: tuple[str, ...]) -> str:
+    """ "Service unavailable" said by AT's own text-to-speech: it needs no audio of ours."""
+    return xml.response(*(xml.say(Translator(code)(UNAVAILABLE)) for code in languages))
 
 
 def _outbound(fields: dict[str, str]) -> bool:

@@ -5,8 +5,10 @@ play (every Play URL is made by PromptAudio.url from one clip: the test keeps th
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import pytest
+from flask import Flask
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,7 +16,9 @@ from sqlalchemy.orm import Session
 from gateway.voice.audio import PromptAudio
 from gateway.voice.speech import Clip
 from models import Artisan, CallOutbox, PaymentReference, UssdSessionOutcome
+from tests.conftest import CALLBACK_KEY
 from tests.voice_calls import OUR_NUMBER, YOUSSEF, Call, heard_reference
+from tests.voice_xml import check
 
 
 @pytest.fixture
@@ -262,3 +266,19 @@ def test_a_reminder_call_answered_says_the_dues_and_its_end_is_recorded(
     demo.expire_all()
     ended = demo.get(CallOutbox, row_id)
     assert ended is not None and (ended.status, ended.duration_seconds) == ("answered", 31)
+
+
+def test_with_no_language_recorded_and_synthesis_not_offered_the_call_hears_unavailable(
+    make_app: Callable[..., Flask],
+) -> None:
+    """Production's default: a language is offered once its prompts are all recorded. With
+    none yet, AT's own voice says the service is unavailable (HTTP 200, nothing of ours played)."""
+    client = make_app(voice_offer_synthesised=False).test_client()
+    before = hops("no_language", "end")
+    form = {"isActive": "1", "sessionId": "ATVId_none", "direction": "Inbound"}
+    form |= {"callerNumber": YOUSSEF, "destinationNumber": OUR_NUMBER}
+    response = client.post(f"/voice/africastalking?key={CALLBACK_KEY}", data=form)
+    parsed = check(response.get_data(as_text=True))
+    assert response.status_code == 200 and parsed.plays == [] and parsed.digits is None
+    assert "<Say>" in response.get_data(as_text=True)
+    assert hops("no_language", "end") == before + 1  # told apart from a failure (a warning, not an error)
