@@ -1,0 +1,169 @@
+"""Where a hop's time goes: the sessions of bench/sessions.lua run in process through
+the WSGI app (what granian calls), under cProfile, on a database of its own.
+
+    python bench/profile_hops.py [--mix menus|status|full] [--rounds 300] [--top 25]
+
+Prints the wall time per hop without the profiler, then the functions that take the
+most time per hop (cumulative, in microseconds) with it. No server, no sockets but
+PostgreSQL's and Redis's: what is left is the hop's own code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import re
+import secrets
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import redis  # noqa: E402
+
+from bench.hops import KEY, REDIS_URL, seed  # noqa: E402
+from tests.conftest import create_database, drop_database  # noqa: E402
+
+Hop = tuple[str, str, str]  # session id, phone, text
+REFERENCE = re.compile(r"(\d{3})-(\d{3})-(\d{4})")
+
+
+def walks(mix: str, rounds: int, first: int) -> Iterator[tuple[str, list[str]]]:
+    """(phone, texts) per session, as bench/sessions.lua sends them, from round `first`
+    (two artisans a round); "{ref}" stands for the reference the pay session read."""
+    for r in range(first, first + rounds):
+        status = (f"+2126{10000000 + 2 * r:08d}", ["", "1", "1*98"])
+        if mix == "status":
+            yield status
+        elif mix == "menus":
+            yield (f"+2126{10000000 + 2 * r:08d}", ["", "6", "6*0", "6*0*6", "6*0*6*0", "6*0*6*0*6", "6*0*6*0*6*0"])
+        else:
+            yield status
+            yield (f"+2126{10000000 + 2 * r + 1:08d}", ["", "2", "2*2", "2*2*3", "2*2*3*1", "2*2*3*1*1"])
+            agent = f"+2127{10000000 + r % 64:08d}"
+            yield (agent, ["", "1234", "1234*1", "1234*1*{ref}", "1234*1*{ref}*1"])
+
+
+def environ(session_id: str, phone: str, text: str) -> dict[str, Any]:
+    body = (
+        f"sessionId={session_id}&serviceCode=%2A4242%23&networkCode=60401"
+        f"&phoneNumber={quote(phone)}&text={quote(text)}"
+    ).encode()
+    return {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/ussd/africastalking",
+        "QUERY_STRING": "key=" + KEY,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "CONTENT_LENGTH": str(len(body)),
+        "HTTP_HOST": "127.0.0.1:8000",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.version": (1, 0),
+    }
+
+
+def run(app: Callable[..., Any], mix: str, rounds: int, tag: str, first: int = 0) -> int:
+    """Walk `rounds` rounds of `mix`; returns the number of hops. Fails on a wrong answer."""
+    hops = 0
+    for number, (phone, texts) in enumerate(walks(mix, rounds, first)):
+        session_id = f"prof-{tag}-{number}"
+        reference = ""
+        for text in texts:
+            status: list[str] = []
+            chunks = app(
+                environ(session_id, phone, text.replace("{ref}", reference)),
+                lambda s, h, exc=None: status.append(s),
+            )
+            body = b"".join(chunks).decode()
+            if hasattr(chunks, "close"):
+                chunks.close()
+            hops += 1
+            if not status[0].startswith("200") or body[:4] not in ("CON ", "END "):
+                raise SystemExit(f"hop failed: {status} {body!r}")
+            found = REFERENCE.search(body)
+            if found and texts[-1].endswith("*1*1"):
+                reference = "".join(found.groups())
+    return hops
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mix", choices=("menus", "status", "full"), default="menus")
+    parser.add_argument("--rounds", type=int, default=300)
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+    url = create_database("hirfa_profile")
+    token = secrets.token_hex(4)
+    prefix = f"hirfa-profile:{token}:"
+    try:
+        seed(url, 2 * (2 * args.rounds + args.rounds // 3 + 1))
+        os.environ.update(
+            HIRFA_ENV="development",
+            DATABASE_URL=url,
+            REDIS_URL=REDIS_URL,
+            REDIS_PREFIX=prefix,
+            USSD_CALLBACK_KEY=KEY,
+            LOG_LEVEL="WARNING",
+            SMS_BACKEND="fake",
+            SMS_QUEUE=f"hirfa-profile-{token}",
+            USSD_HOPS_PER_PHONE_PER_MINUTE="100000",
+        )
+        import wsgi  # noqa: PLC0415 (after the environment is set)
+
+        # Warm-up (imports, catalogues, connection pool), then timed, then profiled:
+        # each on artisans of its own (the full mix pays for them).
+        warm = max(args.rounds // 3, 1)
+        run(wsgi.app, args.mix, warm, "warm")
+        started = time.perf_counter()
+        hops = run(wsgi.app, args.mix, args.rounds, "timed", warm)
+        elapsed = time.perf_counter() - started
+        print(f"{args.mix}: {hops} hops, {elapsed / hops * 1e3:.3f} ms per hop in process (no profiler)")
+        profiler = cProfile.Profile()
+        profiler.enable()
+        profiled = run(wsgi.app, args.mix, args.rounds, "prof", warm + args.rounds)
+        profiler.disable()
+        _report(profiler, profiled, args.top)
+    finally:
+        drop_database(url)
+        client = redis.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter(match=prefix + "*", count=1000):
+            client.delete(key)
+        for key in client.scan_iter(match=f"rq:*hirfa-profile-{token}*", count=1000):
+            client.delete(key)
+
+
+def _report(profiler: cProfile.Profile, hops: int, top: int) -> None:
+    stream = io.StringIO()
+    stats = pstats.Stats(profiler, stream=stream)
+    rows = []
+    for (filename, line, name), (_cc, calls, tottime, cumtime, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        where = filename.replace(str(ROOT) + "/", "").replace(sys.prefix, "<venv>")
+        rows.append((cumtime, tottime, calls, f"{where}:{line}({name})"))
+    rows.sort(reverse=True)
+    print(f"per hop, under cProfile ({hops} hops): cumulative us, own us, calls per hop, function")
+    for cumtime, tottime, calls, name in rows[:top]:
+        print(f"{cumtime / hops * 1e6:9.1f} {tottime / hops * 1e6:8.1f} {calls / hops:7.2f}  {name}")
+    print("own time, the heaviest:")
+    rows.sort(key=lambda row: row[1], reverse=True)
+    for cumtime, tottime, calls, name in rows[:top]:
+        print(f"{cumtime / hops * 1e6:9.1f} {tottime / hops * 1e6:8.1f} {calls / hops:7.2f}  {name}")
+
+
+if __name__ == "__main__":
+    main()
