@@ -58,6 +58,7 @@ STRIDE = 1000  # artisans per connection and run, as in bench/sessions.lua
 BIN = ROOT / ".venv" / "bin"
 BASELINE_APP = "bench.baseline_app:app"
 AGAIN = "baseline again, at the end"
+THREADS = int(os.environ.get("BENCH_THREADS", "1"))
 MIXES = {
     "full": "status check, pay 3 months, agent confirms",
     "status": "status checks only",
@@ -72,7 +73,7 @@ GRANIAN = [
     "--workers",
     "{workers}",
     "--blocking-threads",
-    "1",
+    "{threads}",
     "--respawn-failed-workers",
     "--host",
     "127.0.0.1",
@@ -144,7 +145,7 @@ def servers(command: list[str], app: str, env: dict[str, str], instances: int, w
     try:
         for _ in range(instances):
             port = free_port()
-            argv = [executable] + [part.format(port=port, workers=workers) for part in command[1:]] + [app]
+            argv = [executable] + [part.format(port=port, workers=workers, threads=THREADS) for part in command[1:]] + [app]
             processes.append(subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL))
             bases.append(f"http://127.0.0.1:{port}")
         for base in bases:
