@@ -54,8 +54,7 @@ def walks(mix: str, rounds: int, first: int) -> Iterator[tuple[str, list[str]]]:
 
 def environ(session_id: str, phone: str, text: str) -> dict[str, Any]:
     body = (
-        f"sessionId={session_id}&serviceCode=%2A4242%23&networkCode=60401"
-        f"&phoneNumber={quote(phone)}&text={quote(text)}"
+        f"sessionId={session_id}&serviceCode=%2A4242%23&networkCode=60401&phoneNumber={quote(phone)}&text={quote(text)}"
     ).encode()
     return {
         "REQUEST_METHOD": "POST",
@@ -86,10 +85,7 @@ def run(app: Callable[..., Any], mix: str, rounds: int, tag: str, first: int = 0
         reference = ""
         for text in texts:
             status: list[str] = []
-            chunks = app(
-                environ(session_id, phone, text.replace("{ref}", reference)),
-                lambda s, h, exc=None: status.append(s),
-            )
+            chunks = app(environ(session_id, phone, text.replace("{ref}", reference)), _recorder(status))
             body = b"".join(chunks).decode()
             if hasattr(chunks, "close"):
                 chunks.close()
@@ -100,6 +96,15 @@ def run(app: Callable[..., Any], mix: str, rounds: int, tag: str, first: int = 0
             if found and texts[-1].endswith("*1*1"):
                 reference = "".join(found.groups())
     return hops
+
+
+def _recorder(status: list[str]) -> Callable[..., None]:
+    """A WSGI start_response that keeps the status line."""
+
+    def start_response(line: str, _headers: object, _exc_info: object = None) -> None:
+        status.append(line)
+
+    return start_response
 
 
 def main() -> None:
