@@ -26,7 +26,7 @@ def count_in(pipe: redis.client.Pipeline, prefix: str, scope: str, key: str, sec
     """Queue on `pipe` the count of one request of `key` in `scope`'s current window
     (its result: the count so far, this one included)."""
     for command in count_commands(prefix, scope, key, seconds):
-        pipe.execute_command(*command)
+        pipe.execute_command(*command)  # type: ignore[no-untyped-call]
 
 
 def count_commands(prefix: str, scope: str, key: str, seconds: int = 60) -> list[tuple[str, str, int]]:

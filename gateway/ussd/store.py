@@ -54,7 +54,9 @@ class RedisSessionStore:
     def load(self, aggregator: str, session_id: str, phone: str, *, hop: bool = True) -> Loaded:
         """The session's record, the phone's resume point, and, when `hop`, its hops this
         minute (this one counted), in one round trip; a mere look counts nothing (0)."""
-        commands: list[tuple[Any, ...]] = [("MGET", self.key(aggregator, session_id), self.resume_key(aggregator, phone))]
+        commands: list[tuple[Any, ...]] = [
+            ("MGET", self.key(aggregator, session_id), self.resume_key(aggregator, phone))
+        ]
         if hop:
             commands += count_commands(self.prefix, "ussd-phone", phone)
         (raw_record, raw_resume), *counted = self._execute(commands)
@@ -75,7 +77,9 @@ class RedisSessionStore:
             ("SET", self.key(aggregator, session_id), orjson.dumps(record), "EX", self.ttl_seconds)
         ]
         if resume is not None and self.resume_seconds > 0:
-            commands.append(("SET", self.resume_key(aggregator, phone), orjson.dumps(resume), "EX", self.resume_seconds))
+            commands.append(
+                ("SET", self.resume_key(aggregator, phone), orjson.dumps(resume), "EX", self.resume_seconds)
+            )
         elif had_resume:
             commands.append(("DEL", self.resume_key(aggregator, phone)))
         self._execute(commands)
@@ -90,7 +94,7 @@ def _round_trip(client: redis.Redis, commands: list[tuple[Any, ...]]) -> list[An
     reply (raw: bytes, ints, lists); a connection left mid-reply is dropped, never reused.
     Retried as redis-py retries a pipeline (the connection's policy)."""
     pool = client.connection_pool
-    connection = pool.get_connection()
+    connection: Any = pool.get_connection()  # redis-py types none of what is used here
 
     def send_and_read() -> list[Any]:
         connection.send_packed_command(connection.pack_commands(commands))

@@ -136,4 +136,3 @@ def _form_by_werkzeug(environ: WSGIEnvironment, max_body_bytes: int) -> Mapping[
 def install(app: Flask, max_body_bytes: int) -> None:
     """Put the hop's lean path in front of `app`'s own WSGI callable."""
     app.wsgi_app = HopDispatcher(app, app.wsgi_app, max_body_bytes)  # type: ignore[method-assign]
-
