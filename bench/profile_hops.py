@@ -116,7 +116,9 @@ def run(
 
 def count_work(app: Any, mix: str, rounds: int, first: int) -> str:
     """Redis round trips (every command or pipeline sent, whoever sends it: session store,
-    rate limit, SMS queue) and SQL round trips (statements, COMMITs, ROLLBACKs) per hop."""
+    rate limit, SMS queue) and SQL statements with their COMMITs and ROLLBACKs per hop, as
+    SQLAlchemy sends them (psycopg's own BEGINs are not seen here; on the wire, count with
+    a protocol-level counter)."""
     from gateway import db  # noqa: PLC0415
 
     redis_sent, sql_sent = [0], [0]
@@ -157,7 +159,7 @@ def count_work(app: Any, mix: str, rounds: int, first: int) -> str:
     beyond = f" (more than 2: {', '.join(over)}: the SMS queued after the commit)" if over else ""
     return (
         f"{mix}: {len(hops)} hops ({per_round:.0f} a cycle): Redis round trips per hop: at most "
-        f"{max(redis_counts)}{beyond}, {sum(redis_counts) / len(hops):.2f} on average; SQL round trips per "
+        f"{max(redis_counts)}{beyond}, {sum(redis_counts) / len(hops):.2f} on average; SQL statements and COMMITs per "
         f"{per_round:.0f}-hop cycle: {sum(q for *_, q in hops) / rounds:.1f} ({kinds}); "
         f"on a hop after the dial: at most {max(after_dial)}"
     )
