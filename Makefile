@@ -79,6 +79,7 @@ messages: install-dev
 bench: install-dev debian smsc-deps
 	command -v wrk >/dev/null || apt-get install -y wrk
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/hops.py
+	$(BIN)/python bench/profile_hops.py --work
 	$(BIN)/python bench/confirm.py
 	$(BIN)/python bench/smpp.py
 	$(BIN)/python bench/voice.py

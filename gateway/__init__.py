@@ -32,7 +32,7 @@ from gateway.ussd.cli import ussd_cli
 from gateway.ussd.store import RedisSessionStore
 from gateway.voice.audio import PromptAudio
 from gateway.voice.cli import voice_cli
-from gateway.web import api, health, ops_registrations, simulator, sms, ussd, voice, voice_audio
+from gateway.web import api, health, hop_wsgi, ops_registrations, simulator, sms, ussd, voice, voice_audio
 from gateway.web import ops as ops_web
 from gateway.web.auth import retry_after_header
 from gateway.wiring import AUDIO_EXTENSION, EXTENSION, Hirfa
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.is_production,
     )
+    hop_wsgi.install(app, MAX_BODY_BYTES)  # before ProxyFix: the hop reads the client it found
     register_proxy(app, settings)
     app.session_interface = SentCookieSessions()
     db.init_app(app, settings)

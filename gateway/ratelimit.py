@@ -25,9 +25,15 @@ class Limit:
 def count_in(pipe: redis.client.Pipeline, prefix: str, scope: str, key: str, seconds: int = 60) -> None:
     """Queue on `pipe` the count of one request of `key` in `scope`'s current window
     (its result: the count so far, this one included)."""
+    for command in count_commands(prefix, scope, key, seconds):
+        pipe.execute_command(*command)  # type: ignore[no-untyped-call]
+
+
+def count_commands(prefix: str, scope: str, key: str, seconds: int = 60) -> list[tuple[str, str, int]]:
+    """The Redis commands counting one request of `key` in `scope`'s current window; the
+    first one's reply is the count so far, this one included."""
     name = f"{prefix}rl:{scope}:{key}:{int(time.time()) // seconds}"
-    pipe.incr(name)
-    pipe.expire(name, seconds + 1)
+    return [("INCRBY", name, 1), ("EXPIRE", name, seconds + 1)]
 
 
 def retry_after(limit: Limit) -> int:

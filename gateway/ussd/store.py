@@ -1,10 +1,15 @@
-"""USSD session records in Redis: one pipelined read and one pipelined write per hop.
+"""USSD session records in Redis: one round trip to read and one to write per hop.
 
 Beside each session record, a phone may have a resume point: what its last session,
 cut off mid-flow, can be resumed at. It lives `resume_seconds` after the last hop (and
 again after the aggregator reports the session as incomplete), and is read with the
 session record in the same MGET, so that the first hop of a new dial costs no more.
-The same round trip counts the phone's hops this minute (its rate limit)."""
+The same round trip counts the phone's hops this minute (its rate limit).
+
+Each round trip sends its commands packed together on a pooled connection and reads
+their replies (`_round_trip`): what redis-py's pipeline does, without its bookkeeping,
+which cost a hop more CPU than the rest of its Redis work (measured: 43-65 us against
+24 us per round trip)."""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from typing import Any
 import orjson
 import redis
 
-from gateway.ratelimit import count_in
+from gateway.ratelimit import count_commands
 from gateway.ussd.interfaces import Loaded
 
 # After Redis failed to answer, this process's hops fail fast (the polite END) this long
@@ -31,15 +36,14 @@ class RedisSessionStore:
         self.resume_seconds = resume_seconds
         self._failing_until = 0.0
 
-    def _execute(self, pipe: Any) -> list[Any]:
+    def _execute(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         if time.monotonic() < self._failing_until:
             raise redis.ConnectionError("session store: Redis failed less than a second ago")
         try:
-            result: list[Any] = pipe.execute()
+            return _round_trip(self.client, commands)
         except (redis.ConnectionError, redis.TimeoutError):
             self._failing_until = time.monotonic() + BREAKER_SECONDS
             raise
-        return result
 
     def key(self, aggregator: str, session_id: str) -> str:
         return f"{self.prefix}ussd:{aggregator}:{session_id}"
@@ -50,11 +54,12 @@ class RedisSessionStore:
     def load(self, aggregator: str, session_id: str, phone: str, *, hop: bool = True) -> Loaded:
         """The session's record, the phone's resume point, and, when `hop`, its hops this
         minute (this one counted), in one round trip; a mere look counts nothing (0)."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.mget(self.key(aggregator, session_id), self.resume_key(aggregator, phone))
+        commands: list[tuple[Any, ...]] = [
+            ("MGET", self.key(aggregator, session_id), self.resume_key(aggregator, phone))
+        ]
         if hop:
-            count_in(pipe, self.prefix, "ussd-phone", phone)
-        (raw_record, raw_resume), *counted = self._execute(pipe)
+            commands += count_commands(self.prefix, "ussd-phone", phone)
+        (raw_record, raw_resume), *counted = self._execute(commands)
         return Loaded(_decode(raw_record), _decode(raw_resume), int(counted[0]) if counted else 0)
 
     def save(
@@ -68,17 +73,41 @@ class RedisSessionStore:
         had_resume: bool,
     ) -> None:
         """Write the record; set the phone's resume point, or delete the one it had."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.set(self.key(aggregator, session_id), orjson.dumps(record), ex=self.ttl_seconds)
+        commands: list[tuple[Any, ...]] = [
+            ("SET", self.key(aggregator, session_id), orjson.dumps(record), "EX", self.ttl_seconds)
+        ]
         if resume is not None and self.resume_seconds > 0:
-            pipe.set(self.resume_key(aggregator, phone), orjson.dumps(resume), ex=self.resume_seconds)
+            commands.append(
+                ("SET", self.resume_key(aggregator, phone), orjson.dumps(resume), "EX", self.resume_seconds)
+            )
         elif had_resume:
-            pipe.delete(self.resume_key(aggregator, phone))
-        self._execute(pipe)
+            commands.append(("DEL", self.resume_key(aggregator, phone)))
+        self._execute(commands)
 
     def keep_resume(self, aggregator: str, phone: str) -> None:
         """The phone's session was reported cut off: its resume point lives a full window from now."""
         self.client.expire(self.resume_key(aggregator, phone), self.resume_seconds)
+
+
+def _round_trip(client: redis.Redis, commands: list[tuple[Any, ...]]) -> list[Any]:
+    """Send `commands` together on one of `client`'s pooled connections and read every
+    reply (raw: bytes, ints, lists); a connection left mid-reply is dropped, never reused.
+    Retried as redis-py retries a pipeline (the connection's policy)."""
+    pool = client.connection_pool
+    connection: Any = pool.get_connection()  # redis-py types none of what is used here
+
+    def send_and_read() -> list[Any]:
+        connection.send_packed_command(connection.pack_commands(commands))
+        return [connection.read_response() for _ in commands]
+
+    try:
+        replies: list[Any] = connection.retry.call_with_retry(send_and_read, lambda _error: connection.disconnect())
+    except BaseException:
+        connection.disconnect()
+        raise
+    finally:
+        pool.release(connection)
+    return replies
 
 
 def _decode(raw: Any) -> dict[str, Any] | None:

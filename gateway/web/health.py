@@ -51,7 +51,7 @@ def _may_read_metrics(settings: Settings) -> bool:
         given = request.headers.get("Authorization", "").encode()
         if hmac.compare_digest(given, f"Bearer {settings.metrics_token}".encode()):
             return True
-    return bool(settings.metrics_allowed_ips) and client_within(settings.metrics_allowed_ips)
+    return bool(settings.metrics_allowed_ips) and client_within(settings.metrics_allowed_ips, request.remote_addr)
 
 
 @bp.get("/metrics")

@@ -123,7 +123,7 @@ def demo_phones() -> list[dict[str, Any]]:
 
 @bp.before_request
 def loopback_only() -> None:
-    if not client_is_loopback():
+    if not client_is_loopback(request.remote_addr):
         abort(404)
 
 

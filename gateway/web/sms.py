@@ -38,7 +38,7 @@ def _plain(body: str, status: int = 200) -> Response:
 
 def _authorise(endpoint: str) -> None:
     limit_per_ip("callbacks", hirfa().settings.callbacks_per_ip_per_minute)
-    reason = callback_refusal(hirfa().settings)
+    reason = callback_refusal(hirfa().settings, key=request.args.get("key", ""), remote_addr=request.remote_addr)
     if reason is not None:
         REJECTED.labels(endpoint, reason).inc()
         log.warning("callback refused", extra={"endpoint": endpoint, "reason": reason})

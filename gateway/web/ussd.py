@@ -1,4 +1,7 @@
-"""USSD callbacks: `/ussd/<aggregator>` hops and `/ussd/<aggregator>/events`."""
+"""USSD callbacks: `/ussd/<aggregator>` hops and `/ussd/<aggregator>/events`.
+
+Hops reach `run_hop` through the lean WSGI handler in front of Flask
+(gateway/web/hop_wsgi.py); its route here only builds URLs (the simulator's)."""
 
 from __future__ import annotations
 
@@ -6,9 +9,10 @@ import logging
 import time
 import traceback
 import uuid
+from collections.abc import Mapping
 
-from flask import Blueprint, Response, abort, request
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, Response, request
+from werkzeug.exceptions import Forbidden, HTTPException, NotFound
 
 from gateway.db import commit_if_used, get_db, rollback
 from gateway.logs import mask_phone
@@ -31,39 +35,46 @@ CUT_OFF = frozenset({"Incomplete", "Failed"})
 def refused(error: HTTPException) -> Response:
     """Refusals (bad key, unknown aggregator, body too large) still read as a last screen:
     whatever reaches a phone is `END` and a short text in both languages."""
-    response = _plain("END " + bilingual(INVALID_REQUEST), error.code or 400)
+    response = _plain(refusal_body(), error.code or 400)
     response.headers.update(retry_after_header(error))
     return response
+
+
+def refusal_body() -> str:
+    return "END " + bilingual(INVALID_REQUEST)
 
 
 def _plain(body: str, status: int = 200) -> Response:
     return Response(body, status=status, content_type="text/plain; charset=utf-8")
 
 
-def _authorised_adapter(aggregator: str, endpoint: str) -> UssdAdapter:
+def authorised_adapter(aggregator: str, endpoint: str, *, key: str, remote_addr: str | None) -> UssdAdapter:
+    """The aggregator's adapter, if the callback may use it; else NotFound or Forbidden."""
     adapter = load_adapter(aggregator)
     if adapter is None or adapter.name == "smpp":  # USSD over SMPP comes in through `flask smpp run` only
-        abort(404)
-    reason = callback_refusal(hirfa().settings)
+        raise NotFound()
+    reason = callback_refusal(hirfa().settings, key=key, remote_addr=remote_addr)
     if reason is not None:
         REJECTED.labels(endpoint, reason).inc()
         log.warning("callback refused", extra={"endpoint": endpoint, "reason": reason})
-        abort(403)
+        raise Forbidden()
     return adapter
 
 
-@bp.post("/ussd/<aggregator>")
-def hop(aggregator: str) -> Response:
-    adapter = _authorised_adapter(aggregator, "hop")
+# Served by gateway/web/hop_wsgi.py before Flask routes anything: here for url_for only.
+bp.add_url_rule("/ussd/<aggregator>", "hop", methods=["POST"], build_only=True)
+
+
+def answer_form(adapter: UssdAdapter, form: Mapping[str, str]) -> tuple[int, str]:
+    """The status and body answering a hop's form (the lean handler's, parsed)."""
     try:
-        parsed = adapter.parse_hop(request.form)
+        parsed = adapter.parse_hop(form)
     except InvalidRequest as error:
         # Still a screen the phone can show (the status tells a person reading logs).
         REJECTED.labels("hop", "invalid").inc()
         log.warning("hop refused", extra={"reason": str(error)})
-        return _plain(adapter.message(INVALID_REQUEST, None), 400)
-
-    return _plain(run_hop(adapter, parsed).body)
+        return 400, adapter.message(INVALID_REQUEST, None)
+    return 200, run_hop(adapter, parsed).body
 
 
 def run_hop(adapter: UssdAdapter, parsed: Hop, *, language: str | None = None) -> HopAnswer:
@@ -116,7 +127,7 @@ def run_hop(adapter: UssdAdapter, parsed: Hop, *, language: str | None = None) -
 def session_event(aggregator: str) -> Response:
     # Hops are limited per phone (HopService); these reports per address.
     limit_per_ip("callbacks", hirfa().settings.callbacks_per_ip_per_minute)
-    adapter = _authorised_adapter(aggregator, "events")
+    adapter = authorised_adapter(aggregator, "events", key=request.args.get("key", ""), remote_addr=request.remote_addr)
     try:
         event = adapter.parse_session_end(request.form)
     except InvalidRequest as error:

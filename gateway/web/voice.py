@@ -73,7 +73,9 @@ def _adapter() -> VoiceAdapter:
 @bp.post("/voice/africastalking")
 def call() -> Response:
     settings = hirfa().settings
-    reason = callback_refusal(settings, settings.voice_callback_keys)
+    reason = callback_refusal(
+        settings, key=request.args.get("key", ""), remote_addr=request.remote_addr, keys=settings.voice_callback_keys
+    )
     if reason is not None:
         REJECTED.labels("voice", reason).inc()
         log.warning("callback refused", extra={"endpoint": "voice", "reason": reason})
