@@ -19,12 +19,11 @@ import json
 import threading
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs
 
+from gateway.local_fake import LocalFake
 from gateway.sms.africastalking import STATUS_CODES
 
 API_KEY = "fake-at-api-key"
@@ -39,62 +38,15 @@ class ReceivedSms:
     answered: str  # the mode used to answer
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
+class FakeAfricasTalking(LocalFake):
+    name = "fake-at"
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up (killed worker, timeout) is not an error worth printing."""
-
-
-class FakeAfricasTalking:
     def __init__(self, *, api_key: str = API_KEY, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host=host, port=port)
         self.api_key = api_key
-        self.default_mode = "success"
         self.slow_seconds = 5.0
         self.received: list[ReceivedSms] = []
         self.arrived = threading.Condition()
-        self._modes: deque[str] = deque()
-        self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                fake._handle(self)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server = _QuietServer((host, port), Handler)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakeAfricasTalking:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-at", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeAfricasTalking:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
-
-    def script(self, *modes: str) -> None:
-        """Answer the next requests with these modes, then with `default_mode`."""
-        with self._lock:
-            self._modes.extend(modes)
 
     def messages_to(self, recipient: str) -> list[str]:
         with self.arrived:
@@ -116,8 +68,7 @@ class FakeAfricasTalking:
         if request.headers.get("apiKey") != self.api_key:
             self._send(request, 401, "text/plain", "The supplied authentication is invalid")
             return
-        with self._lock:
-            mode = self._modes.popleft() if self._modes else self.default_mode
+        mode = self.next_mode()
         recipient = form.get("to", "")
         with self.arrived:
             self.received.append(
@@ -154,18 +105,6 @@ class FakeAfricasTalking:
         summary = "Sent to 1/1 Total Cost: MAD 0.2500" if accepted else "Sent to 0/1 Total Cost: 0"
         body = json.dumps({"SMSMessageData": {"Message": summary, "Recipients": [entry]}})
         self._send(request, 201, content_type, body)
-
-    @staticmethod
-    def _send(request: BaseHTTPRequestHandler, status: int, content_type: str, body: str) -> None:
-        payload = body.encode()
-        try:
-            request.send_response(status)
-            request.send_header("Content-Type", content_type)
-            request.send_header("Content-Length", str(len(payload)))
-            request.end_headers()
-            request.wfile.write(payload)
-        except OSError:
-            pass  # the client gave up waiting
 
 
 if __name__ == "__main__":

@@ -15,13 +15,12 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from typing import Any
 from urllib.parse import parse_qs
 
-from gateway.sms.fake_africastalking import API_KEY, FakeAfricasTalking, _QuietServer
+from gateway.local_fake import LocalFake
+from gateway.sms.fake_africastalking import API_KEY
 
 
 @dataclass(frozen=True)
@@ -33,52 +32,14 @@ class ReceivedCall:
     answered: str  # the mode used to answer
 
 
-class FakeAfricasTalkingVoice:
+class FakeAfricasTalkingVoice(LocalFake):
+    name = "fake-at-voice"
+
     def __init__(self, *, api_key: str = API_KEY, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host=host, port=port)
         self.api_key = api_key
-        self.default_mode = "success"
         self.received: list[ReceivedCall] = []
         self.arrived = threading.Condition()
-        self._modes: deque[str] = deque()
-        self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                fake._handle(self)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server = _QuietServer((host, port), Handler)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakeAfricasTalkingVoice:
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-at-voice", daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeAfricasTalkingVoice:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
-
-    def script(self, *modes: str) -> None:
-        """Answer the next requests with these modes, then with `default_mode`."""
-        with self._lock:
-            self._modes.extend(modes)
 
     def calls_to(self, phone: str) -> list[ReceivedCall]:
         with self.arrived:
@@ -93,8 +54,7 @@ class FakeAfricasTalkingVoice:
         if request.headers.get("apiKey") != self.api_key:
             self._send(request, 401, "text/plain", "The supplied authentication is invalid")
             return
-        with self._lock:
-            mode = self._modes.popleft() if self._modes else self.default_mode
+        mode = self.next_mode()
         phone = form.get("to", "")
         session_id = f"ATVId_{uuid.uuid4().hex}" if mode == "success" else None
         with self.arrived:
@@ -109,9 +69,6 @@ class FakeAfricasTalkingVoice:
             entry = {"phoneNumber": phone, "status": status, "sessionId": session_id or "None"}
             body = {"entries": [entry], "errorMessage": "None" if session_id else "Invalid phone number"}
             self._send(request, 200, "application/json", json.dumps(body))
-
-    # Writing an answer (and a client that gave up waiting) as the SMS fake does.
-    _send = staticmethod(FakeAfricasTalking._send)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,10 @@ import struct
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
 
+from gateway.local_fake import LocalFake
 from gateway.voice import wav
 
 API_KEY = "fake-azure-speech-key-0123456789"
@@ -48,60 +47,19 @@ def tone(rate: int, seconds: float) -> bytes:
     return wav.write(wav.Pcm(channels=1, sample_bytes=2, rate=rate, frames=frames))
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
+class FakeAzureSpeech(LocalFake):
+    name = "fake-azure"
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up (timeout) is not an error worth printing."""
-
-
-class FakeAzureSpeech:
     def __init__(self, *, api_key: str = API_KEY, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host=host, port=port)
         self.api_key = api_key
         self.slow_seconds = 5.0
         self.received: list[Synthesis] = []
         self.refused: list[tuple[int, str]] = []  # (status, why) of each request refused
-        self._modes: deque[str] = deque()
-        self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                fake._handle(self)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server = _QuietServer((host, port), Handler)
-        self._thread: threading.Thread | None = None
 
     @property
     def endpoint(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakeAzureSpeech:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-azure", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeAzureSpeech:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
-
-    def script(self, *modes: str) -> None:
-        with self._lock:
-            self._modes.extend(modes)
+        return self.base_url
 
     # Serving --------------------------------------------------------------------------
 
@@ -126,8 +84,8 @@ class FakeAzureSpeech:
         except ValueError as error:
             self._refuse(request, 400, str(error))
             return
+        mode = self.next_mode()
         with self._lock:
-            mode = self._modes.popleft() if self._modes else "success"
             self.received.append(synthesis)
         if mode == "slow":
             time.sleep(self.slow_seconds)
@@ -159,17 +117,6 @@ class FakeAzureSpeech:
         with self._lock:
             self.refused.append((status, why))
         self._send(request, status, "text/plain", why.encode())
-
-    @staticmethod
-    def _send(request: BaseHTTPRequestHandler, status: int, content_type: str, payload: bytes) -> None:
-        try:
-            request.send_response(status)
-            request.send_header("Content-Type", content_type)
-            request.send_header("Content-Length", str(len(payload)))
-            request.end_headers()
-            request.wfile.write(payload)
-        except OSError:
-            pass  # the client gave up waiting
 
 
 if __name__ == "__main__":
