@@ -5,6 +5,7 @@ Procfile runs them. Each drill removes every process and temp dir it made, pass 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -32,49 +33,21 @@ def template() -> Iterator[PreparedCluster]:
     assert not prepared.workdir.exists()  # removed, as each drill's own temp dir is
 
 
-def test_redis_stopped_and_started_again(template: PreparedCluster) -> None:
-    result = redis_outage.run(short=True, template=template, echo=False)
-    assert result.ok, result.report()
+DRILLS = {
+    "redis stopped and started again": redis_outage,
+    "postgres crashed and started again": postgres_restart,
+    "rq worker killed while sending": rq_worker_kill,
+    "web worker killed": web_worker_kill,
+    "smsc stopped under a stream of sms and started again": smsc_outage,
+    # Issue 16: the highly available topology (drills/topology.py), the load through HAProxy.
+    "redis master killed and the replica promoted by sentinel": redis_failover,
+    "postgres primary crashed and the standby promoted": postgres_failover,
+    "web instance killed behind haproxy": web_instance_kill,
+    "haproxy reloaded and restarted": haproxy_restart,
+}
 
 
-def test_postgres_crashed_and_started_again(template: PreparedCluster) -> None:
-    result = postgres_restart.run(short=True, template=template, echo=False)
-    assert result.ok, result.report()
-
-
-def test_rq_worker_killed_while_sending(template: PreparedCluster) -> None:
-    result = rq_worker_kill.run(short=True, template=template, echo=False)
-    assert result.ok, result.report()
-
-
-def test_web_worker_killed(template: PreparedCluster) -> None:
-    result = web_worker_kill.run(short=True, template=template, echo=False)
-    assert result.ok, result.report()
-
-
-def test_smsc_stopped_under_a_stream_of_sms_and_started_again(template: PreparedCluster) -> None:
-    result = smsc_outage.run(short=True, template=template, echo=False)
-    assert result.ok, result.report()
-
-
-# Issue 16: the highly available topology (drills/topology.py), the load through HAProxy.
-
-
-def test_redis_master_killed_and_the_replica_promoted_by_sentinel(template: PreparedCluster) -> None:
-    result = redis_failover.run(short=True, template=template, echo=False)
-    assert result.ok, result.report()
-
-
-def test_postgres_primary_crashed_and_the_standby_promoted(template: PreparedCluster) -> None:
-    result = postgres_failover.run(short=True, template=template, echo=False)
-    assert result.ok, result.report()
-
-
-def test_web_instance_killed_behind_haproxy(template: PreparedCluster) -> None:
-    result = web_instance_kill.run(short=True, template=template, echo=False)
-    assert result.ok, result.report()
-
-
-def test_haproxy_reloaded_and_restarted(template: PreparedCluster) -> None:
-    result = haproxy_restart.run(short=True, template=template, echo=False)
+@pytest.mark.parametrize("drill", DRILLS.values(), ids=DRILLS.keys())
+def test_the_drill_meets_its_targets(template: PreparedCluster, drill: Any) -> None:
+    result = drill.run(short=True, template=template, echo=False)
     assert result.ok, result.report()
