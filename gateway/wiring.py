@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
 from flask import current_app
+from sqlalchemy.orm import Session
 
 from gateway.banks.menu_ports import MenuBanks
 from gateway.cashpoints.menu_ports import MenuCashPoints
@@ -61,26 +63,72 @@ def played_prompts() -> PlayedPrompts:
     )
 
 
+class HopPorts(Ports):
+    """The menus' ports of one hop, each built on first use, and the database session
+    with the first of them: a hop whose screens read nothing (a menus hop after the
+    dial) opens no session at all, and builds no port it does not call."""
+
+    app: Hirfa
+    service_code: str
+    memo: SessionMemo
+
+    def __init__(self, app: Hirfa, hop: Hop, memo: SessionMemo) -> None:
+        # Ports is a frozen dataclass: what the ports are built from goes in directly.
+        self.__dict__.update(app=app, service_code=hop.service_code, memo=memo)
+
+    def __repr__(self) -> str:  # the dataclass's would build every port
+        built = sorted(name for name in self.__dict__ if name not in ("app", "service_code", "memo"))
+        return f"HopPorts(built={built})"
+
+    @functools.cached_property
+    def _db(self) -> Session:
+        db = get_db()
+        self.memo.watch(db)
+        return db
+
+    @functools.cached_property
+    def registry(self) -> RegistryService:
+        app = self.app
+        return RegistryService(
+            db=self._db, settings=app.settings, clock=app.clock, service_code=self.service_code, memo=self.memo
+        )
+
+    @functools.cached_property
+    def payments(self) -> MenuPayments:
+        return MenuPayments(db=self._db, settings=self.app.settings, clock=self.app.clock, memo=self.memo)
+
+    @functools.cached_property
+    def agents(self) -> MenuAgents:
+        mark_key = text_mark_key(self.app.settings)
+        return MenuAgents(db=self._db, clock=self.app.clock, mark_key=mark_key, memo=self.memo)
+
+    @functools.cached_property
+    def reimbursements(self) -> MenuReimbursements:
+        return MenuReimbursements(db=self._db, settings=self.app.settings, clock=self.app.clock)
+
+    @functools.cached_property
+    def help(self) -> MenuHelpDesk:
+        return MenuHelpDesk(db=self._db, settings=self.app.settings, clock=self.app.clock)
+
+    @functools.cached_property
+    def cashpoints(self) -> MenuCashPoints:
+        return MenuCashPoints(db=self._db)
+
+    @functools.cached_property
+    def banks(self) -> MenuBanks:
+        return MenuBanks(db=self._db, settings=self.app.settings, clock=self.app.clock)
+
+    @functools.cached_property
+    def registrations(self) -> MenuRegistrationDesk:
+        return MenuRegistrationDesk(db=self._db, settings=self.app.settings, clock=self.app.clock)
+
+
 def menu_context(hop: Hop, adapter: UssdAdapter, memo: SessionMemo, language: str | None = None) -> Context:
     """The menus' context for one hop; `language`: one the caller chose before the menus (voice)."""
     app = hirfa()
-    db = get_db()
-    memo.watch(db)
-    registry = RegistryService(db=db, settings=app.settings, clock=app.clock, service_code=hop.service_code, memo=memo)
-    payments = MenuPayments(db=db, settings=app.settings, clock=app.clock, memo=memo)
-    reimbursements = MenuReimbursements(db=db, settings=app.settings, clock=app.clock)
     return Context(
         phone=hop.phone,
-        ports=Ports(
-            registry=registry,
-            payments=payments,
-            agents=MenuAgents(db=db, clock=app.clock, mark_key=text_mark_key(app.settings), memo=memo),
-            reimbursements=reimbursements,
-            help=MenuHelpDesk(db=db, settings=app.settings, clock=app.clock),
-            cashpoints=MenuCashPoints(db=db),
-            banks=MenuBanks(db=db, settings=app.settings, clock=app.clock),
-            registrations=MenuRegistrationDesk(db=db, settings=app.settings, clock=app.clock),
-        ),
+        ports=HopPorts(app, hop, memo),
         budget=Budget(*app.settings.screen_budgets[adapter.name])
         if adapter.name in app.settings.screen_budgets
         else adapter.budget,

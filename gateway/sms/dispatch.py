@@ -30,6 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
 from gateway.config import Settings
+from gateway.riders import Command, current_riders
 from gateway.sms.interfaces import SmsSender
 from models import OutboxMessage
 
@@ -124,12 +125,31 @@ class SmsDispatcher:
             return 0
         return len(outbox_ids)
 
+    def enqueue_commands(self, outbox_ids: Sequence[int]) -> list[Command]:
+        """The Redis commands `enqueue` would send for these rows (not inline), unsent:
+        RQ's own, built on a pipeline that is never executed, in its MULTI … EXEC."""
+        if self.settings.sms_backend == "smpp":
+            return [("RPUSH", smpp_ids_key(self.settings.redis_prefix), *outbox_ids)]
+        pipe = self.redis.pipeline(transaction=True)
+        self.queue.enqueue_many([self._job_data(outbox_id) for outbox_id in outbox_ids], pipeline=pipe)
+        return [("MULTI",), *(tuple(args) for args, _options in pipe.command_stack), ("EXEC",)]
+
     def enqueue_committed(self, outbox_ids: Sequence[int]) -> None:
         """What the commit hook calls: queue the rows (inline: send them unless that would
-        mean a real provider call inside the request; the sweep sends those)."""
+        mean a real provider call inside the request; the sweep sends those). In a hop,
+        the jobs ride with the hop's session write (gateway/riders.py): no round trip of
+        their own; queued the usual way if that write does not carry them."""
         if self.inline and self.sender.name not in LOCAL_SENDERS:
             log.warning("embedded Redis: `flask sms sweep` sends these", extra={"count": len(outbox_ids)})
             return
+        riders = current_riders()
+        if riders is not None and not self.inline:
+            ids = list(outbox_ids)
+            try:
+                riders.add(self.enqueue_commands(ids), lambda: self.enqueue(ids))
+                return
+            except Exception:
+                log.warning("sms jobs not built to ride with the hop; queued now", exc_info=True)
         self.enqueue(outbox_ids)
 
     def enqueue_unless_queued(self, outbox_ids: Sequence[int], *, force: Iterable[int] = ()) -> int:

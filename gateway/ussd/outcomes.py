@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import Table, func, literal
+from sqlalchemy import Table, bindparam, func, literal
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -27,8 +27,49 @@ ROW = UssdSessionOutcome
 TABLE = cast(Table, UssdSessionOutcome.__table__)
 
 
+def _dialect(db: Session) -> str:
+    return "sqlite" if db.get_bind().dialect.name == "sqlite" else "postgresql"
+
+
+def _hop_upsert(dialect: str) -> Any:
+    """A hop's upsert, built once per dialect (building and coercing it on every dial
+    cost SQLAlchemy more than PostgreSQL took to run it): the row's values as bound
+    parameters; on conflict the hop's own (`excluded`) replace Hirfa's side, and an end
+    once written stays."""
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    values = {name: bindparam(name, type_=TABLE.c[name].type) for name in _HOP_COLUMNS}
+    statement = insert(TABLE).values(**values)
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[ROW.aggregator, ROW.session_id],
+        set_=dict(
+            last_hop_at=excluded.last_hop_at,
+            ended_at=func.coalesce(ROW.ended_at, excluded.ended_at),
+            hops_answered=excluded.hops_answered,
+            last_screen=excluded.last_screen,
+            language=excluded.language,
+        ),
+    ).execution_options(**{ALONE: True})  # whole on its own, as `_upsert`'s
+
+
+_HOP_COLUMNS = (
+    "aggregator",
+    "session_id",
+    "phone",
+    "service_code",
+    "network_code",
+    "started_at",
+    "last_hop_at",
+    "ended_at",
+    "hops_answered",
+    "last_screen",
+    "language",
+)
+HOP_UPSERT = {dialect: _hop_upsert(dialect) for dialect in ("postgresql", "sqlite")}
+
+
 def _upsert(db: Session, *, insert: Mapping[str, Any], update: Mapping[str, Any]) -> None:
-    dialect_insert = sqlite_insert if db.get_bind().dialect.name == "sqlite" else postgresql_insert
+    dialect_insert = sqlite_insert if _dialect(db) == "sqlite" else postgresql_insert
     statement = (
         dialect_insert(TABLE)
         .values(**insert)
@@ -47,10 +88,9 @@ def _time(value: dt.datetime | None) -> Any:
 def record_hop(db: Session, *, aggregator: str, progress: SessionProgress, now: dt.datetime) -> None:
     """Write down a session's first hop or its last screen (the caller commits with the
     hop). Never what the user typed: the screen id, the language, the count of hops."""
-    ended_at = now if progress.final else None
-    _upsert(
-        db,
-        insert=dict(
+    db.execute(
+        HOP_UPSERT[_dialect(db)],
+        dict(
             aggregator=aggregator,
             session_id=progress.session_id,
             phone=progress.phone,
@@ -58,14 +98,7 @@ def record_hop(db: Session, *, aggregator: str, progress: SessionProgress, now: 
             network_code=progress.network_code,
             started_at=now,
             last_hop_at=now,
-            ended_at=ended_at,
-            hops_answered=progress.hops,
-            last_screen=progress.screen,
-            language=progress.language,
-        ),
-        update=dict(
-            last_hop_at=_time(now),
-            ended_at=func.coalesce(ROW.ended_at, _time(ended_at)),
+            ended_at=now if progress.final else None,
             hops_answered=progress.hops,
             last_screen=progress.screen,
             language=progress.language,

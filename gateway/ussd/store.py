@@ -20,6 +20,7 @@ import orjson
 import redis
 
 from gateway.ratelimit import count_commands
+from gateway.riders import current_riders
 from gateway.ussd.interfaces import Loaded
 
 # After Redis failed to answer, this process's hops fail fast (the polite END) this long
@@ -36,14 +37,20 @@ class RedisSessionStore:
         self.resume_seconds = resume_seconds
         self._failing_until = 0.0
 
-    def _execute(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+    def _execute(self, commands: list[tuple[Any, ...]], riding: list[tuple[Any, ...]] | None = None) -> list[Any]:
+        """The replies to `commands` (an error reply raised), then those to `riding`
+        (sent in the same round trip; their errors are the riders' to handle)."""
         if time.monotonic() < self._failing_until:
             raise redis.ConnectionError("session store: Redis failed less than a second ago")
         try:
-            return _round_trip(self.client, commands)
+            replies = _round_trip(self.client, commands + riding if riding else commands)
         except (redis.ConnectionError, redis.TimeoutError):
             self._failing_until = time.monotonic() + BREAKER_SECONDS
             raise
+        for reply in replies[: len(commands)]:
+            if isinstance(reply, redis.ResponseError):
+                raise reply
+        return replies
 
     def key(self, aggregator: str, session_id: str) -> str:
         return f"{self.prefix}ussd:{aggregator}:{session_id}"
@@ -72,7 +79,8 @@ class RedisSessionStore:
         resume: dict[str, Any] | None,
         had_resume: bool,
     ) -> None:
-        """Write the record; set the phone's resume point, or delete the one it had."""
+        """Write the record; set the phone's resume point, or delete the one it had; and
+        send along what rides with the hop's write (gateway/riders.py: its SMS jobs)."""
         commands: list[tuple[Any, ...]] = [
             ("SET", self.key(aggregator, session_id), orjson.dumps(record), "EX", self.ttl_seconds)
         ]
@@ -82,7 +90,11 @@ class RedisSessionStore:
             )
         elif had_resume:
             commands.append(("DEL", self.resume_key(aggregator, phone)))
-        self._execute(commands)
+        riders = current_riders()
+        riding = riders.commands() if riders is not None else []
+        replies = self._execute(commands, riding)
+        if riders is not None and riding:
+            riders.carried(replies[len(commands) :])
 
     def keep_resume(self, aggregator: str, phone: str) -> None:
         """The phone's session was reported cut off: its resume point lives a full window from now."""
@@ -98,7 +110,7 @@ def _round_trip(client: redis.Redis, commands: list[tuple[Any, ...]]) -> list[An
 
     def send_and_read() -> list[Any]:
         connection.send_packed_command(connection.pack_commands(commands))
-        return [connection.read_response() for _ in commands]
+        return [_reply(connection) for _ in commands]
 
     try:
         replies: list[Any] = connection.retry.call_with_retry(send_and_read, lambda _error: connection.disconnect())
@@ -108,6 +120,14 @@ def _round_trip(client: redis.Redis, commands: list[tuple[Any, ...]]) -> list[An
     finally:
         pool.release(connection)
     return replies
+
+
+def _reply(connection: Any) -> Any:
+    """The next reply; an error reply as a value (the next replies are still read)."""
+    try:
+        return connection.read_response()
+    except redis.ResponseError as error:
+        return error
 
 
 def _decode(raw: Any) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ from werkzeug.exceptions import Forbidden, HTTPException, NotFound
 from gateway.db import commit_if_used, get_db, rollback
 from gateway.logs import mask_phone
 from gateway.metrics import ERRORS, HOP_SECONDS, HOPS, REJECTED
+from gateway.riders import riding
 from gateway.ussd.adapters import load_adapter
 from gateway.ussd.interfaces import Hop, InvalidRequest, UssdAdapter, bilingual
 from gateway.ussd.outcomes import record_hop, record_session_end
@@ -92,13 +93,17 @@ def run_hop(adapter: UssdAdapter, parsed: Hop, *, language: str | None = None) -
     seen: list[str] = []
     screen = "unknown"
     try:
-        answer = service.answer(
-            parsed,
-            context=lambda memo: menu_context(parsed, adapter, memo, language),
-            commit=commit_if_used,
-            journal=lambda progress: record_hop(get_db(), aggregator=adapter.name, progress=progress, now=app.clock()),
-            seen=seen.append,
-        )
+        # What the hop's commits queue in Redis (SMS jobs) goes with its session write.
+        with riding():
+            answer = service.answer(
+                parsed,
+                context=lambda memo: menu_context(parsed, adapter, memo, language),
+                commit=commit_if_used,
+                journal=lambda progress: record_hop(
+                    get_db(), aggregator=adapter.name, progress=progress, now=app.clock()
+                ),
+                seen=seen.append,
+            )
         screen = answer.screen
         kind = "replay" if answer.replayed else "end" if answer.final else "con"
         HOPS.labels(adapter.name, screen, kind).inc()

@@ -12,12 +12,16 @@ import orjson
 import pytest
 import redis
 from flask import Flask
+from rq.utils import get_version
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import db
-from models import Artisan
+from gateway.sms.dispatch import SEND_JOB
+from gateway.sms_app import dispatcher_of
+from models import Artisan, OutboxMessage
 from tests.conftest import CALLBACK_KEY, REDIS_URL
+from tests.functional.test_round_trips import walk_full_cycle
 from tests.helpers import Dialer, sql_sent
 
 FORM = {"sessionId": "ip-test", "serviceCode": "*4242#", "phoneNumber": "+212600000001", "text": ""}
@@ -239,3 +243,57 @@ def test_a_write_forgets_what_the_session_read(dial: type[Dialer], db_session: S
         phone.send("1")
     assert not kept
     assert any("FROM artisans" in sql for sql, _ in fresh), fresh
+
+
+@pytest.mark.parametrize("committed_app", ["postgresql"], indirect=True)
+def test_money_hops_queue_their_sms_within_the_two_round_trips(
+    committed_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The full mix's cycle (status, pay, the agent confirms): every hop makes at most 2
+    Redis round trips, the two that queue an SMS too: its RQ job goes with the session's
+    write (gateway/riders.py), and is on the queue, for the row the hop committed."""
+    dispatcher = dispatcher_of(committed_app)
+    get_version(dispatcher.redis)  # RQ asks the server's version once per process: not a hop's work
+    dispatcher.queue.delete(delete_jobs=True)  # the run's queue: earlier tests' rows had the same ids
+    trips_per_hop: list[int] = []
+
+    def hop(phone: Dialer, answers: tuple[str, ...]) -> str:
+        with redis_sent(monkeypatch) as (commands, trips):
+            screen = phone.send(*answers) if answers else phone.start()
+        trips_per_hop.append(len(trips) - commands.count("ping"))
+        return screen
+
+    try:
+        walk_full_cycle(committed_app, hop)
+        assert len(trips_per_hop) == 14 and max(trips_per_hop) == 2, trips_per_hop
+        with committed_app.app_context():
+            rows = db.get_db().scalars(select(OutboxMessage.id)).all()
+        assert len(rows) >= 2  # the reference, the receipts
+        assert sorted(dispatcher.queue.job_ids) == sorted(dispatcher.job_id(row) for row in rows)
+        job = dispatcher.queue.fetch_job(dispatcher.job_id(rows[0]))
+        assert job is not None and job.func_name == SEND_JOB and job.args == [rows[0]]
+    finally:
+        dispatcher.queue.delete(delete_jobs=True)
+
+
+@pytest.mark.parametrize("committed_app", ["postgresql"], indirect=True)
+def test_jobs_redis_refuses_with_the_hop_are_queued_on_their_own(
+    committed_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job the hop's write could not carry (Redis answered its commands with an error)
+    is queued the usual way before the hop ends."""
+    dispatcher = dispatcher_of(committed_app)
+    built = dispatcher.enqueue_commands
+
+    def refused(outbox_ids: Any) -> Any:
+        return [*built(outbox_ids)[:-1], ("NO-SUCH-COMMAND",), ("EXEC",)]  # EXECABORT
+
+    monkeypatch.setattr(dispatcher, "enqueue_commands", refused)
+    dispatcher.queue.delete(delete_jobs=True)  # the run's queue: earlier tests' rows had the same ids
+    try:
+        walk_full_cycle(committed_app, lambda phone, answers: phone.send(*answers) if answers else phone.start())
+        with committed_app.app_context():
+            rows = db.get_db().scalars(select(OutboxMessage.id)).all()
+        assert rows and sorted(dispatcher.queue.job_ids) == sorted(dispatcher.job_id(row) for row in rows)
+    finally:
+        dispatcher.queue.delete(delete_jobs=True)
