@@ -46,3 +46,32 @@ def make_redis(settings: Settings) -> redis.Redis:
         log.warning("embedded stand-in in use: fakeredis (in-process Redis, for a first run only)")
         return fakeredis.FakeRedis()
     return redis.Redis.from_url(settings.redis_url, health_check_interval=HEALTH_CHECK_SECONDS, **TIMEOUTS)
+
+
+def round_trip(client: redis.Redis, commands: list[tuple[Any, ...]]) -> list[Any]:
+    """Send `commands` together on one of `client`'s pooled connections and read every
+    reply (raw: bytes, ints, lists); a connection left mid-reply is dropped, never reused.
+    Retried as redis-py retries a pipeline (the connection's policy)."""
+    pool = client.connection_pool
+    connection: Any = pool.get_connection()  # redis-py types none of what is used here
+
+    def send_and_read() -> list[Any]:
+        connection.send_packed_command(connection.pack_commands(commands))
+        return [_reply(connection) for _ in commands]
+
+    try:
+        replies: list[Any] = connection.retry.call_with_retry(send_and_read, lambda _error: connection.disconnect())
+    except BaseException:
+        connection.disconnect()
+        raise
+    finally:
+        pool.release(connection)
+    return replies
+
+
+def _reply(connection: Any) -> Any:
+    """The next reply; an error reply as a value (the next replies are still read)."""
+    try:
+        return connection.read_response()
+    except redis.ResponseError as error:
+        return error

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
+import redis
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -133,3 +135,32 @@ PRODUCTION_SECRETS: dict[str, str] = {
     "azure_speech_region": "westeurope",
     "azure_speech_key": "5c1e0d7a9b3f48e2a6d4c8b0f2e1a3d5",
 }
+
+
+@contextmanager
+def redis_sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[list[str], list[int]]]:
+    """What this process sends Redis meanwhile: the commands' names, and one entry per round
+    trip (a command or a pipeline). Counted on redis-py's connections, not on the server's
+    statistics, which other suites sharing the server would move."""
+    commands: list[str] = []
+    trips: list[int] = []
+    send_command = redis.connection.Connection.send_command
+    pack_commands = redis.connection.Connection.pack_commands
+    send_packed = redis.connection.Connection.send_packed_command
+
+    def counted_command(self: redis.connection.Connection, *args: Any, **kwargs: Any) -> None:
+        commands.append(str(args[0]).lower())
+        send_command(self, *args, **kwargs)
+
+    def counted_pack(self: redis.connection.Connection, many: Any) -> Any:
+        commands.extend(str(command[0]).lower() for command in many)
+        return pack_commands(self, many)
+
+    def counted_trip(self: redis.connection.Connection, command: Any, check_health: bool = True) -> None:
+        trips.append(1)
+        send_packed(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.Connection, "send_command", counted_command)
+    monkeypatch.setattr(redis.connection.Connection, "pack_commands", counted_pack)
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counted_trip)
+    yield commands, trips

@@ -3,7 +3,8 @@ from (recorded by a voice talent, or synthesised), for the dashboard; and in dev
 only, the transcript of each audio key (its language and text), which the simulator's
 voice mode and a fake Africa's Talking client read beside the audio.
 
-Counted where a reply's XML is built (gateway/voice/adapter.py), one pipeline per reply:
+Counted where a reply's XML is built (gateway/voice/adapter.py); in a hop the commands ride
+with its session write (gateway/riders.py), else one pipeline per reply:
 a prompt is counted each time a reply plays it (a replayed reply, stored XML, is not
 built again: not counted again). Two hashes per reply: the UTC hour's (for today's hourly
 chart, kept two days) and the Morocco day's (for the 30 days chart, kept 35 days).
@@ -22,6 +23,8 @@ import redis
 
 from gateway.clock import MOROCCO
 from gateway.metrics import VOICE_PROMPTS
+from gateway.redis_client import round_trip
+from gateway.riders import Command, current_riders
 from gateway.voice.audio import RECORDED, SYNTHESISED, key_in
 from gateway.voice.speech import Clip
 
@@ -59,20 +62,31 @@ class PlayedPrompts:
         counts = {source: sum(1 for _, _, s in played if s == source) for source in SOURCES}
         for source, n in counts.items():
             VOICE_PROMPTS.labels(source).inc(n)
+        commands: list[Command] = []
+        for key, kept in ((self._hour(now), HOUR_KEPT), (self._day(now.astimezone(MOROCCO).date()), DAY_KEPT)):
+            commands += [("HINCRBY", key, source, n) for source, n in counts.items() if n]
+            commands.append(("EXPIRE", key, int(kept.total_seconds())))
+        if self.transcripts:
+            for url, clip, source in played:
+                text = json.dumps({"language": clip.language, "text": clip.text, "source": source})
+                commands.append(
+                    ("SET", self._transcript(key_in(url)), text, "EX", int(TRANSCRIPT_KEPT.total_seconds()))
+                )
+        riders = current_riders()
+        if riders is not None:
+            # In a hop: with its session write (gateway/riders.py), no round trip of its own.
+            riders.add(commands, lambda: self._send(commands))
+        else:
+            self._send(commands)
+
+    def _send(self, commands: list[Command]) -> None:
         try:
-            pipe = self.client.pipeline(transaction=False)
-            for key, kept in ((self._hour(now), HOUR_KEPT), (self._day(now.astimezone(MOROCCO).date()), DAY_KEPT)):
-                for source, n in counts.items():
-                    if n:
-                        pipe.hincrby(key, source, n)
-                pipe.expire(key, kept)
-            if self.transcripts:
-                for url, clip, source in played:
-                    text = json.dumps({"language": clip.language, "text": clip.text, "source": source})
-                    pipe.set(self._transcript(key_in(url)), text, ex=TRANSCRIPT_KEPT)
-            pipe.execute()
+            failed = [reply for reply in round_trip(self.client, commands) if isinstance(reply, Exception)]
         except redis.RedisError:
             log.warning("voice: prompts played not counted (Redis)", exc_info=True)
+            return
+        if failed:
+            log.warning("voice: prompts played not counted (Redis refused)", extra={"error": str(failed[0])})
 
     def transcripts_of(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The transcripts known for these audio keys (development), by key."""

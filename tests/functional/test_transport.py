@@ -4,8 +4,7 @@ and the work one hop does (Redis commands, SQL statements)."""
 from __future__ import annotations
 
 import collections
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -22,7 +21,7 @@ from gateway.sms_app import dispatcher_of
 from models import Artisan, OutboxMessage
 from tests.conftest import CALLBACK_KEY, REDIS_URL
 from tests.functional.test_round_trips import walk_full_cycle
-from tests.helpers import Dialer, sql_sent
+from tests.helpers import Dialer, redis_sent, sql_sent
 
 FORM = {"sessionId": "ip-test", "serviceCode": "*4242#", "phoneNumber": "+212600000001", "text": ""}
 
@@ -82,35 +81,6 @@ def test_session_lives_300_seconds_in_redis(dial: type[Dialer], app: Flask) -> N
     store = app.extensions["hirfa"].session_store
     ttl = redis.Redis.from_url(REDIS_URL).ttl(store.key("africastalking", phone.session_id))
     assert 290 < ttl <= 300
-
-
-@contextlib.contextmanager
-def redis_sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[list[str], list[int]]]:
-    """What this process sends Redis meanwhile: the commands' names, and one entry per round
-    trip (a command or a pipeline). Counted on redis-py's connections, not on the server's
-    statistics, which other suites sharing the server would move."""
-    commands: list[str] = []
-    trips: list[int] = []
-    send_command = redis.connection.Connection.send_command
-    pack_commands = redis.connection.Connection.pack_commands
-    send_packed = redis.connection.Connection.send_packed_command
-
-    def counted_command(self: redis.connection.Connection, *args: Any, **kwargs: Any) -> None:
-        commands.append(str(args[0]).lower())
-        send_command(self, *args, **kwargs)
-
-    def counted_pack(self: redis.connection.Connection, many: Any) -> Any:
-        commands.extend(str(command[0]).lower() for command in many)
-        return pack_commands(self, many)
-
-    def counted_trip(self: redis.connection.Connection, command: Any, check_health: bool = True) -> None:
-        trips.append(1)
-        send_packed(self, command, check_health)
-
-    monkeypatch.setattr(redis.connection.Connection, "send_command", counted_command)
-    monkeypatch.setattr(redis.connection.Connection, "pack_commands", counted_pack)
-    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counted_trip)
-    yield commands, trips
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from gateway.voice.audio import PromptAudio
 from gateway.voice.speech import Clip
 from models import Artisan, CallOutbox, PaymentReference, UssdSessionOutcome
 from tests.conftest import CALLBACK_KEY
+from tests.helpers import redis_sent
 from tests.voice_calls import OUR_NUMBER, YOUSSEF, Call, heard_reference
 from tests.voice_xml import check
 
@@ -282,3 +283,16 @@ def test_with_no_language_recorded_and_synthesis_not_offered_the_call_hears_unav
     assert response.status_code == 200 and parsed.plays == [] and parsed.digits is None
     assert "<Say>" in response.get_data(as_text=True)
     assert hops("no_language", "end") == before + 1  # told apart from a failure (a warning, not an error)
+
+
+def test_a_voice_menu_step_is_two_redis_round_trips(
+    server: str, clips: dict[str, Clip], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a USSD hop: one read, one write; the prompts played are counted in the write's
+    round trip (gateway/riders.py), not a third."""
+    call = Call(server, clips)
+    call.pick_french()
+    with redis_sent(monkeypatch) as (commands, trips):
+        call.press("4")  # cash points: a menu step
+    assert len(trips) - commands.count("ping") == 2, commands
+    assert "hincrby" in commands  # the prompts were counted, with the write
