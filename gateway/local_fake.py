@@ -5,6 +5,7 @@ it checks and answers in `_handle`."""
 
 from __future__ import annotations
 
+import abc
 import threading
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +19,7 @@ class _QuietServer(ThreadingHTTPServer):
         """A client that hung up (killed worker, timeout) is not an error worth printing."""
 
 
-class LocalFake:
+class LocalFake(abc.ABC):
     """A fake service: `start()`/`stop()` or `with`; `script(*modes)` answers the next
     requests with these modes, then with `default_mode`."""
 
@@ -71,8 +72,9 @@ class LocalFake:
         with self._lock:
             return self._modes.popleft() if self._modes else self.default_mode
 
+    @abc.abstractmethod
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
-        raise NotImplementedError
+        """Answer one POST (its checks, its recording, its answer by the scripted mode)."""
 
     @staticmethod
     def _send(request: BaseHTTPRequestHandler, status: int, content_type: str, body: str | bytes) -> None:

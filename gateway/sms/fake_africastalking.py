@@ -21,12 +21,14 @@ import time
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
+from typing import Generic, TypeVar
 from urllib.parse import parse_qs
 
 from gateway.local_fake import LocalFake
 from gateway.sms.africastalking import STATUS_CODES
 
 API_KEY = "fake-at-api-key"
+Received = TypeVar("Received")
 
 
 @dataclass(frozen=True)
@@ -38,43 +40,62 @@ class ReceivedSms:
     answered: str  # the mode used to answer
 
 
-class FakeAfricasTalking(LocalFake):
-    name = "fake-at"
+class AfricasTalkingFake(LocalFake, Generic[Received]):
+    """What Africa's Talking's APIs share: a form POST to one path, the `apiKey` header
+    (401 otherwise), every request recorded before it is answered."""
+
+    path = "/"
 
     def __init__(self, *, api_key: str = API_KEY, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(host=host, port=port)
         self.api_key = api_key
-        self.slow_seconds = 5.0
-        self.received: list[ReceivedSms] = []
+        self.received: list[Received] = []
         self.arrived = threading.Condition()
-
-    def messages_to(self, recipient: str) -> list[str]:
-        with self.arrived:
-            return [sms.message for sms in self.received if sms.recipient == recipient]
 
     def wait_for(self, count: int, timeout: float = 10.0) -> bool:
         """Block until `count` requests have arrived (answered or not)."""
         with self.arrived:
             return self.arrived.wait_for(lambda: len(self.received) >= count, timeout)
 
+    def _form(self, request: BaseHTTPRequestHandler) -> dict[str, str] | None:
+        """The request's form, or None once refused (another path: 404; a wrong key: 401)."""
+        length = int(request.headers.get("Content-Length") or 0)
+        form = {key: values[0] for key, values in parse_qs(request.rfile.read(length).decode()).items()}
+        if request.path != self.path:
+            self._send(request, 404, "text/plain", "Not Found")
+            return None
+        if request.headers.get("apiKey") != self.api_key:
+            self._send(request, 401, "text/plain", "The supplied authentication is invalid")
+            return None
+        return form
+
+    def _record(self, received: Received) -> None:
+        with self.arrived:
+            self.received.append(received)
+            self.arrived.notify_all()
+
+
+class FakeAfricasTalking(AfricasTalkingFake[ReceivedSms]):
+    name = "fake-at"
+    path = "/version1/messaging"
+
+    def __init__(self, *, api_key: str = API_KEY, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(api_key=api_key, host=host, port=port)
+        self.slow_seconds = 5.0
+
+    def messages_to(self, recipient: str) -> list[str]:
+        with self.arrived:
+            return [sms.message for sms in self.received if sms.recipient == recipient]
+
     # Serving --------------------------------------------------------------------------
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
-        length = int(request.headers.get("Content-Length") or 0)
-        form = {key: values[0] for key, values in parse_qs(request.rfile.read(length).decode()).items()}
-        if request.path != "/version1/messaging":
-            self._send(request, 404, "text/plain", "Not Found")
-            return
-        if request.headers.get("apiKey") != self.api_key:
-            self._send(request, 401, "text/plain", "The supplied authentication is invalid")
+        form = self._form(request)
+        if form is None:
             return
         mode = self.next_mode()
         recipient = form.get("to", "")
-        with self.arrived:
-            self.received.append(
-                ReceivedSms(recipient, form.get("message", ""), form.get("from"), form.get("username", ""), mode)
-            )
-            self.arrived.notify_all()
+        self._record(ReceivedSms(recipient, form.get("message", ""), form.get("from"), form.get("username", ""), mode))
         if mode == "slow":
             time.sleep(self.slow_seconds)
             mode = "success"

@@ -17,10 +17,8 @@ import threading
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs
 
-from gateway.local_fake import LocalFake
-from gateway.sms.fake_africastalking import API_KEY
+from gateway.sms.fake_africastalking import API_KEY, AfricasTalkingFake
 
 
 @dataclass(frozen=True)
@@ -32,34 +30,22 @@ class ReceivedCall:
     answered: str  # the mode used to answer
 
 
-class FakeAfricasTalkingVoice(LocalFake):
+class FakeAfricasTalkingVoice(AfricasTalkingFake[ReceivedCall]):
     name = "fake-at-voice"
-
-    def __init__(self, *, api_key: str = API_KEY, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__(host=host, port=port)
-        self.api_key = api_key
-        self.received: list[ReceivedCall] = []
-        self.arrived = threading.Condition()
+    path = "/call"
 
     def calls_to(self, phone: str) -> list[ReceivedCall]:
         with self.arrived:
             return [call for call in self.received if call.call_to == phone]
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
-        length = int(request.headers.get("Content-Length") or 0)
-        form = {key: values[0] for key, values in parse_qs(request.rfile.read(length).decode()).items()}
-        if request.path != "/call":
-            self._send(request, 404, "text/plain", "Not Found")
-            return
-        if request.headers.get("apiKey") != self.api_key:
-            self._send(request, 401, "text/plain", "The supplied authentication is invalid")
+        form = self._form(request)
+        if form is None:
             return
         mode = self.next_mode()
         phone = form.get("to", "")
         session_id = f"ATVId_{uuid.uuid4().hex}" if mode == "success" else None
-        with self.arrived:
-            self.received.append(ReceivedCall(form.get("from", ""), phone, form.get("username", ""), session_id, mode))
-            self.arrived.notify_all()
+        self._record(ReceivedCall(form.get("from", ""), phone, form.get("username", ""), session_id, mode))
         if mode == "server_error":
             self._send(request, 500, "text/plain", "Internal Server Error")
         elif mode == "unauthorized":
