@@ -14,7 +14,7 @@ from flask.cli import AppGroup
 from gateway.csv_records import defuse
 from gateway.voice import speech, wav
 from gateway.voice.audio import KEY_RE, write_atomically
-from gateway.voice.tts import VOICE_LANGUAGES
+from gateway.voice.service import VOICE_LANGUAGES
 from gateway.wiring import prompt_audio
 
 voice_cli = AppGroup("voice", help="The voice line's prompts: script, recordings, coverage, synthesis ahead.")

@@ -16,13 +16,13 @@ import requests
 
 from gateway.config import Settings
 from gateway.voice import wav
-from menus.languages import VOICE, languages, on_channel
+from menus.languages import languages
 
 # Each language's voice per backend is data (menus/locale/languages.toml: `espeak`,
 # `azure`); a language without one is spoken from recordings only (Tachelhit, Central
 # Atlas Tamazight, Tarifit: no engine has them). The ar-MA voices read Modern Standard
 # Arabic with a Moroccan accent, not Darija: the recordings remain the goal.
-VOICE_LANGUAGES: Final = on_channel(VOICE)
+
 # Telephone audio: what Africa's Talking plays without resampling, 16 KB a second.
 AZURE_OUTPUT_FORMAT: Final = "riff-8khz-16bit-mono-pcm"
 USER_AGENT: Final = "hirfa-voice"

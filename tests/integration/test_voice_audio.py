@@ -19,6 +19,7 @@ from gateway.config import Settings
 from gateway.voice import speech, tts
 from gateway.voice.audio import MISSING, RECORDED, SYNTHESISED, AudioMissing, Coverage, PromptAudio
 from gateway.voice.fake_azure import API_KEY, FakeAzureSpeech, tone
+from gateway.voice.service import VOICE_LANGUAGES
 from gateway.voice.speech import Clip
 from gateway.voice.wav import Pcm, recording_problems, write
 
@@ -298,7 +299,7 @@ def test_script_lists_every_fixed_prompt_with_its_id_and_status(voice_app: Flask
     assert [row[3] for row in csv.reader(io.StringIO(output))][1:] == ["missing", "missing"]
 
 
-@pytest.mark.parametrize("language", tts.VOICE_LANGUAGES)
+@pytest.mark.parametrize("language", VOICE_LANGUAGES)
 def test_script_and_coverage_agree_with_the_real_fixed_prompts(voice_app: Flask, language: str) -> None:
     code, output = run(voice_app, "script", "--language", language)
     assert code == 0, output
